@@ -1,0 +1,234 @@
+"""Named data sources, read with DuckDB, checked against what each agent needs.
+
+A pipeline names its sources (``events``, ``spend``, ...) as CSV or Parquet files; the
+:class:`DataCatalog` exposes each one to agents as a DuckDB view of the same name, so
+agents write plain SQL (``SELECT ... FROM events``) and never loop over rows in Python.
+Each agent declares the columns it needs (:class:`DataNeed`); a missing source or column
+is a :class:`~conductor.errors.DataError` naming the source, the file and the column,
+raised before any agent runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+from pydantic import BaseModel, ConfigDict, Field
+
+from conductor.errors import DataError
+
+__all__ = ["ColumnType", "DataCatalog", "DataNeed", "DataSource", "quote_ident"]
+
+ColumnType = Literal["string", "number", "integer", "timestamp", "date", "bool", "any"]
+
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
+_NUMERIC += ("UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
+
+
+def _accepts(kind: ColumnType, duck_type: str) -> bool:
+    t = duck_type.upper()
+    if kind == "any":
+        return True
+    if kind == "string":
+        return True  # anything can be read as text (ids are often stored as integers)
+    if kind == "integer":
+        return t.startswith(_NUMERIC[:9])
+    if kind == "number":
+        return t.startswith(_NUMERIC)
+    if kind in ("timestamp", "date"):
+        # Strings are accepted here and parsed by the agent, which reports bad rows.
+        return t.startswith(("TIMESTAMP", "DATE", "VARCHAR"))
+    if kind == "bool":
+        return t.startswith(("BOOLEAN", "VARCHAR")) or t.startswith(_NUMERIC[:9])
+    return False
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class DataNeed(BaseModel):
+    """What an agent needs from one named data source."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    columns: dict[str, ColumnType] = Field(
+        default_factory=dict, description="Required columns and the type family each must have."
+    )
+    optional_columns: dict[str, ColumnType] = Field(
+        default_factory=dict, description="Columns used when present (type-checked if present)."
+    )
+    required: bool = Field(
+        default=True, description="False when the agent can work without this source."
+    )
+    description: str = Field(default="", description="What the agent uses it for.")
+
+
+class DataSource(BaseModel):
+    """A named source as written in a pipeline's ``data:`` section."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path = Field(description="CSV or Parquet file (or a glob of Parquet files).")
+    format: Literal["csv", "parquet"] | None = Field(
+        default=None, description="File format; guessed from the extension when omitted."
+    )
+
+    @property
+    def resolved_format(self) -> Literal["csv", "parquet"]:
+        """The format, from ``format`` or the file extension."""
+        if self.format:
+            return self.format
+        suffix = "".join(self.path.suffixes).lower()
+        return "parquet" if ".parquet" in suffix or suffix.endswith(".pq") else "csv"
+
+
+class DataCatalog:
+    """The run's data sources as DuckDB views, one per name.
+
+    Args:
+        sources: Name -> source (paths should already be absolute).
+        connection: A DuckDB connection to use (a new in-memory one by default).
+    """
+
+    def __init__(
+        self,
+        sources: Mapping[str, DataSource],
+        connection: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
+        self.sources = dict(sources)
+        self._con = connection or duckdb.connect(":memory:")
+        self._lock = threading.Lock()
+        self._registered: set[str] = set()
+        self._columns: dict[str, dict[str, str]] = {}
+
+    def _register(self, name: str) -> None:
+        with self._lock:
+            if name in self._registered:
+                return
+            src = self.sources.get(name)
+            if src is None:
+                raise DataError(
+                    "no such data source",
+                    source=name,
+                    code="data.unknown-source",
+                    hint=f"add it under `data:` in the pipeline, e.g. `{name}: data/{name}.csv`",
+                )
+            if not any(src.path.parent.glob(src.path.name)):
+                raise DataError(
+                    "file not found",
+                    source=name,
+                    file=src.path,
+                    code="data.file-not-found",
+                    hint="paths in `data:` are relative to the pipeline file",
+                )
+            path = str(src.path).replace("'", "''")
+            reader = (
+                f"read_parquet('{path}')"
+                if src.resolved_format == "parquet"
+                else f"read_csv('{path}', auto_detect=true, sample_size=100000)"
+            )
+            try:
+                self._con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT * FROM {reader}")
+                desc = self._con.execute(f"DESCRIBE {quote_ident(name)}").fetchall()
+            except duckdb.Error as exc:
+                raise DataError(
+                    f"cannot read the file: {str(exc).splitlines()[0]}",
+                    source=name,
+                    file=src.path,
+                    code="data.unreadable",
+                    hint="check the file is valid CSV (with a header row) or Parquet",
+                ) from None
+            self._columns[name] = {row[0]: str(row[1]) for row in desc}
+            self._registered.add(name)
+
+    def has(self, name: str) -> bool:
+        """True when the pipeline names this source."""
+        return name in self.sources
+
+    def columns(self, name: str) -> dict[str, str]:
+        """Column name -> DuckDB type of a source."""
+        self._register(name)
+        return dict(self._columns[name])
+
+    def path(self, name: str) -> Path:
+        """The file behind a source."""
+        if name not in self.sources:
+            self._register(name)  # raises the clear error
+        return self.sources[name].path
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one thread (DuckDB connections are not shared across threads).
+
+        Every registered source is a view of the same name in it.
+        """
+        for name in self.sources:
+            try:
+                self._register(name)
+            except DataError:
+                continue  # unreadable sources fail when (and only if) an agent uses them
+        return self._con.cursor()
+
+    def check(self, name: str, need: DataNeed) -> list[DataError]:
+        """Every problem with one source against one need (empty list when fine)."""
+        if name not in self.sources:
+            if not need.required:
+                return []
+            return [
+                DataError(
+                    "the pipeline has no data source with this name",
+                    source=name,
+                    code="data.missing-source",
+                    hint=f"add `{name}: path/to/{name}.parquet` under `data:`",
+                )
+            ]
+        try:
+            cols = self.columns(name)
+        except DataError as exc:
+            return [exc]
+        errors: list[DataError] = []
+        lower = {c.lower(): c for c in cols}
+        for col, kind in need.columns.items():
+            actual = cols.get(col) or (cols.get(lower[col.lower()]) if col.lower() in lower else None)
+            if actual is None:
+                errors.append(
+                    DataError(
+                        "required column is missing",
+                        source=name,
+                        file=self.sources[name].path,
+                        column=col,
+                        code="data.missing-column",
+                        hint=f"the file has: {', '.join(cols)}",
+                    )
+                )
+            elif not _accepts(kind, actual):
+                errors.append(
+                    DataError(
+                        f"column has type {actual}, expected {kind}",
+                        source=name,
+                        file=self.sources[name].path,
+                        column=col,
+                        code="data.bad-type",
+                    )
+                )
+        for col, kind in need.optional_columns.items():
+            actual = cols.get(col)
+            if actual is not None and not _accepts(kind, actual):
+                errors.append(
+                    DataError(
+                        f"column has type {actual}, expected {kind}",
+                        source=name,
+                        file=self.sources[name].path,
+                        column=col,
+                        code="data.bad-type",
+                    )
+                )
+        return errors
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self._con.close()
