@@ -1,0 +1,413 @@
+"""Pipeline -> LangGraph ``StateGraph``.
+
+For every step ``s`` the graph has four nodes::
+
+    s  ->  s.review  -+->  s.done  -> (steps that need s) ... -> _report -> END
+    ^                 |
+    +---- revise -----+->  s.gate  ->  s.done      (approval gate: interrupt())
+
+``_plan`` fans out to the steps with no ``needs``; a step with several ``needs`` waits for
+all of them (a join edge). ``s.gate`` is a separate, cheap node because LangGraph re-runs
+an interrupted node from its start on resume: the agent must never be in that node.
+State holds only JSON (specs, outputs, verdicts), so any process can resume a run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Protocol, TypedDict
+
+import structlog
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import RetryPolicy, interrupt
+
+from conductor.agents import Agent, Inputs, RunContext, get_agent
+from conductor.data import DataCatalog
+from conductor.errors import BudgetExceeded, ConductorError, LLMError
+from conductor.goals import BusinessGoal
+from conductor.pipeline import Pipeline, StepPlan
+from conductor.specs import AgentOutput
+from conductor.verdict import Action, Verdict, Violation
+
+__all__ = ["RunObserver", "RunState", "Services", "build_graph"]
+
+log = structlog.get_logger("conductor.run")
+
+
+def _merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    out = dict(left or {})
+    out.update(right or {})
+    return out
+
+
+class RunState(TypedDict, total=False):
+    """The checkpointed state of a run (JSON only)."""
+
+    run_id: str
+    goal: dict[str, Any]
+    plans: dict[str, dict[str, Any]]
+    outputs: Annotated[dict[str, dict[str, Any]], _merge]
+    status: Annotated[dict[str, str], _merge]
+    rounds: Annotated[dict[str, list[dict[str, Any]]], _merge]
+    feedback: Annotated[dict[str, list[dict[str, Any]]], _merge]
+    timings: Annotated[dict[str, float], _merge]
+    errors: Annotated[dict[str, dict[str, Any]], _merge]
+    approvals: Annotated[dict[str, dict[str, Any]], _merge]
+    executions: Annotated[dict[str, int], _merge]
+    llm_calls: Annotated[list[dict[str, Any]], operator.add]
+    finished: bool
+
+
+class RunObserver(Protocol):
+    """Receives progress for display (the CLI renders it with rich)."""
+
+    def event(self, kind: str, step: str | None, **detail: Any) -> None: ...
+
+
+class _NullObserver:
+    def event(self, kind: str, step: str | None, **detail: Any) -> None:
+        return None
+
+
+@dataclass
+class Services:
+    """Everything nodes need that is not state: injected, rebuilt in every process."""
+
+    pipeline: Pipeline
+    run_id: str
+    out_dir: Path
+    catalog: DataCatalog
+    brand: Any = None
+    llm: Any = None
+    today: dt.date = field(default_factory=dt.date.today)
+    seed: int = 0
+    observer: RunObserver = field(default_factory=_NullObserver)
+    audit: Callable[..., None] = lambda **_: None
+    on_report: Callable[[RunState], None] = lambda _: None
+    model_reviewer: Callable[[Any, list[Any]], Verdict] | None = None
+    llm_meter: Callable[[Any, str], Any] | None = None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, LLMError):
+        return exc.code in ("llm.unavailable", "llm.timeout", "llm.rate-limited")
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def _verdict_of(brand: Any, output: AgentOutput, step: str) -> Verdict:
+    arts = list(output.artifacts())
+    if brand is None:
+        return Verdict(checked=len(arts))
+    verdict = brand.review(arts, step=step)
+    if not isinstance(verdict, Verdict):
+        verdict = Verdict.model_validate(verdict)
+    return verdict
+
+
+def build_graph(plans: Mapping[str, StepPlan], goal: BusinessGoal, svc: Services) -> StateGraph:  # type: ignore[type-arg]
+    """The run as an uncompiled ``StateGraph`` (compile it with a checkpointer)."""
+    p = svc.pipeline
+    g: StateGraph = StateGraph(RunState)  # type: ignore[type-arg]
+    agents: dict[str, Agent[Any, Any]] = {sid: get_agent(pl.agent)() for sid, pl in plans.items()}
+
+    def plan_node(state: RunState) -> dict[str, Any]:
+        if state.get("plans"):
+            return {}
+        svc.observer.event("plan", None, steps=list(plans))
+        svc.audit(kind="goal", detail=goal.model_dump(mode="json"))
+        for sid, pl in plans.items():
+            svc.audit(
+                kind="plan",
+                step=sid,
+                spec_hash=pl.spec_hash,
+                detail={"agent": pl.agent, "spec": pl.spec.model_dump(mode="json")},
+            )
+        svc.audit(
+            kind="data",
+            detail={n: str(p.resolve(s.path)) for n, s in p.data.items()},
+        )
+        return {
+            "run_id": svc.run_id,
+            "goal": goal.model_dump(mode="json"),
+            "plans": {
+                sid: {
+                    "agent": pl.agent,
+                    "spec": pl.spec.model_dump(mode="json"),
+                    "spec_hash": pl.spec_hash,
+                    "provenance": pl.provenance,
+                    "slots": pl.slots,
+                    "needs": pl.needs,
+                    "approve": pl.approve,
+                }
+                for sid, pl in plans.items()
+            },
+            "status": {sid: "pending" for sid in plans},
+        }
+
+    g.add_node("_plan", plan_node)
+    g.add_edge(START, "_plan")
+
+    for sid, pl in plans.items():
+        _add_step(g, sid, pl, agents[sid], goal, svc)
+
+    for sid, pl in plans.items():
+        if pl.needs:
+            ups = [f"{u}.done" for u in pl.needs]
+            g.add_edge(ups if len(ups) > 1 else ups[0], sid)
+        else:
+            g.add_edge("_plan", sid)
+    needed = {u for pl in plans.values() for u in pl.needs}
+    sinks = [f"{sid}.done" for sid in plans if sid not in needed]
+
+    def report_node(state: RunState) -> dict[str, Any]:
+        svc.on_report(state)
+        return {"finished": True}
+
+    g.add_node("_report", report_node)
+    g.add_edge(sinks if len(sinks) > 1 else sinks[0], "_report")
+    g.add_edge("_report", END)
+    return g
+
+
+def _add_step(
+    g: StateGraph,  # type: ignore[type-arg]
+    sid: str,
+    pl: StepPlan,
+    agent: Agent[Any, Any],
+    goal: BusinessGoal,
+    svc: Services,
+) -> None:
+    p = svc.pipeline
+    spec_type = type(agent).spec_type
+    out_type = type(agent).output_type
+    review_cfg = p.review
+
+    def upstream(state: RunState) -> dict[str, AgentOutput]:
+        ups: dict[str, AgentOutput] = {}
+        for slot, up in pl.slots.items():
+            up_cls = get_agent(state["plans"][up]["agent"])
+            ups[slot] = up_cls.output_type.model_validate(state["outputs"][up])
+        return ups
+
+    def make_ctx(state: RunState, feedback: list[Violation]) -> RunContext:
+        step_dir = svc.out_dir / "steps" / sid
+        step_dir.mkdir(parents=True, exist_ok=True)
+        llm = svc.llm
+        if llm is not None and svc.llm_meter is not None:
+            llm = svc.llm_meter(llm, sid)
+        return RunContext(
+            run_id=svc.run_id,
+            step=sid,
+            agent=pl.agent,
+            goal=goal,
+            out_dir=step_dir,
+            brand=svc.brand,
+            llm=llm,
+            feedback=feedback,
+            round=len(state.get("rounds", {}).get(sid, [])),
+            today=svc.today,
+            seed=svc.seed,
+            log=log.bind(run_id=svc.run_id, step=sid, agent=pl.agent),
+            on_progress=lambda d, c, t: svc.observer.event("progress", sid, desc=d, done=c, total=t),
+        )
+
+    def run_node(state: RunState) -> dict[str, Any]:
+        status = state.get("status", {})
+        blocked_by = [u for u in pl.needs if status.get(u) != "done"]
+        if blocked_by:
+            svc.observer.event("skipped", sid, because=blocked_by)
+            return {"status": {sid: "skipped"}}
+        feedback_json = state.get("feedback", {}).get(sid) or []
+        feedback = [Violation.model_validate(v) for v in feedback_json]
+        spec = spec_type.model_validate(state["plans"][sid]["spec"])
+        inputs = Inputs(upstream=upstream(state), catalog=svc.catalog)
+        ctx = make_ctx(state, feedback)
+        revising = bool(feedback) and sid in state.get("outputs", {})
+        svc.observer.event("start", sid, agent=pl.agent, revising=revising, round=ctx.round)
+        t0 = time.perf_counter()
+        structlog.contextvars.bind_contextvars(run_id=svc.run_id, step=sid, agent=pl.agent)
+        try:
+            if revising:
+                prev = out_type.model_validate(state["outputs"][sid])
+                output = agent.revise(spec, prev, inputs, ctx)
+            else:
+                output = agent.run(spec, inputs, ctx)
+            if not isinstance(output, out_type):
+                raise TypeError(
+                    f"run() returned {type(output).__name__}, expected {out_type.__name__}"
+                )
+            out_json = output.model_dump(mode="json")
+        except BudgetExceeded:
+            raise
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            seconds = time.perf_counter() - t0
+            if isinstance(exc, ConductorError):
+                err = exc.to_dict()
+                log.error("step failed", error=str(exc))
+            else:
+                err = {
+                    "code": "agent.crashed",
+                    "message": f"{type(exc).__name__}: {exc}",
+                    "hint": "this is a bug in the agent; the traceback is in the run log",
+                }
+                log.error("agent crashed", error=err["message"], traceback=traceback.format_exc())
+            svc.observer.event("failed", sid, error=err, seconds=seconds)
+            svc.audit(
+                kind="step",
+                step=sid,
+                spec_hash=pl.spec_hash,
+                detail={"status": "failed", "error": err},
+            )
+            return {
+                "status": {sid: "failed"},
+                "errors": {sid: err},
+                "timings": {sid: seconds},
+                "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
+            }
+        finally:
+            structlog.contextvars.unbind_contextvars("run_id", "step", "agent")
+        seconds = time.perf_counter() - t0
+        svc.observer.event("ran", sid, seconds=seconds, summary=output.summary())
+        svc.audit(
+            kind="step",
+            step=sid,
+            spec_hash=pl.spec_hash,
+            detail={
+                "status": "ran",
+                "agent": pl.agent,
+                "agent_version": type(agent).version,
+                "round": ctx.round,
+                "seconds": round(seconds, 3),
+                "summary": output.summary(),
+            },
+        )
+        return {
+            "outputs": {sid: out_json},
+            "status": {sid: "reviewing"},
+            "timings": {sid: state.get("timings", {}).get(sid, 0.0) + seconds},
+            "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
+            "feedback": {sid: []},
+        }
+
+    def review_node(state: RunState) -> dict[str, Any]:
+        if state["status"].get(sid) != "reviewing":
+            return {}
+        output = out_type.model_validate(state["outputs"][sid])
+        verdict = _verdict_of(svc.brand, output, sid)
+        if svc.model_reviewer is not None:
+            verdict = Verdict.merge([verdict, svc.model_reviewer(svc.brand, list(output.artifacts()))])
+        rounds = list(state.get("rounds", {}).get(sid, []))
+        action = verdict.action
+        revisions_done = sum(1 for r in rounds if r["action"] == Action.REVISE.value)
+        decision = action.value
+        if action == Action.REVISE and revisions_done >= review_cfg.max_rounds:
+            decision = review_cfg.on_exhausted
+        rounds.append(
+            {
+                "round": len(rounds),
+                "action": action.value,
+                "decision": decision,
+                "verdict": verdict.model_dump(mode="json"),
+            }
+        )
+        svc.observer.event(
+            "review", sid, round=len(rounds) - 1, decision=decision, verdict=verdict
+        )
+        svc.audit(
+            kind="verdict",
+            step=sid,
+            spec_hash=pl.spec_hash,
+            detail={
+                "round": len(rounds) - 1,
+                "decision": decision,
+                "violations": [
+                    {"rule": v.rule, "severity": v.severity.value, "excerpt": v.excerpt}
+                    for v in verdict.violations
+                ],
+                "signoff": verdict.signoff,
+            },
+        )
+        update: dict[str, Any] = {"rounds": {sid: rounds}}
+        if decision == Action.REVISE.value:
+            update["feedback"] = {
+                sid: [v.model_dump(mode="json") for v in verdict.violations if v.action != Action.WARN]
+            }
+            update["status"] = {sid: "revising"}
+        elif decision == Action.BLOCK.value:
+            update["status"] = {sid: "blocked"}
+            update["errors"] = {
+                sid: {
+                    "code": "brand.blocked",
+                    "message": "; ".join(v.message for v in verdict.violations if v.action == Action.BLOCK)
+                    or "violations remain after the allowed revision rounds",
+                }
+            }
+        elif decision == Action.ESCALATE.value or pl.approve:
+            update["status"] = {sid: "waiting"}
+        else:
+            update["status"] = {sid: "done"}
+        return update
+
+    def route_review(state: RunState) -> str:
+        st = state["status"].get(sid)
+        if st == "revising":
+            return sid
+        if st == "waiting":
+            return f"{sid}.gate"
+        return f"{sid}.done"
+
+    def gate_node(state: RunState) -> dict[str, Any]:
+        rounds = state.get("rounds", {}).get(sid, [])
+        last = rounds[-1]["verdict"] if rounds else {}
+        roles = pl.approve or list(p.approvers)
+        request = {
+            "step": sid,
+            "agent": pl.agent,
+            "roles": roles,
+            "reasons": ([f"step requires sign-off by {', '.join(pl.approve)}"] if pl.approve else [])
+            + list(last.get("signoff", []))
+            + [f"{v['rule']}: {v['message']}" for v in last.get("violations", []) if v["action"] in ("escalate", "revise", "block")],
+            "violations": last.get("violations", []),
+            "spec_hash": pl.spec_hash,
+        }
+        decision = interrupt(request)
+        kind = decision.get("decision")
+        update: dict[str, Any] = {"approvals": {sid: decision}}
+        if kind == "approve":
+            update["status"] = {sid: "done"}
+        elif kind == "edit":
+            update["outputs"] = {sid: decision["output"]}
+            update["status"] = {sid: "done"}
+        else:
+            update["status"] = {sid: "rejected"}
+            update["errors"] = {
+                sid: {
+                    "code": "approval.rejected",
+                    "message": f"rejected by {decision.get('by')}"
+                    + (f": {decision['comment']}" if decision.get("comment") else ""),
+                }
+            }
+        svc.observer.event("decided", sid, decision=decision)
+        return update
+
+    def done_node(state: RunState) -> dict[str, Any]:
+        st = state["status"].get(sid)
+        svc.observer.event("done", sid, status=st)
+        return {}
+
+    retry = RetryPolicy(max_attempts=3, initial_interval=0.5, retry_on=_is_transient)
+    g.add_node(sid, run_node, retry_policy=retry)
+    g.add_node(f"{sid}.review", review_node)
+    g.add_node(f"{sid}.gate", gate_node)
+    g.add_node(f"{sid}.done", done_node)
+    g.add_edge(sid, f"{sid}.review")
+    g.add_conditional_edges(f"{sid}.review", route_review, [sid, f"{sid}.gate", f"{sid}.done"])
+    g.add_edge(f"{sid}.gate", f"{sid}.done")

@@ -1,0 +1,162 @@
+"""Logging: structlog configured once, PII redacted before anything is written.
+
+People get a quiet, readable console (warnings and errors by default); machines get JSON
+lines per run in ``<run folder>/run.log.jsonl``. Every event carries ``run_id``, ``step``
+and ``agent`` when known (bound with :func:`structlog.contextvars.bind_contextvars`).
+The :func:`redact_pii` processor runs before any renderer, so emails, phone numbers and
+card numbers never reach a file or a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+
+__all__ = ["configure_logging", "redact_pii", "redact_text", "run_log_file"]
+
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+# Card numbers: 13-19 digits with optional single spaces/dashes, checked with Luhn.
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# Phone numbers: international or national formats with at least 9 digits.
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){2,4}(?![\w.])")
+
+
+def _luhn(digits: str) -> bool:
+    total, parity = 0, len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = int(ch)
+        if i % 2 == parity:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _card_sub(m: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", m.group())
+    return "[CARD]" if 13 <= len(digits) <= 19 and _luhn(digits) else m.group()
+
+
+def _phone_sub(m: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", m.group())
+    # ISO dates and times look like short digit groups; real phones have 9+ digits.
+    return "[PHONE]" if len(digits) >= 9 else m.group()
+
+
+def redact_text(text: str) -> str:
+    """Replace emails, card numbers (Luhn-valid) and phone numbers in a string."""
+    if not text or not any(c.isdigit() or c == "@" for c in text):
+        return text
+    text = _EMAIL.sub("[EMAIL]", text)
+    text = _CARD.sub(_card_sub, text)
+    return _PHONE.sub(_phone_sub, text)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(v) for v in value)
+    return value
+
+
+def redact_pii(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: redact PII in every value of the event."""
+    for key, value in list(event_dict.items()):
+        event_dict[key] = _redact(value)
+    return event_dict
+
+
+class _RunFileSink:
+    """Writes JSON lines to the current run's log file (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._fh: TextIO | None = None
+        self._lock = threading.Lock()
+
+    def open(self, path: Path) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open("a", encoding="utf-8")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+    def __call__(
+        self, _: Any, __: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.write(json.dumps(dict(event_dict), default=str) + "\n")
+                self._fh.flush()
+        return event_dict
+
+
+_SINK = _RunFileSink()
+_CONFIGURED = False
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+_LEVELS |= {"error": logging.ERROR}
+
+
+def configure_logging(level: str = "warning", *, json_console: bool = False) -> None:
+    """Configure structlog once for the process (idempotent; later calls change the level).
+
+    Args:
+        level: Minimum level shown on the console (the run file gets everything).
+        json_console: Print JSON lines instead of the pretty console format.
+    """
+    global _CONFIGURED
+    console_level = _LEVELS.get(level, logging.WARNING)
+
+    def console_filter(
+        _: Any, method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        if _LEVELS.get(method, logging.INFO) < console_level:
+            raise structlog.DropEvent
+        return event_dict
+
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json_console
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_pii,
+            structlog.processors.format_exc_info,
+            _SINK,
+            console_filter,
+            renderer,
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    _CONFIGURED = True
+
+
+def run_log_file(path: Path | None) -> None:
+    """Send JSON lines to ``path`` (the run's log), or stop with ``None``."""
+    if path is None:
+        _SINK.close()
+    else:
+        _SINK.open(path)
