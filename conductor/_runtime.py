@@ -317,8 +317,9 @@ class Runner:
         return None
 
     def _default_out(self, run_id: str) -> Path:
-        home = getattr(self.store, "home", None) or Path.cwd() / ".conductor"
-        return Path(home) / "runs" / run_id
+        from conductor.store import conductor_home
+
+        return conductor_home() / "runs" / run_id
 
     @contextmanager
     def _locked(self, run_id: str, out: Path) -> Iterator[None]:
@@ -472,5 +473,3 @@ def configure_logging_once() -> None:
         configure_logging()
         _LOGGING_READY = True
 
-
-_ = (json, BrandError)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -348,6 +349,7 @@ class LoadedPipeline:
 
     pipeline: Pipeline
     doc: _Doc
+    errors: list[PipelineError] = field(default_factory=list)
 
 
 def _load(path: Path) -> LoadedPipeline:
@@ -372,8 +374,36 @@ def _load(path: Path) -> LoadedPipeline:
     try:
         pipeline = Pipeline.model_validate(data)
     except ValidationError as exc:
-        raise PipelineInvalid(_pydantic_errors(doc, exc)) from None
+        errors = _pydantic_errors(doc, exc)
+        # Unknown keys alone should not hide the other problems: drop them and go on,
+        # so `validate` can report every problem at once.
+        cleaned = _drop_extra(data, exc)
+        if cleaned is not None:
+            try:
+                pipeline = Pipeline.model_validate(cleaned)
+            except ValidationError:
+                pass
+            else:
+                return LoadedPipeline(pipeline, doc, errors)
+        raise PipelineInvalid(errors) from None
     return LoadedPipeline(pipeline, doc)
+
+
+def _drop_extra(data: dict[str, Any], exc: ValidationError) -> dict[str, Any] | None:
+    """``data`` without the unknown keys, or None if there are other kinds of errors."""
+    if any(e["type"] != "extra_forbidden" for e in exc.errors()):
+        return None
+    cleaned = json.loads(json.dumps(data, default=str))
+    cleaned["source"] = data["source"]
+    for e in exc.errors():
+        node: Any = cleaned
+        loc = ["pipeline" if (p == "name" and i == 0) else p for i, p in enumerate(e["loc"])]
+        loc = ["with" if p == "params" else p for p in loc]
+        for key in loc[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(str(loc[-1]), None)
+    return cleaned
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
@@ -382,7 +412,10 @@ def load_pipeline(path: str | Path) -> Pipeline:
     Raises:
         PipelineInvalid: every schema problem, each located ``file:line:col``.
     """
-    return _load(Path(path)).pipeline
+    loaded = _load(Path(path))
+    if loaded.errors:
+        raise PipelineInvalid(loaded.errors)
+    return loaded.pipeline
 
 
 # ---------------------------------------------------------------------------- planning
@@ -408,9 +441,18 @@ def resolve_goal(pipeline: Pipeline, today: dt.date | None = None) -> BusinessGo
     from conductor import goals
 
     day = today or pipeline.today or dt.date.today()
-    if isinstance(pipeline.goal, str):
-        return goals.parse_goal(pipeline.goal, today=day)
-    return goals.goal_from_mapping(pipeline.goal, today=day)
+    try:
+        if isinstance(pipeline.goal, str):
+            return goals.parse_goal(pipeline.goal, today=day)
+        return goals.goal_from_mapping(pipeline.goal, today=day)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise GoalError(
+            f"goal.{where}: {first['msg']}",
+            code="goal.invalid",
+            hint="see docs/goals.md for the goal fields",
+        ) from None
 
 
 def bind_slots(
@@ -577,6 +619,7 @@ def validate_pipeline(
     p, doc = loaded.pipeline, loaded.doc
     report.pipeline = p
     errs = report.errors
+    errs.extend(loaded.errors)
 
     agents: dict[str, type[Agent[Any, Any]]] = {}
     for sid, step in p.steps.items():
@@ -620,8 +663,12 @@ def validate_pipeline(
                         "approve",
                         i,
                         code="pipeline.unknown-role",
-                        hint=f"add `approvers: {{{role}: [name]}}`"
-                        + (f" or {_did_you_mean(role, list(p.approvers))}" if p.approvers else ""),
+                        hint=(
+                            f"{_did_you_mean(role, list(p.approvers))} "
+                            if difflib.get_close_matches(role, list(p.approvers), n=1)
+                            else ""
+                        )
+                        + f"or add `approvers: {{{role}: [name]}}`",
                     )
                 )
             elif not p.approvers[role]:
@@ -817,5 +864,3 @@ def check_pipeline(path: str | Path, *, today: dt.date | None = None) -> Pipelin
     assert report.pipeline is not None
     return report.pipeline
 
-
-_ = DataError  # re-exported through errors; imported for type clarity in docs

@@ -1,0 +1,1 @@
+"""Example Conductor plugin package."""

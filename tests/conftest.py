@@ -1,0 +1,118 @@
+"""Shared fixtures: hermetic environment, the real CLI in a subprocess, store backends."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGINS = ROOT / "tests" / "plugins"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+sys.path.insert(0, str(PLUGINS))
+
+
+def _postgres_up() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees a real LLM key, a shared store, or the developer's working folder."""
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CONDUCTOR_MODEL", "CONDUCTOR_DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CONDUCTOR_HOME", str(tmp_path / ".conductor"))
+
+
+@dataclass
+class Cli:
+    """Runs the real `conductor` command in a subprocess."""
+
+    cwd: Path
+    env: dict[str, str]
+
+    def __call__(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "conductor", *args],
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "conductor", *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+def make_env(tmp_path: Path, backend: str = "sqlite") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CONDUCTOR_"))}
+    env["CONDUCTOR_HOME"] = str(tmp_path / ".conductor")
+    env["CONDUCTOR_PLUGINS"] = "conductor_test_agents"
+    env["PYTHONPATH"] = os.pathsep.join([str(PLUGINS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["CONDUCTOR_TEST_COUNTS"] = str(tmp_path / "counts")
+    env["COLUMNS"] = "200"
+    (tmp_path / "counts").mkdir(exist_ok=True)
+    if backend == "postgres":
+        env["CONDUCTOR_DATABASE_URL"] = PG_URL
+    return env
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and not _postgres_up():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    return str(request.param)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, backend: str) -> Cli:
+    return Cli(cwd=tmp_path, env=make_env(tmp_path, backend))
+
+
+@pytest.fixture
+def sqlite_cli(tmp_path: Path) -> Cli:
+    return Cli(cwd=tmp_path, env=make_env(tmp_path, "sqlite"))
+
+
+@pytest.fixture
+def run_id() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+def counts(tmp_path: Path) -> dict[str, int]:
+    """How many times each test-agent step executed."""
+    return {
+        p.stem: len(p.read_text().splitlines()) for p in (tmp_path / "counts").glob("*.count")
+    }
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Iterator[object]:
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    yield _write
