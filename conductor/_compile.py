@@ -1,15 +1,17 @@
 """Pipeline -> LangGraph ``StateGraph``.
 
-For every step ``s`` the graph has four nodes::
+For every step ``s`` the graph has two nodes::
 
-    s  ->  s.review  -+->  s.done  -> (steps that need s) ... -> _report -> END
-    ^                 |
-    +---- revise -----+->  s.gate  ->  s.done      (approval gate: interrupt())
+    START -> s ---(done/failed/blocked)---> steps that need s ... -> END
+             ^  \
+             |   +--(escalate / sign-off)--> s.gate --> steps that need s
+             +------(revise)
 
-``_plan`` fans out to the steps with no ``needs``; a step with several ``needs`` waits for
-all of them (a join edge). ``s.gate`` is a separate, cheap node because LangGraph re-runs
-an interrupted node from its start on resume: the agent must never be in that node.
-State holds only JSON (specs, outputs, verdicts), so any process can resume a run.
+``s`` runs the agent and then the brand review in one node; ``s.gate`` is a separate,
+cheap node because LangGraph re-runs an interrupted node from its start on resume: the
+agent must never be in that node. The goal and every step's spec are the graph's input,
+so they are checkpointed before any step runs. State holds only JSON (specs, outputs,
+verdicts), so any process can resume a run.
 """
 
 from __future__ import annotations
@@ -89,7 +91,6 @@ class Services:
     seed: int = 0
     observer: RunObserver = field(default_factory=_NullObserver)
     audit: Callable[..., None] = lambda **_: None
-    on_report: Callable[[RunState], None] = lambda _: None
     model_reviewer: Callable[[Any, list[Any]], Verdict] | None = None
     llm_meter: Callable[[Any, str], Any] | None = None
 
@@ -110,68 +111,48 @@ def _verdict_of(brand: Any, output: AgentOutput, step: str) -> Verdict:
     return verdict
 
 
+TERMINAL = frozenset({"done", "failed", "blocked", "rejected", "skipped"})
+
+
+def initial_state(run_id: str, plans: Mapping[str, StepPlan], goal: BusinessGoal) -> dict[str, Any]:
+    """The run's input: goal and every step's spec, checkpointed before any step runs."""
+    return {
+        "run_id": run_id,
+        "goal": goal.model_dump(mode="json"),
+        "plans": {
+            sid: {
+                "agent": pl.agent,
+                "spec": pl.spec.model_dump(mode="json"),
+                "spec_hash": pl.spec_hash,
+                "provenance": pl.provenance,
+                "slots": pl.slots,
+                "needs": pl.needs,
+                "approve": pl.approve,
+            }
+            for sid, pl in plans.items()
+        },
+        "status": {sid: "pending" for sid in plans},
+    }
+
+
 def build_graph(plans: Mapping[str, StepPlan], goal: BusinessGoal, svc: Services) -> StateGraph:  # type: ignore[type-arg]
-    """The run as an uncompiled ``StateGraph`` (compile it with a checkpointer)."""
-    p = svc.pipeline
+    """The run as an uncompiled ``StateGraph`` (compile it with a checkpointer).
+
+    One node per step (agent run + brand review) and one approval-gate node per step.
+    A step is triggered whenever one of its ``needs`` finishes and starts work only
+    once all of them have, so joins need no barrier nodes and a plain chain costs the
+    same number of supersteps as a hand-written LangGraph graph.
+    """
     g: StateGraph = StateGraph(RunState)  # type: ignore[type-arg]
     agents: dict[str, Agent[Any, Any]] = {sid: get_agent(pl.agent)() for sid, pl in plans.items()}
-
-    def plan_node(state: RunState) -> dict[str, Any]:
-        if state.get("plans"):
-            return {}
-        svc.observer.event("plan", None, steps=list(plans))
-        svc.audit(kind="goal", detail=goal.model_dump(mode="json"))
-        for sid, pl in plans.items():
-            svc.audit(
-                kind="plan",
-                step=sid,
-                spec_hash=pl.spec_hash,
-                detail={"agent": pl.agent, "spec": pl.spec.model_dump(mode="json")},
-            )
-        svc.audit(
-            kind="data",
-            detail={n: str(p.resolve(s.path)) for n, s in p.data.items()},
-        )
-        return {
-            "run_id": svc.run_id,
-            "goal": goal.model_dump(mode="json"),
-            "plans": {
-                sid: {
-                    "agent": pl.agent,
-                    "spec": pl.spec.model_dump(mode="json"),
-                    "spec_hash": pl.spec_hash,
-                    "provenance": pl.provenance,
-                    "slots": pl.slots,
-                    "needs": pl.needs,
-                    "approve": pl.approve,
-                }
-                for sid, pl in plans.items()
-            },
-            "status": {sid: "pending" for sid in plans},
-        }
-
-    g.add_node("_plan", plan_node)
-    g.add_edge(START, "_plan")
-
+    downstream: dict[str, list[str]] = {sid: [] for sid in plans}
     for sid, pl in plans.items():
-        _add_step(g, sid, pl, agents[sid], goal, svc)
-
+        for up in pl.needs:
+            downstream[up].append(sid)
     for sid, pl in plans.items():
-        if pl.needs:
-            ups = [f"{u}.done" for u in pl.needs]
-            g.add_edge(ups if len(ups) > 1 else ups[0], sid)
-        else:
-            g.add_edge("_plan", sid)
-    needed = {u for pl in plans.values() for u in pl.needs}
-    sinks = [f"{sid}.done" for sid in plans if sid not in needed]
-
-    def report_node(state: RunState) -> dict[str, Any]:
-        svc.on_report(state)
-        return {"finished": True}
-
-    g.add_node("_report", report_node)
-    g.add_edge(sinks if len(sinks) > 1 else sinks[0], "_report")
-    g.add_edge("_report", END)
+        _add_step(g, sid, pl, agents[sid], goal, svc, downstream[sid])
+        if not pl.needs:
+            g.add_edge(START, sid)
     return g
 
 
@@ -182,6 +163,7 @@ def _add_step(
     agent: Agent[Any, Any],
     goal: BusinessGoal,
     svc: Services,
+    after: list[str],
 ) -> None:
     p = svc.pipeline
     spec_type = type(agent).spec_type
@@ -219,6 +201,10 @@ def _add_step(
 
     def run_node(state: RunState) -> dict[str, Any]:
         status = state.get("status", {})
+        if status.get(sid) not in ("pending", "revising"):
+            return {}  # already finished: a late trigger from another upstream step
+        if any(status.get(u) not in TERMINAL for u in pl.needs):
+            return {}  # not all upstream steps are finished yet; a later one triggers us
         blocked_by = [u for u in pl.needs if status.get(u) != "done"]
         if blocked_by:
             svc.observer.event("skipped", sid, because=blocked_by)
@@ -289,18 +275,16 @@ def _add_step(
                 "summary": output.summary(),
             },
         )
-        return {
+        update = {
             "outputs": {sid: out_json},
-            "status": {sid: "reviewing"},
             "timings": {sid: state.get("timings", {}).get(sid, 0.0) + seconds},
             "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
             "feedback": {sid: []},
         }
+        update.update(review(state, output))
+        return update
 
-    def review_node(state: RunState) -> dict[str, Any]:
-        if state["status"].get(sid) != "reviewing":
-            return {}
-        output = out_type.model_validate(state["outputs"][sid])
+    def review(state: RunState, output: AgentOutput) -> dict[str, Any]:
         verdict = _verdict_of(svc.brand, output, sid)
         if svc.model_reviewer is not None:
             verdict = Verdict.merge([verdict, svc.model_reviewer(svc.brand, list(output.artifacts()))])
@@ -356,13 +340,16 @@ def _add_step(
             update["status"] = {sid: "done"}
         return update
 
-    def route_review(state: RunState) -> str:
+    def route(state: RunState) -> list[str]:
         st = state["status"].get(sid)
         if st == "revising":
-            return sid
+            return [sid]
         if st == "waiting":
-            return f"{sid}.gate"
-        return f"{sid}.done"
+            return [f"{sid}.gate"]
+        if st in TERMINAL:
+            svc.observer.event("done", sid, status=st)
+            return list(after) or [END]
+        return []  # waiting for another upstream step
 
     def gate_node(state: RunState) -> dict[str, Any]:
         rounds = state.get("rounds", {}).get(sid, [])
@@ -398,16 +385,9 @@ def _add_step(
         svc.observer.event("decided", sid, decision=decision)
         return update
 
-    def done_node(state: RunState) -> dict[str, Any]:
-        st = state["status"].get(sid)
-        svc.observer.event("done", sid, status=st)
-        return {}
-
     retry = RetryPolicy(max_attempts=3, initial_interval=0.5, retry_on=_is_transient)
     g.add_node(sid, run_node, retry_policy=retry)
-    g.add_node(f"{sid}.review", review_node)
     g.add_node(f"{sid}.gate", gate_node)
-    g.add_node(f"{sid}.done", done_node)
-    g.add_edge(sid, f"{sid}.review")
-    g.add_conditional_edges(f"{sid}.review", route_review, [sid, f"{sid}.gate", f"{sid}.done"])
-    g.add_edge(f"{sid}.gate", f"{sid}.done")
+    targets = [sid, f"{sid}.gate", *after, END]
+    g.add_conditional_edges(sid, route, targets)
+    g.add_conditional_edges(f"{sid}.gate", route, targets)

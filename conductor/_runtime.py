@@ -15,7 +15,17 @@ from typing import Any
 import structlog
 from langgraph.types import Command
 
-from conductor._compile import RunObserver, RunState, Services, _NullObserver, build_graph
+from conductor._compile import (
+    TERMINAL as STEP_TERMINAL,
+)
+from conductor._compile import (
+    RunObserver,
+    RunState,
+    Services,
+    _NullObserver,
+    build_graph,
+    initial_state,
+)
 from conductor.agents import get_agent
 from conductor.errors import (
     ApprovalError,
@@ -131,7 +141,6 @@ class Runner:
             observer=self.observer,
             audit=audit,
         )
-        svc.on_report = lambda state: self._write_outputs(svc, state, final=True)
         return svc
 
     def _graph(self, plans: Mapping[str, StepPlan], goal: BusinessGoal, svc: Services) -> Any:
@@ -188,7 +197,8 @@ class Runner:
         svc = self._services(pipeline, run_id, out, day, brand)
         with self._locked(run_id, out):
             svc.audit(kind="run", detail={"event": "started", "pipeline_file": str(pipeline.source)})
-            return self._drive(svc, plans, goal, {"run_id": run_id})
+            self._audit_plan(svc, plans, goal)
+            return self._drive(svc, plans, goal, initial_state(run_id, plans, goal))
 
     def resume(self, run_id: str) -> RunResult:
         """Continue a run after a crash or a stop (finished steps are not run again)."""
@@ -213,7 +223,7 @@ class Runner:
             svc.audit(kind="run", detail={"event": "resumed"})
             graph = self._graph(plans, goal, svc)
             snap = graph.get_state(self._config(run_id))
-            start: Any = None if snap.next or snap.values else {"run_id": run_id}
+            start: Any = None if snap.values else initial_state(run_id, plans, goal)
             return self._drive(svc, plans, goal, start, graph=graph)
 
     def decide(
@@ -310,6 +320,19 @@ class Runner:
     # ------------------------------------------------------------------ internals
 
     @staticmethod
+    def _audit_plan(svc: Services, plans: Mapping[str, StepPlan], goal: BusinessGoal) -> None:
+        svc.audit(kind="goal", detail=goal.model_dump(mode="json"))
+        for sid, pl in plans.items():
+            svc.audit(
+                kind="plan",
+                step=sid,
+                spec_hash=pl.spec_hash,
+                detail={"agent": pl.agent, "spec": pl.spec.model_dump(mode="json")},
+            )
+        p = svc.pipeline
+        svc.audit(kind="data", detail={n: str(p.resolve(s.path)) for n, s in p.data.items()})
+
+    @staticmethod
     def _role_of(pipeline: Pipeline, roles: list[str], who: str) -> str | None:
         for role in roles:
             if who in pipeline.approvers.get(role, []):
@@ -396,7 +419,7 @@ class Runner:
             status = status_override
         elif waiting:
             status = "waiting"
-        elif values.get("finished"):
+        elif statuses and all(v in STEP_TERMINAL for v in statuses.values()):
             sts = set(statuses.values())
             status = next((s for s in ("blocked", "rejected", "failed") if s in sts), "done")
             if "skipped" in sts and status == "done":

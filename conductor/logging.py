@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -112,10 +113,10 @@ _SINK = _RunFileSink()
 _CONFIGURED = False
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
-_LEVELS |= {"error": logging.ERROR}
+_LEVELS |= {"error": logging.ERROR, "critical": logging.CRITICAL}
 
 
-def configure_logging(level: str = "warning", *, json_console: bool = False) -> None:
+def configure_logging(level: str | None = None, *, json_console: bool = False) -> None:
     """Configure structlog once for the process (idempotent; later calls change the level).
 
     Args:
@@ -123,13 +124,18 @@ def configure_logging(level: str = "warning", *, json_console: bool = False) -> 
         json_console: Print JSON lines instead of the pretty console format.
     """
     global _CONFIGURED
-    console_level = _LEVELS.get(level, logging.WARNING)
+    # The CLI shows progress and errors itself; structlog's console output is for
+    # people debugging (CONDUCTOR_LOG_LEVEL=info). Run files always get everything.
+    level = level or os.environ.get("CONDUCTOR_LOG_LEVEL", "critical")
+    console_level = _LEVELS.get(level.lower(), logging.CRITICAL)
 
     def console_filter(
         _: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         if _LEVELS.get(method, logging.INFO) < console_level:
             raise structlog.DropEvent
+        # People get one line; the traceback stays in the run's JSON log.
+        event_dict.pop("traceback", None)
         return event_dict
 
     renderer: Any = (
