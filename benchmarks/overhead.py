@@ -26,14 +26,14 @@ from typing import Any, TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "plugins"))
 
-import conductor_test_agents  # noqa: E402,F401  (registers test_note / test_follow)
-from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
-from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: E402
-from langgraph.graph import END, START, StateGraph  # noqa: E402
+import conductor_test_agents  # noqa: F401  (registers test_note / test_follow)
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
 
-from conductor._compile import Services, build_graph, initial_state  # noqa: E402
-from conductor.goals import BusinessGoal  # noqa: E402
-from conductor.pipeline import Pipeline, plan_pipeline  # noqa: E402
+from conductor._compile import Services, build_graph, initial_state
+from conductor.goals import BusinessGoal
+from conductor.pipeline import Pipeline, plan_pipeline
 
 STEPS = ["s1", "s2", "s3", "s4", "s5"]
 
@@ -94,12 +94,15 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="overhead-"))
     pipeline, goal = conductor_pipeline(folder)
     plans = plan_pipeline(pipeline, goal)
-    svc = Services(pipeline=pipeline, run_id="x", out_dir=folder / "out", catalog=pipeline.catalog())
+    svc = Services(
+        pipeline=pipeline, run_id="x", out_dir=folder / "out", catalog=pipeline.catalog()
+    )
     results: dict[str, dict[str, float]] = {}
 
     import sqlite3
 
     for mode in ("memory", "sqlite"):
+
         def saver() -> Any:
             if mode == "memory":
                 return InMemorySaver()
@@ -112,21 +115,29 @@ def main() -> None:
         pg = plain_graph().compile(checkpointer=saver())
         # Warm up both (imports, first compile caches).
         for k in range(5):
-            cg.invoke(initial_state("w", plans, goal), {"configurable": {"thread_id": f"wc{k}"}}, durability="sync")
+            cg.invoke(
+                initial_state("w", plans, goal),
+                {"configurable": {"thread_id": f"wc{k}"}},
+                durability="sync",
+            )
             pg.invoke({}, {"configurable": {"thread_id": f"wp{k}"}}, durability="sync")
         c_times: list[float] = []
         p_times: list[float] = []
         # Interleave the two so machine noise hits both equally.
         for i in range(args.runs):
             t0 = time.perf_counter()
-            cg.invoke(initial_state(f"c{i}", plans, goal), {"configurable": {"thread_id": f"c{i}"}}, durability="sync")
+            cg.invoke(
+                initial_state(f"c{i}", plans, goal),
+                {"configurable": {"thread_id": f"c{i}"}},
+                durability="sync",
+            )
             c_times.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             pg.invoke({}, {"configurable": {"thread_id": f"p{i}"}}, durability="sync")
             p_times.append(time.perf_counter() - t0)
-        assert cg.get_state({"configurable": {"thread_id": f"c{args.runs - 1}"}}).values["status"] == {
-            s: "done" for s in STEPS
-        }, "the conductor graph did not run every step"
+        assert cg.get_state({"configurable": {"thread_id": f"c{args.runs - 1}"}}).values[
+            "status"
+        ] == dict.fromkeys(STEPS, "done"), "the conductor graph did not run every step"
         c, p = statistics.median(c_times), statistics.median(p_times)
         results[mode] = {"conductor_ms": c * 1e3, "langgraph_ms": p * 1e3, "ratio": c / p}
 
@@ -145,13 +156,17 @@ def main() -> None:
     from conductor._runtime import Runner
 
     runner = Runner()
-    full = time_runs(lambda i: runner.run(folder / "p.yaml", run_id=f"full{i}"), max(10, args.runs // 10))
+    full = time_runs(
+        lambda i: runner.run(folder / "p.yaml", run_id=f"full{i}"), max(10, args.runs // 10)
+    )
     runner.close()
 
     print(f"{'mode':8} {'conductor ms':>13} {'langgraph ms':>13} {'ratio':>7}")
     for mode, r in results.items():
         print(f"{mode:8} {r['conductor_ms']:13.2f} {r['langgraph_ms']:13.2f} {r['ratio']:7.2f}")
-    print(f"full Runner.run with SQLite store (median of {len(full)}): {statistics.median(full) * 1e3:.1f} ms")
+    print(
+        f"full Runner.run with SQLite store (median of {len(full)}): {statistics.median(full) * 1e3:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

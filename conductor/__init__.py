@@ -40,7 +40,16 @@ from conductor.goals import (
     Span,
     Target,
 )
-from conductor.specs import Allocation, AgentOutput, Artifact, Audience, Copy, Insight, TaskSpec, spec_hash
+from conductor.specs import (
+    AgentOutput,
+    Allocation,
+    Artifact,
+    Audience,
+    Copy,
+    Insight,
+    TaskSpec,
+    spec_hash,
+)
 from conductor.verdict import Action, Severity, Verdict, Violation, apply_fixes
 
 __all__ = [

@@ -120,7 +120,9 @@ def prepare_edit(run_id: str, step: str, artifact_file: Path) -> dict[str, Any]:
     finally:
         runner.close()
     if step not in state.get("outputs", {}):
-        raise ApprovalError("the step has no output to edit", run=run_id, step=step, code="approval.bad-edit")
+        raise ApprovalError(
+            "the step has no output to edit", run=run_id, step=step, code="approval.bad-edit"
+        )
     cls = get_agent(state["plans"][step]["agent"])
     output = cls.output_type.model_validate(state["outputs"][step])
     try:

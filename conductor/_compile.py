@@ -131,7 +131,7 @@ def initial_state(run_id: str, plans: Mapping[str, StepPlan], goal: BusinessGoal
             }
             for sid, pl in plans.items()
         },
-        "status": {sid: "pending" for sid in plans},
+        "status": dict.fromkeys(plans, "pending"),
     }
 
 
@@ -196,7 +196,9 @@ def _add_step(
             today=svc.today,
             seed=svc.seed,
             log=log.bind(run_id=svc.run_id, step=sid, agent=pl.agent),
-            on_progress=lambda d, c, t: svc.observer.event("progress", sid, desc=d, done=c, total=t),
+            on_progress=lambda d, c, t: svc.observer.event(
+                "progress", sid, desc=d, done=c, total=t
+            ),
         )
 
     def run_node(state: RunState) -> dict[str, Any]:
@@ -287,7 +289,9 @@ def _add_step(
     def review(state: RunState, output: AgentOutput) -> dict[str, Any]:
         verdict = _verdict_of(svc.brand, output, sid)
         if svc.model_reviewer is not None:
-            verdict = Verdict.merge([verdict, svc.model_reviewer(svc.brand, list(output.artifacts()))])
+            verdict = Verdict.merge(
+                [verdict, svc.model_reviewer(svc.brand, list(output.artifacts()))]
+            )
         rounds = list(state.get("rounds", {}).get(sid, []))
         action = verdict.action
         revisions_done = sum(1 for r in rounds if r["action"] == Action.REVISE.value)
@@ -302,9 +306,7 @@ def _add_step(
                 "verdict": verdict.model_dump(mode="json"),
             }
         )
-        svc.observer.event(
-            "review", sid, round=len(rounds) - 1, decision=decision, verdict=verdict
-        )
+        svc.observer.event("review", sid, round=len(rounds) - 1, decision=decision, verdict=verdict)
         svc.audit(
             kind="verdict",
             step=sid,
@@ -322,7 +324,9 @@ def _add_step(
         update: dict[str, Any] = {"rounds": {sid: rounds}}
         if decision == Action.REVISE.value:
             update["feedback"] = {
-                sid: [v.model_dump(mode="json") for v in verdict.violations if v.action != Action.WARN]
+                sid: [
+                    v.model_dump(mode="json") for v in verdict.violations if v.action != Action.WARN
+                ]
             }
             update["status"] = {sid: "revising"}
         elif decision == Action.BLOCK.value:
@@ -330,7 +334,9 @@ def _add_step(
             update["errors"] = {
                 sid: {
                     "code": "brand.blocked",
-                    "message": "; ".join(v.message for v in verdict.violations if v.action == Action.BLOCK)
+                    "message": "; ".join(
+                        v.message for v in verdict.violations if v.action == Action.BLOCK
+                    )
                     or "violations remain after the allowed revision rounds",
                 }
             }
@@ -359,9 +365,15 @@ def _add_step(
             "step": sid,
             "agent": pl.agent,
             "roles": roles,
-            "reasons": ([f"step requires sign-off by {', '.join(pl.approve)}"] if pl.approve else [])
+            "reasons": (
+                [f"step requires sign-off by {', '.join(pl.approve)}"] if pl.approve else []
+            )
             + list(last.get("signoff", []))
-            + [f"{v['rule']}: {v['message']}" for v in last.get("violations", []) if v["action"] in ("escalate", "revise", "block")],
+            + [
+                f"{v['rule']}: {v['message']}"
+                for v in last.get("violations", [])
+                if v["action"] in ("escalate", "revise", "block")
+            ],
             "violations": last.get("violations", []),
             "spec_hash": pl.spec_hash,
         }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 import traceback
 from collections.abc import Iterator, Mapping
@@ -29,7 +28,6 @@ from conductor._compile import (
 from conductor.agents import get_agent
 from conductor.errors import (
     ApprovalError,
-    BrandError,
     BudgetExceeded,
     ConductorError,
     RunError,
@@ -196,7 +194,9 @@ class Runner:
         )
         svc = self._services(pipeline, run_id, out, day, brand)
         with self._locked(run_id, out):
-            svc.audit(kind="run", detail={"event": "started", "pipeline_file": str(pipeline.source)})
+            svc.audit(
+                kind="run", detail={"event": "started", "pipeline_file": str(pipeline.source)}
+            )
             self._audit_plan(svc, plans, goal)
             return self._drive(svc, plans, goal, initial_state(run_id, plans, goal))
 
@@ -245,7 +245,7 @@ class Runner:
             snap = graph.get_state(config)
             pending = {i.value.get("step"): i for i in snap.interrupts if isinstance(i.value, dict)}
             if step not in pending:
-                waiting = ", ".join(pending) or "nothing"
+                waiting = ", ".join(str(k) for k in pending) or "nothing"
                 raise ApprovalError(
                     f"step {step!r} is not waiting for sign-off (waiting: {waiting})",
                     run=run_id,
@@ -285,7 +285,9 @@ class Runner:
             }
             if decision == "edit":
                 if output is None:
-                    raise ApprovalError("an edit needs the amended output", code="approval.bad-edit")
+                    raise ApprovalError(
+                        "an edit needs the amended output", code="approval.bad-edit"
+                    )
                 payload["output"] = dict(output)
             svc.audit(
                 kind="approval",
@@ -432,7 +434,9 @@ class Runner:
         info = {
             "today": svc.today.isoformat(),
             "llm_calls": len(values.get("llm_calls", [])),
-            "llm_cost_usd": round(sum(c.get("cost_usd", 0.0) for c in values.get("llm_calls", [])), 6),
+            "llm_cost_usd": round(
+                sum(c.get("cost_usd", 0.0) for c in values.get("llm_calls", [])), 6
+            ),
             "llm_tokens": sum(
                 c.get("input_tokens", 0) + c.get("output_tokens", 0)
                 for c in values.get("llm_calls", [])
@@ -444,7 +448,9 @@ class Runner:
             svc.run_id, status=status, waiting_on=[w["step"] for w in waiting], info=info
         )
         if status in TERMINAL or status in ("waiting", "stopped"):
-            self._write_outputs(svc, values, final=False, status=status, waiting=waiting, error=error)
+            self._write_outputs(
+                svc, values, final=False, status=status, waiting=waiting, error=error
+            )
         svc.audit(kind="run", detail={"event": status, "waiting_on": [w["step"] for w in waiting]})
         return RunResult(
             run_id=svc.run_id,
@@ -495,4 +501,3 @@ def configure_logging_once() -> None:
     if not _LOGGING_READY:
         configure_logging()
         _LOGGING_READY = True
-

@@ -97,7 +97,9 @@ class ConsoleObserver:
                 c.print(f"    [dim]… and {n - 6} more[/]")
         elif kind == "failed":
             self._close_bar(step)
-            c.print(f"[red]✗[/] {escape(step or '')} failed: {escape(d['error'].get('message', ''))}")
+            c.print(
+                f"[red]✗[/] {escape(step or '')} failed: {escape(d['error'].get('message', ''))}"
+            )
         elif kind == "skipped":
             c.print(f"[yellow]-[/] {escape(step or '')} skipped (needs {', '.join(d['because'])})")
         elif kind == "decided":
@@ -121,7 +123,9 @@ class ConsoleObserver:
         desc = f"{step}: {d['desc']}"
         if step not in self.tasks:
             self.tasks[step] = self.progress.add_task(desc, total=d.get("total"))
-        self.progress.update(self.tasks[step], description=desc, completed=d["done"], total=d.get("total"))
+        self.progress.update(
+            self.tasks[step], description=desc, completed=d["done"], total=d.get("total")
+        )
 
     def _close_bar(self, step: str | None) -> None:
         if self.progress is not None and step in self.tasks:
@@ -269,19 +273,23 @@ def _print_goal(goal: Any) -> None:
 
 
 @app.command()
-def graph(file: Annotated[Path, typer.Argument(help="Pipeline file.")], today: TodayOpt = None) -> None:
+def graph(
+    file: Annotated[Path, typer.Argument(help="Pipeline file.")], today: TodayOpt = None
+) -> None:
     """Print the compiled run graph as Mermaid."""
     from conductor._compile import Services, build_graph
 
     pipeline, goal, plans = _planned(file, today)
-    svc = Services(pipeline=pipeline, run_id="graph", out_dir=Path("."), catalog=pipeline.catalog())
+    svc = Services(pipeline=pipeline, run_id="graph", out_dir=Path(), catalog=pipeline.catalog())
     sys.stdout.write(build_graph(plans, goal, svc).compile().get_graph().draw_mermaid())
 
 
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Pipeline file.")],
-    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id (default: generated).")] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Run id (default: generated).")
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder.")] = None,
     today: TodayOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
@@ -308,10 +316,14 @@ def resume(run_id: Annotated[str, typer.Argument(help="Run id.")]) -> None:
     _finish(result)
 
 
-def _decide(run_id: str, step: str, who: str, decision: str, comment: str, output: Any = None) -> None:
+def _decide(
+    run_id: str, step: str, who: str, decision: str, comment: str, output: Any = None
+) -> None:
     runner, obs = _runner()
     try:
-        result = runner.decide(run_id, step, who=who, decision=decision, comment=comment, output=output)
+        result = runner.decide(
+            run_id, step, who=who, decision=decision, comment=comment, output=output
+        )
     finally:
         obs.stop()
         runner.close()
@@ -378,12 +390,16 @@ def runs(as_json: JsonOpt = False) -> None:
     for col in ("run", "pipeline", "status", "started", "waiting on"):
         t.add_column(col)
     for r in recs:
-        t.add_row(r.run_id, r.pipeline, r.status, f"{r.started:%Y-%m-%d %H:%M}", ", ".join(r.waiting_on))
+        t.add_row(
+            r.run_id, r.pipeline, r.status, f"{r.started:%Y-%m-%d %H:%M}", ", ".join(r.waiting_on)
+        )
     out.print(t)
 
 
 @app.command()
-def status(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOpt = False) -> None:
+def status(
+    run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOpt = False
+) -> None:
     """Show a run: its steps, what it waits on, LLM tokens and cost."""
     from conductor.store import open_store
 
@@ -405,7 +421,14 @@ def status(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: Json
         for col in ("step", "agent", "status", "seconds", "rounds", "runs"):
             t.add_column(col)
         for sid, st in steps.items():
-            t.add_row(sid, st["agent"], st["status"], f"{st['seconds']:.2f}", str(len(st["rounds"])), str(st["executions"]))
+            t.add_row(
+                sid,
+                st["agent"],
+                st["status"],
+                f"{st['seconds']:.2f}",
+                str(len(st["rounds"])),
+                str(st["executions"]),
+            )
         out.print(t)
     llm = result.get("llm", {})
     out.print(
@@ -432,7 +455,9 @@ def inbox(as_json: JsonOpt = False) -> None:
         out.print("Nothing is waiting for sign-off.")
         return
     for it in items:
-        out.print(f"[bold]{it['run_id']}[/] step [bold]{it['step']}[/] ({it['agent']}) — pipeline {it['pipeline']}")
+        out.print(
+            f"[bold]{it['run_id']}[/] step [bold]{it['step']}[/] ({it['agent']}) — pipeline {it['pipeline']}"
+        )
         out.print(f"  who may decide: {', '.join(it['people'])} (roles {', '.join(it['roles'])})")
         for r in it.get("reasons", []):
             out.print(f"  [dim]- {escape(r)}[/]")
@@ -443,7 +468,9 @@ def inbox(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def audit(
-    since: Annotated[str | None, typer.Option("--since", help="Only events from this date (YYYY-MM-DD).")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only events from this date (YYYY-MM-DD).")
+    ] = None,
     pipeline: Annotated[str | None, typer.Option("--pipeline", help="Only this pipeline.")] = None,
     run_id: Annotated[str | None, typer.Option("--run", help="Only this run.")] = None,
     as_json: JsonOpt = False,
@@ -461,7 +488,9 @@ def audit(
         out.print("No audit events match.")
         return
     for run_d in digest:
-        out.print(f"[bold]{run_d['run_id']}[/] — pipeline {run_d['pipeline']} — status {run_d['status']}")
+        out.print(
+            f"[bold]{run_d['run_id']}[/] — pipeline {run_d['pipeline']} — status {run_d['status']}"
+        )
         if run_d.get("goal"):
             out.print(f"  goal: {escape(run_d['goal'])}")
         out.print(f"  data: {escape(', '.join(f'{k}={v}' for k, v in run_d['data'].items()))}")
@@ -475,7 +504,9 @@ def audit(
             f" ${run_d['llm']['cost_usd']:.4f}"
         )
         for a in run_d["approvals"]:
-            out.print(f"  sign-off: {a['step']} {a['decision']} by {a['actor']} ({a['role']}) at {a['ts']}")
+            out.print(
+                f"  sign-off: {a['step']} {a['decision']} by {a['actor']} ({a['role']}) at {a['ts']}"
+            )
 
 
 @app.command()
@@ -500,15 +531,24 @@ def agents(
         if cls.needs:
             out.print("  needs: " + ", ".join(f"{k} ({v.__name__})" for k, v in cls.needs.items()))
         if cls.data:
-            out.print("  data: " + ", ".join(f"{k}({', '.join(v.columns)})" for k, v in cls.data.items()))
+            out.print(
+                "  data: " + ", ".join(f"{k}({', '.join(v.columns)})" for k, v in cls.data.items())
+            )
         t = Table(show_header=True, box=None, padding=(0, 2))
         t.add_column("parameter")
         t.add_column("type")
         t.add_column("default")
         t.add_column("description", overflow="fold")
         for fname, f in cls.spec_type.model_fields.items():
-            default = "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
-            t.add_row(fname, escape(str(f.annotation).replace("typing.", "")), escape(default[:40]), escape(f.description or ""))
+            default = (
+                "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
+            )
+            t.add_row(
+                fname,
+                escape(str(f.annotation).replace("typing.", "")),
+                escape(default[:40]),
+                escape(f.description or ""),
+            )
         out.print(t)
     if not name:
         for n, why in broken_agents().items():
@@ -543,12 +583,17 @@ def check_copy_cmd(
 
     verdict = check_copy(load_brand(brand), channel, text)
     if as_json:
-        _print_json(verdict.model_dump(mode="json") | {"action": verdict.action.value, "passed": verdict.passed})
+        _print_json(
+            verdict.model_dump(mode="json")
+            | {"action": verdict.action.value, "passed": verdict.passed}
+        )
     else:
         if not verdict.violations:
             out.print("[green]✓ on brand[/]")
         for v in verdict.violations:
-            out.print(f"[{'yellow' if v.action.value == 'warn' else 'red'}]{v.rule}[/] ({v.severity.value} → {v.action.value}): {escape(v.message)}")
+            out.print(
+                f"[{'yellow' if v.action.value == 'warn' else 'red'}]{v.rule}[/] ({v.severity.value} → {v.action.value}): {escape(v.message)}"
+            )
             if v.excerpt:
                 out.print(f"  [dim]“{escape(v.excerpt)}”[/]")
             if v.fix:
@@ -561,7 +606,9 @@ def check_copy_cmd(
 @app.command()
 def report(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
-    open_: Annotated[bool, typer.Option("--open", help="Open the HTML report in a browser.")] = False,
+    open_: Annotated[
+        bool, typer.Option("--open", help="Open the HTML report in a browser.")
+    ] = False,
 ) -> None:
     """Regenerate a run's report files (result.json, summary.md, report.html)."""
     from conductor._runtime import Runner
@@ -595,7 +642,9 @@ def report(
 def demo(
     customers: Annotated[int, typer.Option("--customers", help="Synthetic customers.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for data and the run.")] = Path("demo-out"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for data and the run.")] = Path(
+        "demo-out"
+    ),
 ) -> None:
     """Generate realistic data with a known truth, run pipelines/growth.yaml end to end, check it."""
     from conductor._demo import run_demo
@@ -664,7 +713,9 @@ def _load_plugin_modules() -> None:
     """Import modules listed in CONDUCTOR_PLUGINS (development plugins without packaging)."""
     import importlib
 
-    for mod in filter(None, (m.strip() for m in os.environ.get("CONDUCTOR_PLUGINS", "").split(","))):
+    for mod in filter(
+        None, (m.strip() for m in os.environ.get("CONDUCTOR_PLUGINS", "").split(","))
+    ):
         try:
             importlib.import_module(mod)
         except Exception as exc:

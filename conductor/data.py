@@ -24,7 +24,15 @@ __all__ = ["ColumnType", "DataCatalog", "DataNeed", "DataSource", "quote_ident"]
 
 ColumnType = Literal["string", "number", "integer", "timestamp", "date", "bool", "any"]
 
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
+_NUMERIC: tuple[str, ...] = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+)
 _NUMERIC += ("UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
 
 
@@ -133,7 +141,9 @@ class DataCatalog:
                 else f"read_csv('{path}', auto_detect=true, sample_size=100000)"
             )
             try:
-                self._con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT * FROM {reader}")
+                self._con.execute(
+                    f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT * FROM {reader}"
+                )
                 desc = self._con.execute(f"DESCRIBE {quote_ident(name)}").fetchall()
             except duckdb.Error as exc:
                 raise DataError(
@@ -193,7 +203,9 @@ class DataCatalog:
         errors: list[DataError] = []
         lower = {c.lower(): c for c in cols}
         for col, kind in need.columns.items():
-            actual = cols.get(col) or (cols.get(lower[col.lower()]) if col.lower() in lower else None)
+            actual = cols.get(col) or (
+                cols.get(lower[col.lower()]) if col.lower() in lower else None
+            )
             if actual is None:
                 errors.append(
                     DataError(

@@ -27,7 +27,9 @@ _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 # Card numbers: 13-19 digits with optional single spaces/dashes, checked with Luhn.
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 # Phone numbers: international or national formats with at least 9 digits.
-_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){2,4}(?![\w.])")
+_PHONE = re.compile(
+    r"(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){2,4}(?![\w.])"
+)
 
 
 def _luhn(digits: str) -> bool:

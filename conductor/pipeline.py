@@ -14,7 +14,7 @@ import datetime as dt
 import difflib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +29,6 @@ from conductor.errors import (
     AgentNotFound,
     BrandError,
     ConductorError,
-    DataError,
     GoalError,
     PipelineError,
     PipelineInvalid,
@@ -254,7 +253,9 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def read_yaml(path: Path, *, error: type[ConductorError] = PipelineError) -> tuple[Any, str]:
+def read_yaml(
+    path: Path, *, error: Callable[..., ConductorError] = PipelineError
+) -> tuple[Any, str]:
     """Read a YAML file with positions; syntax errors become located errors."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -393,7 +394,7 @@ def _drop_extra(data: dict[str, Any], exc: ValidationError) -> dict[str, Any] | 
     """``data`` without the unknown keys, or None if there are other kinds of errors."""
     if any(e["type"] != "extra_forbidden" for e in exc.errors()):
         return None
-    cleaned = json.loads(json.dumps(data, default=str))
+    cleaned: dict[str, Any] = json.loads(json.dumps(data, default=str))
     cleaned["source"] = data["source"]
     for e in exc.errors():
         node: Any = cleaned
@@ -442,9 +443,12 @@ def resolve_goal(pipeline: Pipeline, today: dt.date | None = None) -> BusinessGo
 
     day = today or pipeline.today or dt.date.today()
     try:
+        goal: BusinessGoal
         if isinstance(pipeline.goal, str):
-            return goals.parse_goal(pipeline.goal, today=day)
-        return goals.goal_from_mapping(pipeline.goal, today=day)
+            goal = goals.parse_goal(pipeline.goal, today=day)
+        else:
+            goal = goals.goal_from_mapping(pipeline.goal, today=day)
+        return goal
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
@@ -753,12 +757,16 @@ def validate_pipeline(
                 )
             )
     if check_data:
-        missing_files = {e.key.split(".")[1] for e in errs if isinstance(e, PipelineError) and e.code == "data.file-not-found" and e.key}
+        missing_files = {
+            e.key.split(".")[1]
+            for e in errs
+            if isinstance(e, PipelineError) and e.code == "data.file-not-found" and e.key
+        }
         for sid, cls in agents.items():
-            for source, need in cls.data.items():
+            for source, data_need in cls.data.items():
                 if source in missing_files:
                     continue
-                for derr in catalog.check(source, need):
+                for derr in catalog.check(source, data_need):
                     where = ("data", source) if source in p.data else ("steps", sid)
                     msg = f"step {sid!r} ({cls.name}): {derr.location()}: {derr.message}"
                     errs.append(doc.error(msg, *where, code=derr.code, hint=derr.hint))
@@ -812,7 +820,11 @@ def _plan_errors(
             errs.append(doc.error(exc.message, "goal", code=exc.code, hint=exc.hint))
         except SpecError as exc:
             fld = (exc.field or "").split(".")[0]
-            path: tuple[str, ...] = ("steps", sid, "with", fld) if fld in step.params else ("steps", sid, "with" if step.params else "agent")
+            path: tuple[str, ...] = (
+                ("steps", sid, "with", fld)
+                if fld in step.params
+                else ("steps", sid, "with" if step.params else "agent")
+            )
             name = f"parameter {fld!r}" if fld else "parameters"
             errs.append(
                 doc.error(
@@ -863,4 +875,3 @@ def check_pipeline(path: str | Path, *, today: dt.date | None = None) -> Pipelin
         raise PipelineInvalid(located)
     assert report.pipeline is not None
     return report.pipeline
-

@@ -81,7 +81,12 @@ def render_summary(result: Mapping[str, Any], audit: Sequence[AuditEvent] = ()) 
             if goal.get(key) not in (None, [], {}):
                 lines.append(f"- **{key}**: `{json.dumps(goal[key], default=str)}`")
         lines.append("")
-    lines += ["## Steps", "", "| step | agent | status | seconds | review rounds |", "|---|---|---|---|---|"]
+    lines += [
+        "## Steps",
+        "",
+        "| step | agent | status | seconds | review rounds |",
+        "|---|---|---|---|---|",
+    ]
     for sid, st in result["steps"].items():
         lines.append(
             f"| {sid} | {st['agent']} | {st['status']} | {st['seconds']:.2f} | {len(st['rounds'])} |"
@@ -115,7 +120,9 @@ def render_summary(result: Mapping[str, Any], audit: Sequence[AuditEvent] = ()) 
             what = ev.kind
             if ev.kind in ("approval", "run", "verdict", "step"):
                 what += ": " + str(
-                    ev.detail.get("decision") or ev.detail.get("event") or ev.detail.get("status", "")
+                    ev.detail.get("decision")
+                    or ev.detail.get("event")
+                    or ev.detail.get("status", "")
                 )
             lines.append(f"| {ev.ts:%Y-%m-%d %H:%M:%S} | {ev.actor} | {what} | {ev.step or ''} |")
     return "\n".join(lines) + "\n"

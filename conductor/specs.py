@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "Allocation",
     "AgentOutput",
+    "Allocation",
     "Artifact",
     "Audience",
     "Copy",

@@ -87,7 +87,7 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-_RUN_COLS = ("run_id", "pipeline", "pipeline_file", "status", "started", "updated")
+_RUN_COLS: tuple[str, ...] = ("run_id", "pipeline", "pipeline_file", "status", "started", "updated")
 _RUN_COLS += ("waiting_on", "out_dir", "info")
 
 
@@ -220,7 +220,7 @@ class SQLiteStore:
         since: dt.datetime | None = None,
         pipeline: str | None = None,
     ) -> list[AuditEvent]:
-        q, args = "SELECT * FROM audit WHERE 1=1", []
+        q, args = "SELECT * FROM audit WHERE 1=1", list[Any]()
         if run_id:
             q += " AND run_id = ?"
             args.append(run_id)
@@ -395,7 +395,7 @@ class PostgresStore:
         since: dt.datetime | None = None,
         pipeline: str | None = None,
     ) -> list[AuditEvent]:
-        q, args = "SELECT * FROM conductor_audit WHERE TRUE", []
+        q, args = "SELECT * FROM conductor_audit WHERE TRUE", list[Any]()
         if run_id:
             q += " AND run_id = %s"
             args.append(run_id)

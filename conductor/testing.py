@@ -163,5 +163,3 @@ def _strip_paths(value: Any) -> Any:
     if isinstance(value, str) and ("/run0/" in value or "/run1/" in value):
         return "<path>"
     return value
-
-

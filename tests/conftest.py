@@ -69,7 +69,9 @@ def make_env(tmp_path: Path, backend: str = "sqlite") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CONDUCTOR_"))}
     env["CONDUCTOR_HOME"] = str(tmp_path / ".conductor")
     env["CONDUCTOR_PLUGINS"] = "conductor_test_agents"
-    env["PYTHONPATH"] = os.pathsep.join([str(PLUGINS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(PLUGINS), env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
     env["CONDUCTOR_TEST_COUNTS"] = str(tmp_path / "counts")
     env["COLUMNS"] = "200"
     (tmp_path / "counts").mkdir(exist_ok=True)
@@ -102,9 +104,7 @@ def run_id() -> str:
 
 def counts(tmp_path: Path) -> dict[str, int]:
     """How many times each test-agent step executed."""
-    return {
-        p.stem: len(p.read_text().splitlines()) for p in (tmp_path / "counts").glob("*.count")
-    }
+    return {p.stem: len(p.read_text().splitlines()) for p in (tmp_path / "counts").glob("*.count")}
 
 
 @pytest.fixture

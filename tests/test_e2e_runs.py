@@ -57,7 +57,10 @@ def test_gate_waits_then_approval_from_another_process_completes(
 
     audit = json.loads(cli("audit", "--run", run_id, "--json").stdout)
     approvals = audit[0]["approvals"]
-    assert [(a["actor"], a.get("refused")) for a in approvals] == [("mallory", True), ("lee", False)]
+    assert [(a["actor"], a.get("refused")) for a in approvals] == [
+        ("mallory", True),
+        ("lee", False),
+    ]
     assert approvals[1]["spec_hash"].startswith("sha256:")
 
 

@@ -45,9 +45,7 @@ def test_broken_pipeline_is_reported_at_its_line(
 ) -> None:
     report = validate_pipeline(CORPUS / f"{name}.yaml", check_data=True)
     assert not report.ok
-    found = {
-        (e.line, e.column, e.code) for e in report.errors if isinstance(e, PipelineError)
-    }
+    found = {(e.line, e.column, e.code) for e in report.errors if isinstance(e, PipelineError)}
     for item in expected:
         assert item in found, f"{name}: expected {item}, got {sorted(found, key=str)}"
     for e in report.errors:
@@ -105,7 +103,15 @@ def mangled(draw: st.DrawFn) -> str:
             j = draw(st.integers(i, min(len(text), i + 12)))
             text = text[:i] + text[j:]
         elif op == "insert":
-            text = text[:i] + draw(st.sampled_from([":", "-", "[", "{", "\t", "  ", "\n", "'", "&a", "*a", "!!x ", "0", "null"])) + text[i:]
+            text = (
+                text[:i]
+                + draw(
+                    st.sampled_from(
+                        [":", "-", "[", "{", "\t", "  ", "\n", "'", "&a", "*a", "!!x ", "0", "null"]
+                    )
+                )
+                + text[i:]
+            )
         elif op == "swap":
             lines = text.splitlines(True)
             if len(lines) > 1:
@@ -120,7 +126,9 @@ def mangled(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=mangled())
 def test_mangled_yaml_never_gives_a_traceback(
     text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

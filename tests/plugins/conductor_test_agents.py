@@ -129,7 +129,9 @@ class CopyAgent(Agent[CopySpec, CopyOut]):
             return output
         fixed = [
             c.model_copy(
-                update={"text": apply_fixes(c.text, [v for v in ctx.feedback if v.artifact_id == c.id])}
+                update={
+                    "text": apply_fixes(c.text, [v for v in ctx.feedback if v.artifact_id == c.id])
+                }
             )
             for c in output.copies
         ]

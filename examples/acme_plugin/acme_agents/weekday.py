@@ -10,7 +10,16 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from conductor import Agent, AgentOutput, DataNeed, Inputs, Insight, PlanContext, RunContext, TaskSpec
+from conductor import (
+    Agent,
+    AgentOutput,
+    DataNeed,
+    Inputs,
+    Insight,
+    PlanContext,
+    RunContext,
+    TaskSpec,
+)
 
 
 class WeekdaySpec(TaskSpec):
@@ -35,7 +44,11 @@ class WeekdayReport(AgentOutput):
             Insight(
                 id="weekday/best",
                 statement=f"{self.best} brings {share:.0%} of conversions.",
-                evidence={"weekday": self.best, "events": self.counts[self.best], "share": round(share, 4)},
+                evidence={
+                    "weekday": self.best,
+                    "events": self.counts[self.best],
+                    "share": round(share, 4),
+                },
             )
         ]
 
@@ -50,7 +63,7 @@ class WeekdayInsightAgent(Agent[WeekdaySpec, WeekdayReport]):
     description = "Which weekday brings the most conversions (example plugin)."
     spec_type = WeekdaySpec
     output_type = WeekdayReport
-    data = {  # noqa: RUF012 - class-level contract, never mutated
+    data = {
         "events": DataNeed(columns={"timestamp": "timestamp", "event_type": "string"})
     }
 
