@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml examples/acme_plugin/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps -e examples/acme_plugin
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -259,13 +259,23 @@ def plan(
 
 
 def _print_goal(goal: Any) -> None:
-    from conductor.goals import describe_goal
+    from conductor import goals
 
+    describe = getattr(goals, "describe_goal", None)
+    rows = (
+        describe(goal)
+        if describe is not None
+        else [
+            (k, json.dumps(v, default=str), "")
+            for k, v in goal.model_dump(mode="json").items()
+            if v not in (None, [], {}) and k not in ("spans", "defaults", "warnings")
+        ]
+    )
     t = Table(title="goal", title_justify="left")
     t.add_column("field")
     t.add_column("value", overflow="fold")
     t.add_column("from", style="dim", overflow="fold")
-    for row in describe_goal(goal):
+    for row in rows:
         t.add_row(*(escape(str(x)) for x in row))
     out.print(t)
     for w in goal.warnings:
@@ -562,8 +572,13 @@ def parse_goal_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Parse a business goal into its typed form and show the words each field came from."""
-    from conductor.goals import parse_goal
+    from conductor import goals
 
+    parse_goal = getattr(goals, "parse_goal", None)
+    if parse_goal is None:
+        raise ConductorError(
+            "the goal parser is not part of this build yet", code="goal.parser-missing"
+        )
     goal = parse_goal(text, today=_today(today) or dt.date.today())
     if as_json:
         _print_json(goal.model_dump(mode="json"))

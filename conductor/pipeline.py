@@ -444,10 +444,20 @@ def resolve_goal(pipeline: Pipeline, today: dt.date | None = None) -> BusinessGo
     day = today or pipeline.today or dt.date.today()
     try:
         goal: BusinessGoal
+        parse = getattr(goals, "parse_goal", None)
+        from_mapping = getattr(goals, "goal_from_mapping", None)
         if isinstance(pipeline.goal, str):
-            goal = goals.parse_goal(pipeline.goal, today=day)
+            if parse is None:
+                raise GoalError(
+                    "free-text goals need the goal parser, which this build does not have yet",
+                    code="goal.parser-missing",
+                    hint="give the goal as fields, e.g. `goal: {objective: grow_revenue, kpi: revenue}`",
+                )
+            goal = parse(pipeline.goal, today=day)
+        elif from_mapping is not None:
+            goal = from_mapping(pipeline.goal, today=day)
         else:
-            goal = goals.goal_from_mapping(pipeline.goal, today=day)
+            goal = BusinessGoal.model_validate(pipeline.goal)
         return goal
     except ValidationError as exc:
         first = exc.errors()[0]
