@@ -63,9 +63,7 @@ class WeekdayInsightAgent(Agent[WeekdaySpec, WeekdayReport]):
     description = "Which weekday brings the most conversions (example plugin)."
     spec_type = WeekdaySpec
     output_type = WeekdayReport
-    data = {
-        "events": DataNeed(columns={"timestamp": "timestamp", "event_type": "string"})
-    }
+    data = {"events": DataNeed(columns={"timestamp": "timestamp", "event_type": "string"})}
 
     def plan(self, ctx: PlanContext) -> WeekdaySpec:
         spec: WeekdaySpec = ctx.build({})
