@@ -72,7 +72,7 @@ def test_unknown_key_suggests_the_right_one() -> None:
 def test_cli_exit_codes(sqlite_cli: Cli, tmp_path: Path) -> None:
     r = sqlite_cli("validate", str(CORPUS / "unknown_agent.yaml"), str(CORPUS / "cycle.yaml"))
     assert r.returncode == 2
-    assert f"{CORPUS / 'unknown_agent.yaml'}:5:7: no agent named 'test_nte'" in r.stdout
+    assert f"{CORPUS / 'unknown_agent.yaml'}:4:7: no agent named 'test_nte'" in r.stdout
     assert "did you mean 'test_note'?" in r.stdout
     assert "Traceback" not in r.stdout + r.stderr
     (tmp_path / "ok.yaml").write_text(
