@@ -9,10 +9,16 @@ parser chose is listed in ``defaults`` so it is never silent.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from conductor.errors import GoalError
+
+if TYPE_CHECKING:
+    from conductor._goal_parser import Extraction
 
 __all__ = [
     "BusinessGoal",
@@ -24,6 +30,10 @@ __all__ = [
     "Objective",
     "Span",
     "Target",
+    "describe_goal",
+    "goal_from_mapping",
+    "parse_goal",
+    "parse_goal_partial",
 ]
 
 
@@ -195,3 +205,528 @@ class BusinessGoal(_Frozen):
             if c.kind == kind and (channel is None or c.channel == channel):
                 return c
         return None
+
+
+# --------------------------------------------------------------------------- parsing API
+
+GOAL_EXAMPLE = "Grow revenue 12% in Q3 2027 with a $250k budget, keep CPA under $40, no TikTok"
+
+_UNPARSED_HINT = (
+    "say what should move and by how much, e.g. "
+    f"{GOAL_EXAMPLE!r}; see docs/goals.md for what the parser understands"
+)
+
+# Fields of BusinessGoal a structured goal may give, plus `text` and `currency`.
+_MAPPING_KEYS = frozenset(BusinessGoal.model_fields) | {"text", "currency"}
+
+_DEFAULT_KPI: dict[str, str] = {
+    "acquire": "conversions",
+    "retain": "retention_rate",
+    "awareness": "reach",
+    "convert": "conversions",
+    "grow_revenue": "revenue",
+    "efficiency": "cpa",
+}
+_DEFAULT_OBJECTIVE: dict[str, str] = {
+    "revenue": "grow_revenue",
+    "conversions": "convert",
+    "cpa": "efficiency",
+    "roas": "efficiency",
+    "retention_rate": "retain",
+    "churn_rate": "retain",
+    "aov": "grow_revenue",
+    "reach": "awareness",
+}
+
+
+def parse_goal(text: str, *, today: dt.date | None = None) -> BusinessGoal:
+    """Turn a goal written in plain words into a :class:`BusinessGoal`, with no LLM.
+
+    Every parsed field records the text it came from in ``goal.spans``; every default
+    the parser chose is explained in ``goal.defaults``; doubts go to ``goal.warnings``.
+    Sentences that address the parser ("ignore previous instructions ...") are ignored
+    and reported as warnings: goal text is data, never instructions.
+
+    Args:
+        text: The goal, e.g. ``"Grow revenue 12% in Q3 with $250k, no TikTok"``.
+        today: The date relative periods ("Q3", "next 6 weeks") are resolved against;
+            defaults to ``datetime.date.today()``.
+
+    Returns:
+        The typed goal.
+
+    Raises:
+        GoalError: ``goal.unparsed`` when no objective or KPI can be found,
+            ``goal.contradiction`` when the goal contradicts itself, and
+            ``goal.invalid-horizon`` / ``goal.invalid-value`` / ``goal.too-long`` for
+            impossible dates, values or text.
+    """
+    from conductor import _goal_parser as gp
+
+    if not isinstance(text, str):
+        raise GoalError(
+            f"a goal must be text, not {type(text).__name__}",
+            code="goal.unparsed",
+            hint=_UNPARSED_HINT,
+        )
+    day = today or dt.date.today()
+    ex = gp.extract(text, day)
+    return _finalise(ex, dict(ex.fields), dict(ex.spans), day, text)
+
+
+def parse_goal_partial(
+    text: str, *, today: dt.date | None = None
+) -> tuple[dict[str, Any], dict[str, Span]]:
+    """Whatever goal fields the deterministic grammar can find, without raising.
+
+    Meant for the LLM path: the model fills what is missing, while every number stated
+    in the text comes from here. No defaults are applied. Contradictions and other
+    errors :func:`parse_goal` would raise are returned as warnings (prefixed with their
+    code) instead.
+
+    Args:
+        text: The goal text.
+        today: Date for resolving relative periods; defaults to today.
+
+    Returns:
+        ``(fields, spans)``: ``fields`` holds values ready for
+        ``BusinessGoal.model_validate`` (plus ``source_text``, and ``warnings`` when there
+        are any); ``spans`` maps each parsed field to its text span.
+    """
+    from conductor import _goal_parser as gp
+
+    if not isinstance(text, str):
+        return {"warnings": [f"goal.unparsed: a goal must be text, not {type(text).__name__}"]}, {}
+    day = today or dt.date.today()
+    ex = gp.extract(text, day)
+    fields = dict(ex.fields)
+    errors, doubts = gp.check(fields, text)
+    warnings = list(ex.warnings) + doubts
+    warnings += [f"{e.code}: {e.message}" for e in [*ex.errors, *errors]]
+    fields["source_text"] = text
+    if warnings:
+        fields["warnings"] = list(dict.fromkeys(warnings))
+    return fields, dict(ex.spans)
+
+
+def goal_from_mapping(data: Mapping[str, Any], *, today: dt.date | None = None) -> BusinessGoal:
+    """Build a goal from structured fields, e.g. a pipeline's ``goal:`` mapping.
+
+    ``text`` may give the goal in words; the other keys override what the text says.
+    Values may be written the friendly way: ``budget: "$250k"``, ``horizon: "Q3 2027"``,
+    ``target: "+12%"``, ``channels: [Google Ads, Meta]``, ``constraints: ["CPA under $40"]``.
+
+    Args:
+        data: Field name -> value. Keys are ``BusinessGoal`` fields plus ``text`` and
+            ``currency`` (the currency of a bare-number budget).
+        today: Date for resolving relative periods; defaults to today.
+
+    Returns:
+        The typed goal.
+
+    Raises:
+        GoalError: naming the field when a value cannot be read (``goal.invalid-field``),
+            a key is unknown (``goal.unknown-field``), or the goal has no objective or
+            KPI, or contradicts itself (same codes as :func:`parse_goal`).
+    """
+    from conductor import _goal_parser as gp
+
+    if not isinstance(data, Mapping):
+        raise GoalError(
+            f"a structured goal must be a mapping of fields, not {type(data).__name__}",
+            code="goal.invalid-field",
+            hint=f"write e.g. {{text: {GOAL_EXAMPLE!r}}} or {{objective: grow_revenue, kpi: revenue}}",
+        )
+    unknown = sorted(str(k) for k in data if k not in _MAPPING_KEYS)
+    if unknown:
+        raise GoalError(
+            f"unknown goal field {unknown[0]!r}",
+            code="goal.unknown-field",
+            hint="known fields: " + ", ".join(sorted(_MAPPING_KEYS)),
+        )
+    day = today or dt.date.today()
+    text = data.get("text")
+    if text is not None and not isinstance(text, str):
+        raise GoalError(
+            "goal field 'text' must be text",
+            code="goal.invalid-field",
+            hint=f"write e.g. text: {GOAL_EXAMPLE!r}",
+        )
+    ex = gp.extract(text or "", day)
+    fields = dict(ex.fields)
+    spans = dict(ex.spans)
+    given: set[str] = set()
+    order = [k for k in ("kpi", "objective") if k in data] + [
+        k for k in data if k not in ("kpi", "objective", "text", "currency")
+    ]
+    currency = (
+        _coerce_field("currency", data["currency"], fields, None, day)
+        if "currency" in data
+        else None
+    )
+    for key in order:
+        value = _coerce_field(key, data[key], fields, currency, day)
+        fields[key] = value
+        spans.pop(key, None)
+        given.add(key)
+        if key == "budget" and isinstance(value, Money):
+            ex.currency_explicit = True
+    if currency and "budget" not in data and isinstance(fields.get("budget"), Money):
+        fields["budget"] = Money(amount=fields["budget"].amount, currency=currency)
+        ex.currency_explicit = True
+    return _finalise(ex, fields, spans, day, text, given=given)
+
+
+def _finalise(
+    ex: Extraction,
+    fields: dict[str, Any],
+    spans: dict[str, Span],
+    today: dt.date,
+    text: str | None,
+    *,
+    given: set[str] | frozenset[str] = frozenset(),
+) -> BusinessGoal:
+    """Check, apply stated defaults, and build the goal (raising the first problem)."""
+    from conductor import _goal_parser as gp
+
+    for key in ("spans", "defaults", "warnings", "source_text"):
+        if key in given:
+            continue
+        fields.pop(key, None)
+    errors, doubts = gp.check(fields, text)
+    problems = [*ex.errors, *errors]
+    if problems:
+        first = problems[0]
+        if len(problems) > 1:
+            more = "; ".join(p.message for p in problems[1:])
+            first = GoalError(
+                f"{first.message} (also: {more})", text=text, code=first.code, hint=first.hint
+            )
+        raise first
+    defaults: dict[str, str] = dict(fields.pop("defaults", None) or {})
+    warnings: list[str] = list(fields.pop("warnings", None) or [])
+    warnings += [w for w in [*ex.warnings, *doubts] if w not in warnings]
+    objective, kpi = fields.get("objective"), fields.get("kpi")
+    if objective is None and kpi is None:
+        said = f" in {text!r}" if text else ""
+        raise GoalError(
+            f"no objective or KPI found{said}",
+            text=text,
+            missing=["objective", "kpi"],
+            code="goal.unparsed",
+            hint=_UNPARSED_HINT,
+        )
+    if kpi is None:
+        fields["kpi"] = _DEFAULT_KPI[str(objective)]
+        defaults["kpi"] = f"no KPI named; {fields['kpi']} measures a {objective} goal"
+    if objective is None:
+        fields["objective"] = _DEFAULT_OBJECTIVE[str(fields["kpi"])]
+        defaults["objective"] = f"no objective named; {fields['kpi']} implies {fields['objective']}"
+    if fields.get("horizon") is None and "horizon" not in given:
+        q = (today.month - 1) // 3 + 1
+        year, q = (today.year + 1, 1) if q == 4 else (today.year, q + 1)
+        start = dt.date(year, 3 * q - 2, 1)
+        end = dt.date(year + (1 if q == 4 else 0), 1 if q == 4 else 3 * q + 1, 1) - dt.timedelta(1)
+        fields["horizon"] = Horizon(start=start, end=end, label=f"Q{q} {year}")
+        defaults["horizon"] = f"no period stated; the next quarter, Q{q} {year}, was assumed"
+    budget = fields.get("budget")
+    if isinstance(budget, Money) and not ex.currency_explicit:
+        if ex.currency_hint is not None and ex.currency_hint[0] == budget.currency:
+            defaults["budget.currency"] = (
+                f"no currency on the budget; {budget.currency} taken from {ex.currency_hint[1]!r}"
+            )
+        else:
+            defaults["budget.currency"] = "no currency stated; USD assumed"
+    if ex.budget_from_cap and "budget" not in given:
+        defaults["budget"] = "no budget stated; the total spending cap is used as the budget"
+    if fields.get("channels") is None and "channels" not in given:
+        excluded = fields.get("excluded_channels") or []
+        defaults["channels"] = (
+            f"no channels named; any channel in the data except {', '.join(excluded)}"
+            if excluded
+            else "no channels named; any channel in the data may be used"
+        )
+    try:
+        return BusinessGoal.model_validate(
+            {
+                **fields,
+                "source_text": fields.get("source_text", text),
+                "spans": fields.get("spans", spans),
+                "defaults": defaults,
+                "warnings": warnings,
+            }
+        )
+    except ValidationError as exc:
+        detail = exc.errors()[0]
+        where = ".".join(str(p) for p in detail["loc"]) or "goal"
+        raise GoalError(
+            f"goal field {where!r}: {detail['msg']}",
+            text=text,
+            code="goal.invalid-field",
+            hint="see docs/goals.md for the accepted values",
+        ) from None
+
+
+def describe_goal(goal: BusinessGoal) -> list[tuple[str, str, str]]:
+    """Rows ``(field, value, source)`` that explain a goal, for the CLI to print.
+
+    ``source`` is the quoted text the value was parsed from, ``"default: <reason>"`` when
+    the parser chose it, or ``"given"`` for structured fields.
+
+    Args:
+        goal: The goal to describe.
+
+    Returns:
+        One row per field that has a value or a default; one row per constraint.
+    """
+    currency = goal.budget.currency if goal.budget else ""
+
+    def source(name: str) -> str:
+        if name in goal.defaults:
+            return f"default: {goal.defaults[name]}"
+        span = goal.spans.get(name)
+        return f"{span.text!r}" if span else "given"
+
+    rows: list[tuple[str, str, str]] = [
+        ("objective", goal.objective.value, source("objective")),
+        ("kpi", goal.kpi.value, source("kpi")),
+    ]
+    if goal.target is not None:
+        rows.append(("target", _describe_target(goal.target, goal.kpi, currency), source("target")))
+    if goal.budget is not None:
+        src = source("budget")
+        if "budget.currency" in goal.defaults and not src.startswith("default"):
+            src += f" (currency default: {goal.defaults['budget.currency']})"
+        rows.append(("budget", str(goal.budget), src))
+    if goal.horizon is not None:
+        h = goal.horizon
+        value = f"{h.start.isoformat()} to {h.end.isoformat()} ({h.days} days)"
+        rows.append(("horizon", f"{h.label}: {value}" if h.label else value, source("horizon")))
+    if goal.audience:
+        rows.append(("audience", goal.audience, source("audience")))
+    if goal.markets:
+        rows.append(("markets", ", ".join(goal.markets), source("markets")))
+    if goal.channels is not None or "channels" in goal.defaults:
+        value = ", ".join(goal.channels) if goal.channels is not None else "any"
+        rows.append(("channels", value, source("channels")))
+    if goal.excluded_channels:
+        rows.append(
+            ("excluded_channels", ", ".join(goal.excluded_channels), source("excluded_channels"))
+        )
+    for c in goal.constraints:
+        rows.append(
+            (
+                "constraint",
+                _describe_constraint(c, currency),
+                f"{c.span.text!r}" if c.span else "given",
+            )
+        )
+    return rows
+
+
+def _money(value: float, currency: str) -> str:
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{text} {currency}".strip()
+
+
+def _describe_target(t: Target, kpi: Kpi, currency: str) -> str:
+    rate = kpi in (Kpi.RETENTION_RATE, Kpi.CHURN_RATE)
+    money = kpi in (Kpi.REVENUE, Kpi.AOV, Kpi.CPA)
+
+    def level(v: float) -> str:
+        if rate:
+            return f"{v * 100:g}%"
+        return _money(v, currency) if money else _money(v, "")
+
+    if t.kind == "relative":
+        return f"{t.value * 100:+.4g}%"
+    if t.kind == "points":
+        return f"{t.value:+g} points"
+    if t.kind == "ceiling":
+        return f"at most {level(t.value)}"
+    if t.kind == "floor":
+        return f"at least {level(t.value)}"
+    base = f" (from {level(t.baseline)})" if t.baseline is not None else ""
+    return f"{level(t.value)}{base}"
+
+
+def _describe_constraint(c: Constraint, currency: str) -> str:
+    on = f" on {c.channel}" if c.channel else ""
+    return {
+        "max_cpa": f"CPA at most {_money(c.value, currency)}{on}",
+        "min_roas": f"ROAS at least {c.value:g}{on}",
+        "max_channel_share": f"at most {c.value:.0%} of the budget{on}",
+        "min_channel_spend": f"at least {_money(c.value, currency)}{on}",
+        "max_channel_spend": f"at most {_money(c.value, currency)}{on}",
+        "max_total_spend": f"total spend at most {_money(c.value, currency)}",
+    }[c.kind]
+
+
+# ---------------------------------------------------------------- structured goal fields
+
+_KPI_WORDS: dict[str, str] = {
+    "revenue": "revenue",
+    "conversions": "conversions",
+    "cpa": "CPA",
+    "roas": "ROAS",
+    "retention_rate": "retention",
+    "churn_rate": "churn",
+    "aov": "AOV",
+    "reach": "reach",
+}
+
+
+def _field_error(key: str, value: Any, problem: str, example: str) -> GoalError:
+    return GoalError(
+        f"goal field {key!r}: {problem} (got {value!r})",
+        code="goal.invalid-field",
+        hint=f"write e.g. {key}: {example}",
+    )
+
+
+def _coerce_field(
+    key: str, value: Any, fields: Mapping[str, Any], currency: Any, today: dt.date
+) -> Any:
+    """Read one structured goal field, accepting the friendly forms documented."""
+    from conductor import _goal_lexicon as lex
+    from conductor import _goal_parser as gp
+
+    if value is None:
+        if key in ("objective", "kpi"):
+            raise _field_error(key, value, "must not be empty", "revenue")
+        return [] if key in ("markets", "excluded_channels", "constraints") else None
+    if key == "currency":
+        code = str(value).strip().upper()
+        code = lex.CURRENCY_SYMBOLS.get(code.lower(), code)
+        if not (len(code) == 3 and code.isalpha()):
+            raise _field_error(key, value, "is not an ISO 4217 currency code", "EUR")
+        return code
+    if key == "objective":
+        text = str(value).strip().lower().replace(" ", "_").replace("-", "_")
+        if text in Objective.__members__.values() or text in {o.value for o in Objective}:
+            return text
+        if text.replace("_", " ") in lex.OBJECTIVE_PHRASES:
+            return lex.OBJECTIVE_PHRASES[text.replace("_", " ")]
+        raise _field_error(
+            key, value, "is not an objective", " | ".join(o.value for o in Objective)
+        )
+    if key == "kpi":
+        text = str(value).strip().lower()
+        if text in {k.value for k in Kpi}:
+            return text
+        if text in lex.KPIS:
+            return lex.KPIS[text][0]
+        raise _field_error(key, value, "is not a KPI", " | ".join(k.value for k in Kpi))
+    if key in ("channels", "excluded_channels"):
+        items = str(value).split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise _field_error(key, value, "must be a list of channels", "[Google Ads, email]")
+        out: list[str] = []
+        for item in items:
+            name = str(item).strip().lower()
+            channel = lex.CHANNELS.get(name) or lex.CHANNELS.get(name.replace("_", " "))
+            if channel is None:
+                raise _field_error(
+                    key, item, "is not a channel", "[" + ", ".join(c.value for c in Channel) + "]"
+                )
+            if channel not in out:
+                out.append(channel)
+        return out
+    if key == "markets":
+        items = str(value).split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise _field_error(key, value, "must be a list of countries or regions", "[DE, FR]")
+        markets: list[str] = []
+        for item in items:
+            name = str(item).strip()
+            known = lex.MARKETS.get(name.lower()) or lex.MARKET_CODES_UPPER.get(name.upper())
+            code = known or (name.upper() if len(name) == 2 and name.isalpha() else name)
+            if not code:
+                raise _field_error(key, item, "is empty", "[Germany, FR]")
+            if code not in markets:
+                markets.append(code)
+        return markets
+    if key == "budget":
+        default_cur = currency or "USD"
+        if isinstance(value, bool):
+            raise _field_error(key, value, "is not an amount", '"$250k"')
+        if isinstance(value, int | float):
+            return _validated(Money, key, {"amount": value, "currency": default_cur}, '"$250k"')
+        if isinstance(value, str):
+            ex = gp.extract(f"budget {value}", today)
+            money = ex.fields.get("budget")
+            if not isinstance(money, Money) or ex.warnings or ex.errors:
+                raise _field_error(key, value, "cannot be read as an amount", '"$250k"')
+            if not ex.currency_explicit:
+                money = Money(amount=money.amount, currency=str(default_cur))
+            return money
+        return _validated(Money, key, value, "{amount: 250000, currency: EUR}")
+    if key == "horizon":
+        if isinstance(value, str):
+            return gp.parse_horizon_text(value, today)
+        if isinstance(value, Mapping):
+            data = dict(value)
+            for edge in ("start", "end"):
+                if isinstance(data.get(edge), str):
+                    data[edge] = _horizon_edge(edge, data[edge], today)
+            return _validated(Horizon, key, data, '"Q3 2027"')
+        return _validated(Horizon, key, value, '"Q3 2027"')
+    if key == "target":
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            kpi = str(fields.get("kpi") or "")
+            word = _KPI_WORDS.get(kpi, "revenue")
+            ex = gp.extract(f"{word} {value}", today)
+            target = ex.fields.get("target")
+            if not isinstance(target, Target):
+                raise _field_error(key, value, "cannot be read as a target", '"+12%"')
+            return target
+        return _validated(Target, key, value, "{kind: relative, value: 0.12}")
+    if key == "constraints":
+        items = value if isinstance(value, list | tuple) else [value]
+        constraints: list[Constraint] = []
+        for item in items:
+            if isinstance(item, str):
+                ex = gp.extract(item, today)
+                found = ex.fields.get("constraints") or []
+                if not found:
+                    raise _field_error(key, item, "cannot be read as a rule", '["CPA under $40"]')
+                constraints.extend(found)
+            elif isinstance(item, Mapping) and isinstance(item.get("channel"), str):
+                channel = _coerce_field("channels", [item["channel"]], fields, None, today)[0]
+                constraints.append(
+                    _validated(Constraint, key, {**item, "channel": channel}, "[CPA under $40]")
+                )
+            else:
+                constraints.append(_validated(Constraint, key, item, '["CPA under $40"]'))
+        return constraints
+    if key == "audience":
+        if not isinstance(value, str):
+            raise _field_error(key, value, "must be text", '"lapsed customers in Germany"')
+        return value.strip() or None
+    return value
+
+
+def _horizon_edge(edge: str, text: str, today: dt.date) -> dt.date:
+    """One end of a structured horizon: an ISO date or a period ("end of March 2027")."""
+    from conductor import _goal_parser as gp
+
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        pass
+    try:
+        period = gp.parse_horizon_text(text, today)
+    except GoalError:
+        # "end of March 2027" reads as a period once it is given a preposition.
+        period = gp.parse_horizon_text(f"by {text}", today)
+    return period.start if edge == "start" else period.end
+
+
+def _validated(model: type[BaseModel], key: str, value: Any, example: str) -> Any:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        problem = f"{where}: {first['msg']}" if where else first["msg"]
+        raise _field_error(key, value, problem, example) from None

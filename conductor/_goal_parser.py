@@ -1,0 +1,1653 @@
+"""The deterministic goal parser: free text -> the fields of a ``BusinessGoal``.
+
+A pipeline of small extractors over one shared :class:`_Doc`. Each extractor finds what
+it knows, records the span it came from, and *claims* the characters or numbers it used
+so later extractors cannot read them twice. The order matters and is the design:
+
+1. ``_mask_injections`` blanks sentences that talk to the parser ("ignore previous
+   instructions ...") so no number in them is ever read.
+2. ``_horizons`` reads dates and periods and blanks them (so "Q3 2027" is not a number).
+3. ``_quantities`` finds every number: money, percentages, points, factors, counts.
+4. Mentions of KPIs, channels and objective phrases are found once.
+5. ``_constraints`` claims bounded numbers ("keep CPA under $40").
+6. ``_budget_strong`` claims money next to a budget word ("$250k budget").
+7. ``_target`` picks the primary KPI and claims its target ("revenue +12%").
+8. ``_budget_weak`` takes a lone leftover amount as the budget.
+9. Channels (inclusions and exclusions), audience and markets.
+10. Every number nobody claimed becomes a warning, so nothing is silently dropped.
+
+Contradictions and impossible values are collected as :class:`GoalError` objects; the
+public functions in :mod:`conductor.goals` decide whether to raise them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import calendar
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from conductor import _goal_lexicon as lex
+from conductor.errors import GoalError
+from conductor.goals import Constraint, Horizon, Money, Span, Target
+
+__all__ = ["MAX_GOAL_CHARS", "Extraction", "check", "extract", "parse_horizon_text"]
+
+MAX_GOAL_CHARS = 10_000
+
+# One-to-one character replacements, so offsets in the normalised text are offsets in
+# the original text too.
+_TRANSLATE = {
+    "\u00a0": " ",
+    "\u202f": " ",
+    "\u2009": " ",
+    "\u2007": " ",
+    "\u2002": " ",
+    "\u2003": " ",
+    "\t": " ",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+}
+
+
+def _normalise(text: str) -> str:
+    out = []
+    for ch in text:
+        ch = _TRANSLATE.get(ch, ch)
+        low = ch.lower()
+        # A few characters lower-case to two ("İ"); keep those as they are.
+        out.append(low if len(low) == 1 else ch)
+    return "".join(out)
+
+
+@dataclass
+class Qty:
+    """A number found in the text."""
+
+    start: int
+    end: int
+    kind: str  # money | percent | points | factor | number
+    value: float
+    currency: str | None = None
+    claimed: bool = False
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A lexicon phrase found in the text; ``key`` is the canonical value."""
+
+    start: int
+    end: int
+    key: str
+    extra: str = ""
+
+
+@dataclass
+class Extraction:
+    """What the extractors found. ``fields`` holds values ready for ``BusinessGoal``."""
+
+    text: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    spans: dict[str, Span] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[GoalError] = field(default_factory=list)
+    currency_explicit: bool = False
+    currency_hint: tuple[str, str] | None = None  # (currency, span text) from another amount
+    budget_from_cap: bool = False
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def fail(self, message: str, *, code: str, hint: str = "") -> None:
+        self.errors.append(GoalError(message, text=self.text, code=code, hint=hint))
+
+
+class _Doc:
+    """The goal text, a same-length lower-cased copy, and a working copy with holes."""
+
+    _SENTENCE = re.compile(r"[.!?;](?=\s|$)|\n")
+    _CLAUSE = re.compile(
+        r"[.!?;:](?=\s|$)|\n|,(?=\s)|\s-\s|[()\[\]]"
+        r"|\b(?:while|whilst|and|but|with|whereas|plus|without|except|excluding)\b"
+    )
+    _WINDOW = re.compile(
+        r"[.!?;](?=\s|$)|\n|[()\[\]]|\b(?:while|whilst|and|but|with|whereas|plus|without)\b"
+    )
+
+    def __init__(self, text: str, today: dt.date) -> None:
+        self.text = text
+        self.low = _normalise(text)
+        self.work = self.low
+        self.today = today
+        self._bounds = {
+            "sentence": self._positions(self._SENTENCE),
+            "clause": self._positions(self._CLAUSE),
+            "window": self._positions(self._WINDOW),
+        }
+
+    def _positions(self, rx: re.Pattern[str]) -> tuple[list[int], list[int]]:
+        starts, ends = [], []
+        for m in rx.finditer(self.low):
+            starts.append(m.start())
+            ends.append(m.end())
+        return starts, ends
+
+    def bounds(self, start: int, end: int, kind: str = "clause") -> tuple[int, int]:
+        """The enclosing sentence / clause / target window of ``[start, end)``."""
+        starts, ends = self._bounds[kind]
+        i = bisect.bisect_right(ends, start)
+        left = ends[i - 1] if i > 0 else 0
+        j = bisect.bisect_left(starts, end)
+        right = starts[j] if j < len(starts) else len(self.low)
+        # A boundary that sits inside the span itself (e.g. "4,000") does not cut it.
+        return min(left, start), max(right, end)
+
+    def mask(self, start: int, end: int) -> None:
+        self.work = self.work[:start] + " " * (end - start) + self.work[end:]
+
+    def span(self, start: int, end: int) -> Span:
+        """A span of the original text, trimmed of spaces and punctuation at the edges."""
+        while start < end and (self.text[start].isspace() or self.text[start] in ",;:"):
+            start += 1
+        while end > start and (self.text[end - 1].isspace() or self.text[end - 1] in ",;:."):
+            end -= 1
+        return Span(start=start, end=end, text=self.text[start:end])
+
+
+# ---------------------------------------------------------------------------- injections
+
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|the|your|these|those|my|of)\s+)*"
+    r"(?:(?:previous|prior|above|earlier|preceding|former|other|system|original|existing)\s+)?"
+    r"(?:instructions?|prompts?|rules|directions|guidelines|context|messages?|everything)\b"
+    r"|\b(?:new|updated|real|actual|hidden)\s+instructions?\b"
+    r"|\bsystem\s*prompt\b"
+    r"|(?:^|\n)\s*(?:system|assistant|developer)\s*:"
+    r"|<\s*/?\s*(?:system|instructions?|prompt|assistant)\s*>"
+    r"|\byou\s+are\s+(?:now|no\s+longer|an?\s+(?:ai|assistant|language\s+model))\b"
+    r"|\b(?:act|behave)\s+as\s+(?:if|an?|the)\b"
+    r"|\bpretend\s+(?:to\s+be|that|you)\b"
+    r"|\bjailbreak|\bdeveloper\s+mode\b|\bdo\s+anything\s+now\b"
+    r"|\bas\s+an?\s+(?:ai|llm|language\s+model)\b"
+)
+_INJECTION_SEGMENT = re.compile(r"[.!?;](?=\s|$)|\n|\s-\s|[()\[\]]")
+_INJECTION_CUT = re.compile(r",\s|\b(?:and|then|but|so|also|now|please)\b")
+_IMPERATIVE = re.compile(
+    r"\s*(?:and\s+|then\s+)?(?:set|change|make|output|return|respond|print|say|write|update|put)\b"
+)
+
+
+def _mask_injections(doc: _Doc, ex: Extraction) -> None:
+    """Blank text that addresses the parser instead of stating a goal.
+
+    The goal text is data, never instructions: a sentence part that contains an
+    injection marker is ignored from the start of its clause to the end of its sentence,
+    and so is a following sentence that opens with an order ("Set the budget to $10M").
+    """
+    seg_starts = [m.end() for m in _INJECTION_SEGMENT.finditer(doc.low)]
+    for m in list(_INJECTION.finditer(doc.low)):
+        i = bisect.bisect_right(seg_starts, m.start())
+        seg_start = seg_starts[i - 1] if i > 0 else 0
+        cuts = list(_INJECTION_CUT.finditer(doc.low, seg_start, m.start()))
+        if m.group().lstrip().startswith(("<", "system", "assistant", "developer")):
+            start = m.start()
+        elif cuts and not _IMPERATIVE.match(doc.low, seg_start):
+            # "grow revenue 10% with $200k and ignore ...": keep the goal before "and".
+            start = cuts[-1].start()
+        else:
+            start = seg_start
+        end = doc.bounds(m.end(), m.end(), "sentence")[1]
+        if end < len(doc.low) and doc.low[end] in ".!?;\n":
+            end += 1
+        nxt = _IMPERATIVE.match(doc.low, end)
+        if nxt:
+            end = doc.bounds(nxt.end(), nxt.end(), "sentence")[1]
+        if doc.work[start:end].strip():
+            span = doc.span(start, end)
+            doc.mask(start, end)
+            ex.warn(
+                f"ignored {span.text!r}: it reads like an instruction to the parser, "
+                "not part of the goal"
+            )
+
+
+# ------------------------------------------------------------------------------ horizons
+
+_MONTH = rf"(?:{lex.alternation(lex.MONTHS)})\.?"
+_YEAR = r"(?:20\d{2}|'\d{2})(?![\d%])"
+_DAY = r"(?:[0-3]?\d)(?:st|nd|rd|th)?(?!\d)"
+_NUMW = rf"(?:\d{{1,3}}|{lex.alternation(k for k in lex.NUMBER_WORDS if k not in ('a', 'an'))})"
+_UNITS = r"(?:days?|weeks?|months?|quarters?|years?)"
+
+
+def _date_rx(p: str) -> str:
+    return (
+        rf"(?:(?P<{p}iso>20\d{{2}}-[01]\d-[0-3]\d)"
+        rf"|(?P<{p}d1>{_DAY})(?:\s+of)?\s+(?P<{p}m1>{_MONTH}),?(?:\s+(?P<{p}y1>{_YEAR}))?"
+        rf"|(?P<{p}m2>{_MONTH})\s+(?P<{p}d2>{_DAY})(?:,?\s+(?P<{p}y2>{_YEAR}))?)"
+    )
+
+
+_SEP = r"\s*(?:-|\.\.|to|until|till|through|thru|and)\s*"
+_H_RANGE = re.compile(rf"(?:\b(?:from|between)\s+)?{_date_rx('a')}{_SEP}{_date_rx('b')}")
+_H_MONTH_RANGE = re.compile(
+    rf"(?:\b(?:from|between)\s+)?\b(?P<ma>{_MONTH})(?:\s+(?P<ya>{_YEAR}))?{_SEP}"
+    rf"(?:the\s+end\s+of\s+)?\b(?P<mb>{_MONTH})(?:\s+(?P<yb>{_YEAR}))?(?![\w])"
+)
+_H_START_FOR = re.compile(
+    rf"\b(?:starting|from|beginning|commencing|kicking\s+off)\s+(?:on\s+|in\s+)?"
+    rf"(?:{_date_rx('s')}|(?P<sm>{_MONTH})(?:\s+(?P<sy>{_YEAR}))?"
+    rf"|(?P<rel>next\s+month|next\s+week|next\s+quarter|today|tomorrow|now))"
+    rf"\s*,?\s*(?:and\s+)?(?:for|over|lasting|running)\s+(?:the\s+next\s+)?"
+    rf"(?P<n>{_NUMW})\s+(?P<u>{_UNITS})\b"
+)
+_H_START = re.compile(
+    rf"\b(?:starting|beginning|commencing|from)\s+(?:on\s+)?{_date_rx('s')}(?!\s*(?:-|to)\s*\d)"
+)
+_H_BY = re.compile(
+    r"\b(?:by|before|until|till|through|thru|no\s+later\s+than)\s+(?:the\s+)?"
+    r"(?:(?P<endof>end\s+of\s+(?:the\s+)?|close\s+of\s+(?:the\s+)?)?"
+    rf"(?:{_date_rx('e')}"
+    rf"|q(?P<q>[1-4])(?:\s*(?P<qy>{_YEAR}))?"
+    rf"|h(?P<h>[12])(?:\s*(?P<hy>{_YEAR}))?"
+    rf"|(?P<m>{_MONTH})(?:\s+(?P<my>{_YEAR}))?"
+    r"|(?P<rel>this|next|the|current)\s+(?P<ru>year|quarter|month|fiscal\s+year)"
+    r"|(?P<bare>year|quarter|month)"
+    r"|(?P<ye>year[\s-]?end|eoy|eoq|quarter[\s-]?end|month[\s-]?end)"
+    rf"|(?P<y>{_YEAR})))(?![\w%])"
+)
+_H_ROLLING = re.compile(
+    r"\b(?:(?:over|in|within|during|for|across|throughout)\s+)?(?:the\s+)?"
+    rf"(?:next|coming|following|upcoming)\s+(?P<n>{_NUMW})\s+(?P<u>{_UNITS})\b"
+    rf"|\b(?:over|within|in|for|during)\s+(?P<n2>{_NUMW})\s+(?P<u2>{_UNITS})\b"
+    rf"|\b(?:a\s+)?(?P<n3>{_NUMW})[\s-](?P<u3>day|week|month)\s+"
+    r"(?:campaign|sprint|push|period|window|flight|burst|test|programme|program)\b"
+)
+_ORD = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
+_YEAR_WORD = rf"(?:{_YEAR}|this\s+year|next\s+year)"
+_H_PERIOD = re.compile(
+    rf"\bq(?P<q>[1-4])(?:\s*(?:of\s+)?(?P<qy>{_YEAR_WORD}))?(?![\w%])"
+    rf"|\b(?P<qy2>20\d{{2}})\s*-?\s*q(?P<q2>[1-4])\b"
+    rf"|\b(?:the\s+)?(?P<qo>first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter"
+    rf"(?:\s+(?:of\s+)?(?P<qoy>{_YEAR_WORD}))?"
+    rf"|\bh(?P<h>[12])(?:\s*(?:of\s+)?(?P<hy>{_YEAR_WORD}))?(?![\w%])"
+    rf"|\b(?:the\s+)?(?P<ho>first|second)\s+half(?:\s+of\s+(?:the\s+)?(?P<hoy>{_YEAR_WORD}|year))?"
+    r"|\b(?:the\s+)?(?P<rest>rest|remainder|balance)\s+of\s+(?:the\s+|this\s+)?"
+    r"(?P<restu>year|quarter|month)\b"
+    r"|\b(?P<this>this|current|the\s+current|next|the\s+next)\s+(?P<thisu>quarter|month|year)\b"
+    rf"|\b(?:in|for|during|throughout|across|over)\s+(?:the\s+year\s+|fy\s?)?(?P<y>20\d{{2}})"
+    r"(?![\w%])(?!\s*-?\s*q[1-4])"
+    r"|\bfy\s?(?P<fy>20\d{2}|\d{2})\b"
+    rf"|\b(?:in|for|during|throughout|across|over)\s+(?P<m>{_MONTH})(?:\s+(?P<my>{_YEAR}))?(?![\w])"
+    rf"|\b(?P<m2>{_MONTH})\s+(?P<my2>20\d{{2}})(?![\w%])"
+)
+
+
+def _year(token: str | None, today: dt.date) -> int | None:
+    if token is None:
+        return None
+    token = token.strip()
+    if token.startswith("'"):
+        return 2000 + int(token[1:])
+    if token in ("this year", "this  year"):
+        return today.year
+    if token.startswith("next"):
+        return today.year + 1
+    if token.startswith("this"):
+        return today.year
+    return int(token)
+
+
+def _month(token: str) -> int:
+    return lex.MONTHS[token.rstrip(".")]
+
+
+def _add_months(d: dt.date, months: int) -> dt.date:
+    idx = d.month - 1 + months
+    year, month = d.year + idx // 12, idx % 12 + 1
+    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def _month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
+    return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _quarter_bounds(year: int, q: int) -> tuple[dt.date, dt.date]:
+    return dt.date(year, 3 * q - 2, 1), _month_bounds(year, 3 * q)[1]
+
+
+def _half_bounds(year: int, h: int) -> tuple[dt.date, dt.date]:
+    return dt.date(year, 6 * h - 5, 1), _month_bounds(year, 6 * h)[1]
+
+
+def _upcoming(bounds: Callable[[int], tuple[dt.date, dt.date]], today: dt.date) -> int:
+    """The year in which a named period (Q3, H1, March) next has days left."""
+    return today.year if bounds(today.year)[1] >= today else today.year + 1
+
+
+def _duration_end(start: dt.date, n: int, unit: str) -> dt.date:
+    unit = unit.rstrip("s")
+    if unit == "day":
+        return start + dt.timedelta(days=n - 1)
+    if unit == "week":
+        return start + dt.timedelta(days=7 * n - 1)
+    months = {"month": 1, "quarter": 3, "year": 12}[unit]
+    return _add_months(start, months * n) - dt.timedelta(days=1)
+
+
+def _number_word(token: str) -> int:
+    token = token.strip()
+    return int(token) if token.isdigit() else lex.NUMBER_WORDS[token]
+
+
+def _fmt(d: dt.date) -> str:
+    return f"{d.day} {calendar.month_name[d.month]} {d.year}"
+
+
+def _date(m: re.Match[str], p: str) -> tuple[int | None, int, int]:
+    """(year or None, month, day) from a ``_date_rx(p)`` match."""
+    if m.group(f"{p}iso"):
+        y, mo, d = (int(x) for x in m.group(f"{p}iso").split("-"))
+        return y, mo, d
+    for i in ("1", "2"):
+        if m.group(f"{p}m{i}"):
+            day = int(re.sub(r"\D", "", m.group(f"{p}d{i}")))
+            return _year(m.group(f"{p}y{i}"), dt.date.min), _month(m.group(f"{p}m{i}")), day
+    raise AssertionError("date regex matched without a date")
+
+
+def _upcoming_date(month: int, day: int, today: dt.date) -> dt.date:
+    d = dt.date(today.year, month, day)
+    return d if d >= today else dt.date(today.year + 1, month, day)
+
+
+def _horizon_range(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date, str]:
+    ya, ma, da = _date(m, "a")
+    yb, mb, db = _date(m, "b")
+    if yb is None:
+        if ya is not None:
+            yb = ya if (mb, db) >= (ma, da) else ya + 1
+        else:
+            yb = _upcoming_date(mb, db, today).year
+    if ya is None:
+        ya = yb if (ma, da) <= (mb, db) else yb - 1
+    start, end = dt.date(ya, ma, da), dt.date(yb, mb, db)
+    return start, end, f"{_fmt(start)} to {_fmt(end)}"
+
+
+def _horizon_month_range(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date, str]:
+    ma, mb = _month(m.group("ma")), _month(m.group("mb"))
+    ya, yb = _year(m.group("ya"), today), _year(m.group("yb"), today)
+    if yb is None:
+        if ya is not None:
+            yb = ya if mb >= ma else ya + 1
+        else:
+            yb = _upcoming(lambda y: _month_bounds(y, mb), today)
+    if ya is None:
+        ya = yb if ma <= mb else yb - 1
+    start, end = _month_bounds(ya, ma)[0], _month_bounds(yb, mb)[1]
+    return start, end, f"{calendar.month_name[ma]} {ya} to {calendar.month_name[mb]} {yb}"
+
+
+def _horizon_start_for(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date, str]:
+    if m.group("sm"):
+        month = _month(m.group("sm"))
+        y = _year(m.group("sy"), today) or _upcoming(lambda y: _month_bounds(y, month), today)
+        start = dt.date(y, month, 1)
+    elif m.group("rel"):
+        rel = m.group("rel").split()[-1]
+        start = {
+            "month": _add_months(today.replace(day=1), 1),
+            "week": today + dt.timedelta(days=7 - today.weekday()),
+            "quarter": _quarter_bounds(today.year, (today.month - 1) // 3 + 1)[1]
+            + dt.timedelta(days=1),
+            "tomorrow": today + dt.timedelta(days=1),
+        }.get(rel, today)
+    else:
+        sy, mo, d = _date(m, "s")
+        start = dt.date(sy, mo, d) if sy is not None else _upcoming_date(mo, d, today)
+    n, unit = _number_word(m.group("n")), m.group("u")
+    end = _duration_end(start, n, unit)
+    return start, end, f"{n} {unit} from {_fmt(start)}"
+
+
+def _horizon_by(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date, str]:
+    g = m.group
+    if g("eiso") or g("em1") or g("em2"):
+        y, mo, d = _date(m, "e")
+        end = dt.date(y, mo, d) if y is not None else _upcoming_date(mo, d, today)
+        return today, end, f"until {_fmt(end)}"
+    if g("q"):
+        q = int(g("q"))
+        y = _year(g("qy"), today) or _upcoming(lambda y: _quarter_bounds(y, q), today)
+        return today, _quarter_bounds(y, q)[1], f"until end of Q{q} {y}"
+    if g("h"):
+        h = int(g("h"))
+        y = _year(g("hy"), today) or _upcoming(lambda y: _half_bounds(y, h), today)
+        return today, _half_bounds(y, h)[1], f"until end of H{h} {y}"
+    if g("m"):
+        mo = _month(g("m"))
+        y = _year(g("my"), today) or _upcoming(lambda y: _month_bounds(y, mo), today)
+        return today, _month_bounds(y, mo)[1], f"until end of {calendar.month_name[mo]} {y}"
+    if g("y"):
+        y = _year(g("y"), today) or today.year
+        return today, dt.date(y, 12, 31), f"until end of {y}"
+    unit = (g("ru") or g("bare") or g("ye") or "year").lower()
+    nxt = g("rel") == "next"
+    if unit.startswith("quarter") or unit == "eoq":
+        q = (today.month - 1) // 3 + 1
+        end = _quarter_bounds(today.year, q)[1]
+        if nxt:
+            end = _add_months(end + dt.timedelta(days=1), 3) - dt.timedelta(days=1)
+        return today, end, f"until end of the {'next ' if nxt else ''}quarter"
+    if unit.startswith("month"):
+        end = _month_bounds(today.year, today.month)[1]
+        if nxt:
+            end = _add_months(end + dt.timedelta(days=1), 1) - dt.timedelta(days=1)
+        return today, end, f"until end of the {'next ' if nxt else ''}month"
+    year = today.year + (1 if nxt else 0)
+    return today, dt.date(year, 12, 31), f"until end of {year}"
+
+
+def _horizon_rolling(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date, str]:
+    n_tok = m.group("n") or m.group("n2") or m.group("n3")
+    unit = m.group("u") or m.group("u2") or m.group("u3")
+    n = _number_word(n_tok)
+    if not unit.endswith("s"):
+        unit += "s"
+    return today, _duration_end(today, n, unit), f"next {n} {unit}"
+
+
+def _horizon_start(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date, str]:
+    y, mo, d = _date(m, "s")
+    start = dt.date(y, mo, d) if y is not None else _upcoming_date(mo, d, today)
+    return start, _duration_end(start, 3, "months"), f"3 months from {_fmt(start)}"
+
+
+def _horizon_period(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date, str]:
+    g = m.group
+    if g("q") or g("q2") or g("qo"):
+        q = int(g("q") or g("q2") or 0) or _ORD[g("qo")]
+        y = _year(g("qy") or g("qy2") or g("qoy"), today)
+        y = y or _upcoming(lambda y: _quarter_bounds(y, q), today)
+        start, end = _quarter_bounds(y, q)
+        return start, end, f"Q{q} {y}"
+    if g("h") or g("ho"):
+        h = int(g("h") or 0) or _ORD[g("ho")]
+        ytok = g("hy") or g("hoy")
+        y = _year(ytok if ytok != "year" else "this year", today)
+        y = y or _upcoming(lambda y: _half_bounds(y, h), today)
+        start, end = _half_bounds(y, h)
+        return start, end, f"H{h} {y}"
+    if g("rest"):
+        unit = g("restu")
+        if unit == "year":
+            end = dt.date(today.year, 12, 31)
+        elif unit == "quarter":
+            end = _quarter_bounds(today.year, (today.month - 1) // 3 + 1)[1]
+        else:
+            end = _month_bounds(today.year, today.month)[1]
+        return today, end, f"rest of the {unit}"
+    if g("this"):
+        unit, nxt = g("thisu"), "next" in g("this")
+        if unit == "year":
+            y = today.year + (1 if nxt else 0)
+            return dt.date(y, 1, 1), dt.date(y, 12, 31), str(y)
+        if unit == "quarter":
+            q0 = _quarter_bounds(today.year, (today.month - 1) // 3 + 1)[0]
+            start = _add_months(q0, 3) if nxt else q0
+            q = (start.month - 1) // 3 + 1
+            return (*_quarter_bounds(start.year, q), f"Q{q} {start.year}")
+        start = _add_months(today.replace(day=1), 1 if nxt else 0)
+        s, e = _month_bounds(start.year, start.month)
+        return s, e, f"{calendar.month_name[s.month]} {s.year}"
+    if g("y") or g("fy"):
+        tok = g("y") or g("fy")
+        y = int(tok) if len(tok) == 4 else 2000 + int(tok)
+        return dt.date(y, 1, 1), dt.date(y, 12, 31), str(y)
+    mo = _month(g("m") or g("m2"))
+    y = _year(g("my") or g("my2"), today) or _upcoming(lambda y: _month_bounds(y, mo), today)
+    s, e = _month_bounds(y, mo)
+    return s, e, f"{calendar.month_name[mo]} {y}"
+
+
+_HORIZON_GRAMMAR: tuple[
+    tuple[re.Pattern[str], Callable[[re.Match[str], dt.date], tuple[dt.date, dt.date, str]]], ...
+] = (
+    (_H_RANGE, _horizon_range),
+    (_H_START_FOR, _horizon_start_for),
+    (_H_MONTH_RANGE, _horizon_month_range),
+    (_H_BY, _horizon_by),
+    (_H_ROLLING, _horizon_rolling),
+    (_H_START, _horizon_start),
+    (_H_PERIOD, _horizon_period),
+)
+
+
+def _may_is_a_verb(doc: _Doc, m: re.Match[str]) -> bool:
+    """'may' is a month only when written 'May' or next to a day or year."""
+    text = doc.text[m.start() : m.end()]
+    found = re.search(r"\bmay\b", text, re.IGNORECASE)
+    return bool(found and "May" not in text and not re.search(r"\d", text))
+
+
+def _horizons(doc: _Doc, ex: Extraction) -> None:
+    found: list[tuple[int, int, Horizon]] = []
+    for rx, build in _HORIZON_GRAMMAR:
+        for m in rx.finditer(doc.work):
+            if not doc.work[m.start() : m.end()].strip() or _may_is_a_verb(doc, m):
+                continue
+            try:
+                start, end, label = build(m, doc.today)
+                horizon = Horizon(start=start, end=end, label=label)
+            except (ValueError, KeyError, OverflowError) as exc:
+                span = doc.span(m.start(), m.end())
+                ex.fail(
+                    f"the period {span.text!r} is not a valid date range ({_reason(exc)})",
+                    code="goal.invalid-horizon",
+                    hint="write dates like '1 March 2027', 'Q3 2027' or '2027-03-01 to 2027-04-30'",
+                )
+                doc.mask(m.start(), m.end())
+                continue
+            found.append((m.start(), m.end(), horizon))
+            doc.mask(m.start(), m.end())
+    if not found:
+        return
+    found.sort(key=lambda f: f[0])
+    first = found[0]
+    others = [f for f in found[1:] if (f[2].start, f[2].end) != (first[2].start, first[2].end)]
+    if others:
+        texts = ", ".join(repr(doc.span(f[0], f[1]).text) for f in [first, *others])
+        ex.fail(
+            f"the goal states more than one period: {texts}",
+            code="goal.contradiction",
+            hint="state one period, e.g. 'in Q3 2027' or 'from 1 March to 30 April 2027'",
+        )
+    horizon = first[2]
+    ex.fields["horizon"] = horizon
+    ex.spans["horizon"] = doc.span(first[0], first[1])
+    if horizon.end < doc.today:
+        ex.warn(f"the period {horizon.label} ended before today ({doc.today.isoformat()})")
+    elif horizon.start < doc.today:
+        ex.warn(f"the period {horizon.label} has already started; the whole period is used")
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).splitlines()
+    return text[-1].strip() if text else type(exc).__name__
+
+
+def parse_horizon_text(text: str, today: dt.date) -> Horizon:
+    """Read a period written on its own ("Q3 2027", "next 6 weeks", "2027-03-01 to ...").
+
+    Raises:
+        GoalError: ``goal.invalid-horizon`` when the text is not exactly one period.
+    """
+    doc = _Doc(text, today)
+    ex = Extraction(text=text)
+    _horizons(doc, ex)
+    if ex.errors:
+        raise ex.errors[0]
+    horizon = ex.fields.get("horizon")
+    if not isinstance(horizon, Horizon) or doc.work.strip(" ,.;:"):
+        raise GoalError(
+            f"cannot read {text!r} as a period",
+            text=text,
+            code="goal.invalid-horizon",
+            hint="write e.g. 'Q3 2027', 'next quarter', 'H1', 'over the next 6 weeks', "
+            "'by end of March' or '2027-03-01 to 2027-04-30'",
+        )
+    return horizon
+
+
+# ---------------------------------------------------------------------------- quantities
+
+_CODES = "usd|eur|gbp|chf|jpy|cad|aud|nzd|sgd|sek|nok|dkk|pln|inr|brl|mxn"
+_CUR_PRE = rf"(?:us\$|au\$|a\$|ca\$|c\$|nz\$|s\$|\$|€|£|¥|₹|(?:{_CODES})(?=\s?\d))"
+_CUR_POST = (
+    rf"(?:\s?(?:€|£|\$|(?:{_CODES})\b)|\s(?:us\s+)?(?:{lex.alternation(lex.CURRENCY_WORDS)})\b)"
+)
+_NUM = r"\d{1,3}(?:[, ]\d{3}(?!\d))+(?:\.\d+)?|\d+(?:[.,]\d+)?"
+_QTY = re.compile(
+    rf"(?<![\w.,$€£¥₹'-])(?P<sign>[+-]\s?)?(?P<pre>{_CUR_PRE})?\s?(?P<num>{_NUM})"
+    r"(?:(?P<mag>k|mm|mn|m|bn|b)(?![\w])|\s?(?P<magw>thousand|million|mio|billion|grand)\b)?"
+    r"(?:(?P<unit>\s?%|\s?per\s?cent\b|\s?percent\b|\s?(?:percentage\s+)?points?\b|\s?pts?\b"
+    r"|\s?pp\b|\s?x(?![\w])|\s?times\b|\s?:\s?1(?!\d))"
+    rf"|(?P<post>{_CUR_POST}))?(?![\w])"
+)
+_WORD_MONEY = re.compile(
+    rf"(?<![\w])(?P<pre>{_CUR_PRE})?\s?(?P<w>half\s+a|a\s+quarter\s+of\s+a|a|one|two|three|four"
+    rf"|five|ten)\s+(?P<magw>thousand|million|billion)\b(?P<post>{_CUR_POST})?"
+)
+_MAGNITUDE = {
+    "k": 1e3,
+    "thousand": 1e3,
+    "grand": 1e3,
+    "m": 1e6,
+    "mm": 1e6,
+    "mn": 1e6,
+    "mio": 1e6,
+    "million": 1e6,
+    "b": 1e9,
+    "bn": 1e9,
+    "billion": 1e9,
+}
+_WORD_VALUE = {
+    "half a": 0.5,
+    "a quarter of a": 0.25,
+    "a": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "ten": 10,
+}
+
+
+def _parse_number(token: str) -> tuple[float, bool]:
+    """Value of a written number, and whether a lone '.ddd' was read as thousands."""
+    token = token.replace(" ", "")
+    if "," in token and "." in token:
+        return float(token.replace(",", "")), False
+    if "," in token:
+        groups = token.split(",")
+        if all(len(g) == 3 for g in groups[1:]):
+            return float("".join(groups)), False
+        return float(token.replace(",", ".")), False
+    return float(token), False
+
+
+def _currency(pre: str | None, post: str | None) -> str | None:
+    for token in (pre, post):
+        if not token:
+            continue
+        t = re.sub(r"\s+", " ", token.strip())
+        if t in lex.CURRENCY_SYMBOLS:
+            return lex.CURRENCY_SYMBOLS[t]
+        t = t.removeprefix("us ")
+        if t in lex.CURRENCY_WORDS:
+            return lex.CURRENCY_WORDS[t]
+    return None
+
+
+def _quantities(doc: _Doc, ex: Extraction) -> list[Qty]:
+    out: list[Qty] = []
+    for m in _WORD_MONEY.finditer(doc.work):
+        value = _WORD_VALUE[re.sub(r"\s+", " ", m.group("w"))] * _MAGNITUDE[m.group("magw")]
+        cur = _currency(m.group("pre"), m.group("post"))
+        out.append(Qty(m.start(), m.end(), "money" if cur else "number", value, cur))
+    taken = [(q.start, q.end) for q in out]
+    for m in _QTY.finditer(doc.work):
+        if any(s < m.end() and m.start() < e for s, e in taken):
+            continue
+        value, _ = _parse_number(m.group("num"))
+        mag = m.group("mag") or m.group("magw")
+        if mag:
+            value *= _MAGNITUDE[mag]
+        sign = (m.group("sign") or "").strip()
+        if sign == "-":
+            value = -value
+        unit = (m.group("unit") or "").strip()
+        cur = _currency(m.group("pre"), m.group("post"))
+        if unit.startswith(("point", "percentage", "pt", "pp")):
+            kind = "points"
+        elif unit in ("%", "percent") or unit.startswith("per"):
+            kind = "percent"
+        elif unit in ("x", "times") or unit.startswith(":"):
+            kind = "factor"
+        elif cur:
+            kind = "money"
+        else:
+            kind = "number"
+        start = m.start() if not sign else m.start("sign")
+        out.append(Qty(start, m.end(), kind, value, cur))
+    out.sort(key=lambda q: q.start)
+    return out
+
+
+# ------------------------------------------------------------------------------ mentions
+
+_KPI_RX = lex.phrase_regex(lex.KPIS)
+_CHANNEL_RX = lex.phrase_regex(lex.CHANNELS)
+_OBJECTIVE_RX = lex.phrase_regex(lex.OBJECTIVE_PHRASES)
+_HEADS = lex.alternation(lex.AUDIENCE_HEADS)
+_COUNT_HEAD = re.compile(rf"\s+(?:[a-z-]+\s+){{0,2}}?(?P<head>{_HEADS})(?![\w-])")
+_REACH_NOUN = re.compile(
+    r"\b(?:increase|grow|boost|improve|expand|maximi[sz]e|raise|lift|extend|double|triple|our"
+    r"|the|brand|total|unique|more)\s+$"
+)
+_REACH_VERB = re.compile(r"\s+(?:\d|\$|€|£|a\s|an\s|the\s|our\s|one\s|two\s|half\s)")
+
+
+def _mentions(rx: re.Pattern[str], work: str, table: dict[str, Any]) -> list[Mention]:
+    out = []
+    for m in rx.finditer(work):
+        key = re.sub(r"\s+", " ", m.group("p"))
+        value = table[key]
+        out.append(Mention(m.start(), m.end(), value if isinstance(value, str) else value[0], key))
+    return out
+
+
+def _kpi_mentions(doc: _Doc, qtys: list[Qty]) -> list[Mention]:
+    out = []
+    for m in _mentions(_KPI_RX, doc.work, dict(lex.KPIS)):
+        # "reach 5,000 sign-ups": here "reach" is a verb, not the KPI.
+        if (
+            m.extra == "reach"
+            and _REACH_VERB.match(doc.work, m.end)
+            and not _REACH_NOUN.search(doc.work, max(0, m.start - 30), m.start)
+        ):
+            continue
+        out.append(m)
+    for q in qtys:
+        if q.kind != "number":
+            continue
+        hm = _COUNT_HEAD.match(doc.work, q.end)
+        if hm and not any(k.start <= hm.start("head") < k.end for k in out):
+            before = doc.work[max(0, q.start - 12) : q.start]
+            key = "reach" if re.search(r"\breach\s*$", before) else "conversions"
+            out.append(Mention(hm.start("head"), hm.end("head"), key, "count"))
+    out.sort(key=lambda k: k.start)
+    return out
+
+
+# --------------------------------------------------------------------------- comparators
+
+_MAX_LEFT = re.compile(
+    r"(?:\bunder|\bbelow|\bless\s+than|\blower\s+than|\bbeneath|\bat\s+most|\bno\s+more\s+than"
+    r"|\bnot\s+more\s+than|\bnot\s+above|\bnot\s+over|\bno\s+higher\s+than|\bup\s+to"
+    r"|\bmax(?:imum)?(?:\s+(?:cpa|cac|cpl|cost\s+per\s+[\w-]+))?(?:\s+(?:of|is|at))?|\bcap(?:ped)?(?:\s+(?:[\w$€£]+\s+){0,3}?)?\s*(?:at|of)"
+    r"|\blimit(?:ed)?\s+(?:to|of)|\bceiling\s+of|\bwithin|\bnot\s+to\s+exceed|\bnot\s+exceed"
+    r"|\bsub|<=?|≤)\s*$"
+)
+_MIN_LEFT = re.compile(
+    r"(?:\bat\s+least|\babove|\bover|\bmore\s+than|\bgreater\s+than|\bhigher\s+than"
+    r"|\bno\s+less\s+than|\bnot\s+less\s+than|\bnot\s+below|\bnot\s+under|\bno\s+lower\s+than"
+    r"|\bmin(?:imum)?(?:\s+(?:roas|return\s+on\s+ad\s+spend))?(?:\s+(?:of|is|at))?|\bfloor\s+of|\bexceed(?:ing|s)?|>=?|≥)\s*$"
+)
+_MAX_RIGHT = re.compile(
+    r"\s*(?:or\s+(?:less|lower|below|under|cheaper)|max(?:imum)?\b|at\s+most|cap\b|ceiling"
+    r"|limit\b|tops\b)"
+)
+_MIN_RIGHT = re.compile(r"\s*(?:or\s+(?:more|higher|above|better)|min(?:imum)?\b|at\s+least|floor)")
+_NEGATION = re.compile(
+    r"\b(?:don't|dont|do\s+not|does\s+not|never|must\s+not|mustn't|should\s+not|shouldn't"
+    r"|can't|cannot|won't|will\s+not|without|not)\b"
+)
+
+
+def _comparator(doc: _Doc, q: Qty, lo: int, hi: int) -> tuple[str | None, int]:
+    """'max' / 'min' bound on ``q`` from the words around it, and where the bound starts."""
+    left = doc.work[lo : q.start]
+    direction: str | None = None
+    at = q.start
+    for rx, d in ((_MAX_LEFT, "max"), (_MIN_LEFT, "min")):
+        m = rx.search(left)
+        if m:
+            direction, at = d, lo + m.start()
+            break
+    if direction is None:
+        right = doc.work[q.end : hi]
+        if _MAX_RIGHT.match(right):
+            direction = "max"
+        elif _MIN_RIGHT.match(right):
+            direction = "min"
+    neg = _NEGATION.search(doc.work[lo:at]) if direction else None
+    if neg:
+        # "don't cut email below $20k" is a floor; "never spend more than" a ceiling.
+        direction = "min" if direction == "max" else "max"
+        at = lo + neg.start()
+    return direction, at
+
+
+# --------------------------------------------------------------------------- constraints
+
+_SPEND_WORD = re.compile(
+    r"\b(?:spend|spending|budget|total|investment|invest|media|outlay|costs?)\b"
+)
+_ZERO_BUDGET = re.compile(
+    r"\b(?:(?:cut|reduce|bring|drop|slash|take|lower)\s+(?:(?:all|the|our|total|ad|media|"
+    r"marketing|paid)\s+)*(?:spend|spending|budget)\s+(?:down\s+)?to\s+(?:zero|nothing|0\b|\$0\b"
+    r"|€0\b|£0\b)"
+    r"|(?:no|zero)\s+(?:ad\s+|media\s+|marketing\s+)?(?:budget|spend)\b(?!\s+(?:on|for|in|increase"
+    r"|cap|limit))"
+    r"|(?:stop|halt|pause|end)\s+all\s+(?:ad\s+|media\s+|marketing\s+|paid\s+)?"
+    r"(?:spend|spending|advertising|marketing|media)"
+    r"|budget\s+of\s+(?:zero|nothing))"
+)
+
+
+def _nearest(mentions: list[Mention], lo: int, hi: int, pos: float) -> Mention | None:
+    inside = [m for m in mentions if lo <= m.start and m.end <= hi]
+    if not inside:
+        return None
+    return min(inside, key=lambda m: abs((m.start + m.end) / 2 - pos))
+
+
+def _constraint_value(q: Qty, kind: str) -> float | None:
+    if kind == "min_roas":
+        if q.kind == "percent":
+            return q.value / 100
+        return q.value if q.kind in ("number", "factor") else None
+    if kind == "max_channel_share":
+        return q.value / 100 if q.kind == "percent" else None
+    return q.value if q.kind in ("money", "number") else None
+
+
+class _Found:
+    """Mutable findings shared by the extractors of one parse."""
+
+    def __init__(self) -> None:
+        self.constraints: list[Constraint] = []
+        self.constraint_ranges: list[tuple[int, int]] = []
+        self.channel_amounts: list[tuple[int, int]] = []
+        self.min_shares: list[tuple[str, float, Span]] = []
+        self.money_currencies: list[tuple[str, Span]] = []
+        self.budget: tuple[Qty, Span] | None = None
+
+
+def _constraints(
+    doc: _Doc,
+    ex: Extraction,
+    found: _Found,
+    qtys: list[Qty],
+    kpis: list[Mention],
+    channels: list[Mention],
+) -> None:
+    for q in qtys:
+        if q.claimed:
+            continue
+        lo, hi = doc.bounds(q.start, q.end)
+        direction, at = _comparator(doc, q, lo, hi)
+        if direction is None:
+            continue
+        pos = (q.start + q.end) / 2
+        kpi = _nearest([k for k in kpis if k.key in ("cpa", "roas")], lo, hi, pos)
+        other_kpi = _nearest([k for k in kpis if k.key not in ("cpa", "roas")], lo, hi, pos)
+        channel = _nearest(channels, lo, hi, pos)
+        subject: Mention | None = None
+        kind: str | None = None
+        if kpi is not None and (
+            other_kpi is None or abs(kpi.start - pos) < abs(other_kpi.start - pos)
+        ):
+            subject = kpi
+            if kpi.key == "cpa" and direction == "max":
+                kind = "max_cpa"
+            elif kpi.key == "roas" and direction == "min":
+                kind = "min_roas"
+        elif other_kpi is not None:
+            continue  # "revenue above $2M" is a target, not a constraint
+        elif channel is not None and q.kind in ("percent", "money", "number"):
+            subject = channel
+            if q.kind == "percent":
+                if direction == "max":
+                    kind = "max_channel_share"
+                else:
+                    start, end = min(at, channel.start), max(q.end, channel.end)
+                    found.min_shares.append((channel.key, q.value / 100, doc.span(start, end)))
+                    found.constraint_ranges.append((start, end))
+                    q.claimed = True
+                    continue
+            else:
+                kind = "max_channel_spend" if direction == "max" else "min_channel_spend"
+        else:
+            spend = _SPEND_WORD.search(doc.work, lo, hi)
+            if spend and direction == "max" and q.kind in ("money", "number"):
+                subject = Mention(spend.start(), spend.end(), "spend")
+                kind = "max_total_spend"
+        if kind is None or subject is None:
+            continue
+        value = _constraint_value(q, kind)
+        if value is None:
+            continue
+        start, end = min(at, subject.start, q.start), max(q.end, subject.end)
+        span = doc.span(start, end)
+        if kind == "max_channel_share" and not 0 < value <= 1:
+            ex.fail(
+                f"{span.text!r} asks for a channel share of {q.value:g}%",
+                code="goal.invalid-value",
+                hint="a share of the budget lies between 0% and 100%",
+            )
+        is_channel = kind.endswith(("_share", "_spend")) and kind != "max_total_spend"
+        channel_key = subject.key if is_channel else None
+        if kind in ("max_cpa", "min_roas") and channel is not None:
+            gap = doc.work[q.end : channel.start] if channel.start >= q.end else None
+            if gap is not None and re.fullmatch(r"\s*(?:on|in|for|across|via)\s+(?:the\s+)?", gap):
+                channel_key = channel.key
+                end = max(end, channel.end)
+                span = doc.span(start, end)
+        found.constraints.append(Constraint(kind=kind, value=value, channel=channel_key, span=span))
+        found.constraint_ranges.append((start, end))
+        if q.kind == "money" and q.currency:
+            found.money_currencies.append((q.currency, doc.span(q.start, q.end)))
+        q.claimed = True
+
+
+# -------------------------------------------------------------------------------- budget
+
+_BUDGET_LEFT = re.compile(
+    r"(?:\bbudget|\bspend|\bspending|\binvest|\binvesting|\binvestment|\ballocate|\ballocating"
+    r"|\bbudgeted|\bfunding|\bput\s+in|\bwe\s+have|\bwe've\s+got)"
+    r"(?:\s+(?:of|is|=|:|at|will\s+be|totals?|totalling|totaling|around|about|approx"
+    r"|approximately|roughly|only|just|up\s+to|a\s+total\s+of|total|in\s+total))*\s*[:=]?\s*$"
+)
+_BUDGET_RIGHT = re.compile(
+    r"\s*(?:(?:total\s+|overall\s+|monthly\s+|quarterly\s+)?(?:media\s+|marketing\s+|ad\s+|"
+    r"advertising\s+|campaign\s+|paid\s+)?budget\b|(?:of|in)\s+(?:total\s+)?(?:ad\s+|media\s+|"
+    r"marketing\s+)?spend\b|(?:ad\s+|media\s+|marketing\s+)?spend\b|to\s+spend|to\s+invest"
+    r"|in\s+total|total\b)"
+)
+_WITH_LEFT = re.compile(
+    r"\b(?:with|using|given|on)\s+(?:a\s+|an\s+|the\s+|our\s+)?(?:total\s+of\s+)?$"
+)
+
+
+def _channel_amount(doc: _Doc, q: Qty, channels: list[Mention]) -> Mention | None:
+    """'$100k on search' / 'search: $100k' -- an amount tied to one channel."""
+    for c in channels:
+        if c.start >= q.end and re.fullmatch(
+            r"\s*(?:(?:a\s+)?(?:month|week)\s+)?(?:on|for|in|into|to|via)\s+(?:the\s+)?",
+            doc.work[q.end : c.start],
+        ):
+            return c
+        if c.end <= q.start and re.fullmatch(
+            r"\s*(?:spend|budget)?\s*(?:of|at|:|=)?\s*", doc.work[c.end : q.start]
+        ):
+            return c
+    return None
+
+
+def _budget_strong(
+    doc: _Doc, ex: Extraction, found: _Found, qtys: list[Qty], channels: list[Mention]
+) -> None:
+    candidates: list[Qty] = []
+    for q in qtys:
+        if q.claimed or q.kind not in ("money", "number"):
+            continue
+        sentence_lo = doc.bounds(q.start, q.end, "sentence")[0]
+        left = doc.work[max(sentence_lo, q.start - 40) : q.start]
+        right = doc.work[q.end : q.end + 40]
+        budget_word = re.search(r"\bbudget\b[\w\s:=]*$", left) or re.match(r"\s*budget\b", right)
+        channel = None if budget_word else _channel_amount(doc, q, channels)
+        if channel is not None and q.kind == "money":
+            span = doc.span(min(q.start, channel.start), max(q.end, channel.end))
+            ex.warn(
+                f"{span.text!r} names an amount for one channel without 'at most' or 'at "
+                "least'; it is not used as the budget or as a constraint"
+            )
+            found.channel_amounts.append((span.start, span.end))
+            q.claimed = True
+            continue
+        if (
+            _BUDGET_LEFT.search(left)
+            or _BUDGET_RIGHT.match(right)
+            or (q.kind == "money" and _WITH_LEFT.search(left))
+        ):
+            candidates.append(q)
+    _choose_budget(doc, ex, found, candidates, strong=True)
+
+
+def _budget_weak(doc: _Doc, ex: Extraction, found: _Found, qtys: list[Qty]) -> None:
+    if found.budget is not None:
+        return
+    candidates = []
+    for q in qtys:
+        if q.claimed or q.kind != "money":
+            continue
+        candidates.append(q)
+    values = {(round(q.value, 2), q.currency) for q in candidates}
+    if len(values) > 1:
+        texts = ", ".join(repr(doc.span(q.start, q.end).text) for q in candidates)
+        ex.warn(
+            f"several amounts could be the budget ({texts}); none was taken. Say e.g. "
+            "'budget $250k'"
+        )
+        return
+    _choose_budget(doc, ex, found, candidates, strong=False)
+
+
+def _choose_budget(
+    doc: _Doc, ex: Extraction, found: _Found, candidates: list[Qty], *, strong: bool
+) -> None:
+    if not candidates:
+        return
+    values = {(round(q.value, 2), q.currency) for q in candidates}
+    if len(values) > 1:
+        texts = ", ".join(repr(doc.span(q.start, q.end).text) for q in candidates)
+        ex.fail(
+            f"the goal states more than one budget: {texts}",
+            code="goal.contradiction",
+            hint="state the budget once, e.g. 'with a budget of $250k'",
+        )
+    q = candidates[0]
+    for c in candidates:
+        c.claimed = True
+    found.budget = (q, doc.span(q.start, q.end))
+    if not strong:
+        ex.warn(f"read {found.budget[1].text!r} as the budget (no budget word next to it)")
+
+
+# -------------------------------------------------------------------------------- target
+
+_WORD_TARGET = re.compile(
+    r"\b(?P<mult>double|doubling|doubled|triple|tripling|tripled|quadruple|halve|halving|halved"
+    r"|(?P<fold>\d+|two|three|four|five|ten)[\s-]?fold)\b"
+    r"|\bby\s+(?:(?:a|one)\s+)?(?P<frac>half|third|quarter|fifth|tenth)\b"
+    r"|\bby\s+(?P<frac2>two[\s-]thirds|three[\s-]quarters)\b"
+)
+_FRACTIONS = {
+    "half": 0.5,
+    "third": 1 / 3,
+    "quarter": 0.25,
+    "fifth": 0.2,
+    "tenth": 0.1,
+    "two thirds": 2 / 3,
+    "two-thirds": 2 / 3,
+    "three quarters": 0.75,
+    "three-quarters": 0.75,
+}
+_MULT = {"doubl": 1.0, "tripl": 2.0, "quadr": 3.0, "halv": -0.5}
+_UP_RX = lex.phrase_regex(lex.UP_VERBS)
+_DOWN_RX = lex.phrase_regex(lex.DOWN_VERBS)
+_AFTER_UP = re.compile(r"\s*(?:more|higher|up|increase|growth|uplift|lift|better)\b")
+_AFTER_DOWN = re.compile(r"\s*(?:less|lower|down|fewer|decrease|reduction|cheaper|drop)\b")
+_ABS_LEFT = re.compile(r"(?:\bto|\bat|\bof|\breach|\bhit|\bachieve|=|:|\btarget)\s*$")
+_FROM_TO = re.compile(r"\s*(?:[a-z-]+\s+){0,3}?(?:to|->|→)\s*")
+_ALLOWED_KINDS = {
+    "revenue": {"money", "percent", "number", "factor"},
+    "aov": {"money", "percent", "number", "factor"},
+    "cpa": {"money", "percent", "number"},
+    "roas": {"number", "factor", "percent"},
+    "conversions": {"number", "percent", "factor"},
+    "reach": {"number", "percent", "factor"},
+    "retention_rate": {"percent", "points", "number"},
+    "churn_rate": {"percent", "points", "number"},
+}
+
+
+def _direction(doc: _Doc, lo: int, pos: int, kpi: str, q: Qty | None) -> int | None:
+    if q is not None:
+        if doc.work[q.start] in "+-":
+            return 1 if q.value > 0 else -1
+        if _AFTER_UP.match(doc.work, q.end):
+            return 1
+        if _AFTER_DOWN.match(doc.work, q.end):
+            return -1
+    best: tuple[int, int] | None = None
+    for rx, sign in ((_UP_RX, 1), (_DOWN_RX, -1)):
+        for m in rx.finditer(doc.work, lo, pos):
+            word = m.group("p")
+            s = sign
+            if word.startswith("improv") and kpi in lex.DOWN_GOOD_KPIS:
+                s = -1
+            if best is None or m.start() > best[0]:
+                best = (m.start(), s)
+    return best[1] if best else None
+
+
+def _as_rate(value: float) -> float:
+    return value / 100 if value > 1 else value
+
+
+def _target(
+    doc: _Doc, ex: Extraction, qtys: list[Qty], kpi: Mention, kpis: list[Mention]
+) -> tuple[Target | None, tuple[int, int] | None, str | None]:
+    """The target of the primary KPI, its extent, and a currency it was stated in."""
+    lo, hi = doc.bounds(kpi.start, kpi.end, "window")
+    found = _target_in(doc, ex, qtys, kpi, lo, hi)
+    if found[0] is None and found[1] is None:
+        # "revenue in Germany and Austria by 9%": look on through the sentence, but not
+        # past another KPI.
+        s_lo, s_hi = doc.bounds(kpi.start, kpi.end, "sentence")
+        nxt = [k.start for k in kpis if k.start >= kpi.end and k.key != kpi.key]
+        prv = [k.end for k in kpis if k.end <= kpi.start and k.key != kpi.key]
+        s_hi = min([s_hi, *nxt])
+        s_lo = max([s_lo, *prv])
+        if (s_lo, s_hi) != (lo, hi):
+            found = _target_in(doc, ex, qtys, kpi, s_lo, s_hi)
+    return found
+
+
+def _target_in(
+    doc: _Doc, ex: Extraction, qtys: list[Qty], kpi: Mention, lo: int, hi: int
+) -> tuple[Target | None, tuple[int, int] | None, str | None]:
+    key = kpi.key
+    allowed = _ALLOWED_KINDS[key]
+    if kpi.extra == "sales":
+        allowed = allowed | {"money"}  # "$2M in sales" is a revenue target
+    pool = [q for q in qtys if not q.claimed and lo <= q.start and q.end <= hi]
+    rate = key in lex.RATE_KPIS
+    # "from 4,000 to 5,000 sign-ups": an absolute target with its baseline.
+    for a in pool:
+        if not re.search(r"\bfrom\s*$", doc.work[lo : a.start]):
+            continue
+        for b in pool:
+            if (
+                b.start > a.end
+                and _FROM_TO.fullmatch(doc.work[a.end : b.start])
+                and b.kind in allowed
+            ):
+                conv = _as_rate if rate or (b.kind == "percent") else (lambda v: v)
+                a.claimed = b.claimed = True
+                target = Target(kind="absolute", value=conv(b.value), baseline=conv(a.value))
+                start = doc.work.rfind("from", lo, a.start)
+                return target, (start, b.end), b.currency or a.currency
+    words = list(_WORD_TARGET.finditer(doc.work, lo, hi))
+    # "3-fold" is one word target, not the number 3.
+    pool = [q for q in pool if not any(w.start() <= q.start < w.end() for w in words)]
+    options: list[tuple[float, Qty | re.Match[str]]] = []
+    centre = (kpi.start + kpi.end) / 2
+    for q in pool:
+        if q.kind in allowed and not (
+            key in ("revenue", "aov") and q.kind == "number" and q.value < 1
+        ):
+            options.append((abs((q.start + q.end) / 2 - centre), q))
+    for m in words:
+        options.append((abs((m.start() + m.end()) / 2 - centre), m))
+    if not options:
+        return None, None, None
+    _, best = min(options, key=lambda o: o[0])
+    if isinstance(best, re.Match):
+        for q in qtys:
+            if best.start() <= q.start < best.end():
+                q.claimed = True
+        return (
+            _word_target(doc, best, lo, kpi),
+            (min(best.start(), kpi.start), max(best.end(), kpi.end)),
+            None,
+        )
+    q = best
+    q.claimed = True
+    extent = (min(q.start, kpi.start), max(q.end, kpi.end))
+    direction, at = _comparator(doc, q, lo, hi)
+    if direction is not None:
+        value = _as_rate(q.value) if rate and q.kind in ("percent", "number") else q.value
+        if key == "roas" and q.kind == "percent":
+            value = q.value / 100
+        extent = (min(at, extent[0]), extent[1])
+        kind = "ceiling" if direction == "max" else "floor"
+        return Target(kind=kind, value=value), extent, q.currency
+    sign = _direction(doc, lo, max(kpi.start, q.start), key, q)
+    left = doc.work[lo : q.start]
+    if q.kind == "points":
+        s = sign if sign is not None else (-1 if key in lex.DOWN_GOOD_KPIS else 1)
+        return Target(kind="points", value=s * abs(q.value)), extent, None
+    if q.kind == "factor":
+        if key == "roas":
+            return Target(kind="absolute", value=q.value), extent, None
+        return Target(kind="relative", value=q.value - 1), extent, None
+    if q.kind == "percent":
+        absolute = _ABS_LEFT.search(left) or (q.end <= kpi.start and sign is None and rate)
+        if (rate or key == "roas") and absolute:
+            value = _as_rate(q.value) if rate else q.value / 100
+            return Target(kind="absolute", value=value), extent, None
+        if sign is None:
+            sign = -1 if key in lex.DOWN_GOOD_KPIS else 1
+            if key in lex.DOWN_GOOD_KPIS:
+                ex.warn(f"no direction given for {doc.span(*extent).text!r}; read as a reduction")
+        if rate:
+            ex.warn(
+                f"read {doc.span(q.start, q.end).text!r} as a relative change of the "
+                f"{key.replace('_', ' ')}; write 'points' for percentage points"
+            )
+        return Target(kind="relative", value=sign * abs(q.value) / 100), extent, None
+    if re.search(r"\bby\s*$", left) and q.kind in ("money", "number"):
+        ex.warn(
+            f"{doc.span(q.start, q.end).text!r} is an increase, not a level; the target needs "
+            "a level ('to 5,000') or a percentage ('by 12%') and was left out"
+        )
+        return None, extent, None
+    value = _as_rate(q.value) if rate else q.value
+    return Target(kind="absolute", value=value), extent, q.currency
+
+
+def _word_target(doc: _Doc, m: re.Match[str], lo: int, kpi: Mention) -> Target:
+    if m.group("mult"):
+        word = m.group("mult")
+        if m.group("fold"):
+            return Target(kind="relative", value=_number_word(m.group("fold")) - 1.0)
+        return Target(
+            kind="relative", value=next(v for k, v in _MULT.items() if word.startswith(k))
+        )
+    frac = _FRACTIONS[re.sub(r"\s+", " ", m.group("frac") or m.group("frac2"))]
+    sign = _direction(doc, lo, m.start(), kpi.key, None)
+    if sign is None:
+        sign = -1 if kpi.key in lex.DOWN_GOOD_KPIS else 1
+    return Target(kind="relative", value=sign * frac)
+
+
+# ------------------------------------------------------------------------------ channels
+
+_EXCLUDE_LEFT = re.compile(
+    r"(?:\bno|\bnot|\bwithout|\bexcept(?:\s+for)?|\bexcluding|\bexclude|\bnever|\bavoid(?:ing)?"
+    r"|\bstay\s+(?:off|away\s+from)|\bskip(?:ping)?|\bdon't\s+(?:use|touch|spend\s+on)"
+    r"|\bdo\s+not\s+(?:use|touch|spend\s+on)|\bnothing\s+(?:on|in)|\bzero\s+(?:spend\s+)?on"
+    r"|\bno\s+(?:spend|spending|budget|money|ads?|advertising)\s+(?:on|in|for)|\bbut\s+not"
+    r"|\bother\s+than|\bapart\s+from|\baside\s+from|\bbesides|\boutside\s+of|\bsave"
+    r"|\b(?:everything|anything|all\s+channels?|any\s+channels?|all)\s+but|\bban|\bdrop)"
+    r"\s+(?:the\s+|any\s+|on\s+)?$"
+)
+_EXCLUDE_RIGHT = re.compile(
+    r"\s*(?:(?:is|are)\s+)?(?:excluded|off[\s-]limits|off\s+the\s+table|banned|not\s+allowed"
+    r"|forbidden|a\s+no[\s-]go|(?:is|are)\s+out\b)"
+)
+_CHAIN = re.compile(r"\s*(?:,|/|&|\bor\b|\band\b|\bnor\b)\s*(?:(?:or|and)\s+)?(?:no\s+)?")
+_ONLY = re.compile(r"\b(?:only|just|exclusively|solely|purely)\b")
+
+
+def _channels(doc: _Doc, ex: Extraction, found: _Found, channels: list[Mention]) -> None:
+    included: list[Mention] = []
+    excluded: list[Mention] = []
+    previous: tuple[Mention, bool] | None = None
+    for c in channels:
+        lo = doc.bounds(c.start, c.end)[0]
+        if previous is not None and previous[0].end <= c.start:
+            lo = max(lo, previous[0].end)
+        left = doc.work[max(0, c.start - 40) : c.start]
+        chained = (
+            previous is not None
+            and previous[1]
+            and _CHAIN.fullmatch(doc.work[previous[0].end : c.start]) is not None
+        )
+        is_excluded = (
+            chained
+            or _EXCLUDE_LEFT.search(left) is not None
+            or _EXCLUDE_RIGHT.match(doc.work, c.end) is not None
+        )
+        previous = (c, is_excluded)
+        if is_excluded:
+            excluded.append(c)
+        elif not any(s <= c.start and c.end <= e for s, e in found.constraint_ranges):
+            included.append(c)
+    if included:
+        keys = list(dict.fromkeys(c.key for c in included))
+        ex.fields["channels"] = keys
+        ex.spans["channels"] = doc.span(included[0].start, included[-1].end)
+    if excluded:
+        ex.fields["excluded_channels"] = list(dict.fromkeys(c.key for c in excluded))
+        ex.spans["excluded_channels"] = doc.span(excluded[0].start, excluded[-1].end)
+    both = sorted(set(ex.fields.get("channels", [])) & set(ex.fields.get("excluded_channels", [])))
+    for key in both:
+        words = [doc.text[c.start : c.end] for c in channels if c.key == key]
+        ex.fail(
+            f"the channel {key} is both asked for and excluded ({', '.join(map(repr, words))})",
+            code="goal.contradiction",
+            hint=f"{', '.join(map(repr, words))} all mean the channel {key!r}; keep one of them",
+        )
+
+
+# ---------------------------------------------------------------------- audience, market
+
+_MARKET_RX = lex.phrase_regex(lex.MARKETS)
+_MARKET_ADJ_RX = re.compile(
+    rf"(?<![\w-])(?P<p>{lex.alternation(lex.MARKET_ADJECTIVES)})(?=\s+(?:[a-z-]+\s+)?"
+    rf"(?:market|markets|consumers|audience|audiences|{_HEADS})\b)"
+)
+_MARKET_UPPER_RX = re.compile(
+    rf"(?<![\w.])(?P<p>{'|'.join(re.escape(k) for k in sorted(lex.MARKET_CODES_UPPER, key=len, reverse=True))})(?![\w$])"
+)
+_MARKET_NOT = re.compile(
+    r"(?:\bexcept(?:\s+for)?|\bexcluding|\boutside(?:\s+of)?|\bnot\s+in|\bbut\s+not|\bapart\s+from"
+    r"|\bno)\s+(?:the\s+)?$"
+)
+_MODS = lex.alternation(lex.AUDIENCE_MODIFIERS)
+_ADJS = lex.alternation(lex.MARKET_ADJECTIVES)
+_MARKET_NAMES = lex.alternation(lex.MARKETS)
+_SPECIFIC_HEADS = (
+    "millennials|gen z|gen-z|boomers|students|parents|families|homeowners|professionals"
+    "|smbs|cart abandoners|abandoners|teens|donors|patients|travellers|travelers"
+)
+_AUDIENCE_ONE = (
+    rf"(?:(?:{_MODS}|{_ADJS})[\s-]+){{0,3}}(?:{_HEADS})(?![\w-])"
+    rf"(?:\s+(?:in|from|across|based\s+in)\s+(?:the\s+)?(?:{_MARKET_NAMES}|US|UK)"
+    rf"(?:\s*(?:,|and|or|&)\s*(?:the\s+)?(?:{_MARKET_NAMES}))*)?"
+    r"(?:\s+aged\s+\d{2}\s*(?:-|to)\s*\d{2}|\s+(?:aged\s+)?(?:over|under)\s+\d{2})?"
+)
+_AUDIENCE_RX = re.compile(
+    rf"(?<![\w-])(?P<a>{_AUDIENCE_ONE}(?:\s*(?:,|and|or|&|as\s+well\s+as)\s*{_AUDIENCE_ONE})*)"
+)
+_GENERIC_AUDIENCE = re.compile(rf"(?:{_HEADS})")
+
+
+def _markets(doc: _Doc, ex: Extraction) -> None:
+    found: list[Mention] = []
+    for rx, table, source in (
+        (_MARKET_RX, lex.MARKETS, doc.work),
+        (_MARKET_ADJ_RX, lex.MARKET_ADJECTIVES, doc.work),
+        (_MARKET_UPPER_RX, lex.MARKET_CODES_UPPER, _blank_like(doc.text, doc.work)),
+    ):
+        for m in rx.finditer(source):
+            key = re.sub(r"\s+", " ", m.group("p"))
+            found.append(Mention(m.start(), m.end(), table[key]))
+    found.sort(key=lambda hit: hit.start)
+    kept: list[Mention] = []
+    for hit in found:
+        if any(k.start <= hit.start < k.end for k in kept):
+            continue
+        if _MARKET_NOT.search(doc.work[max(0, hit.start - 20) : hit.start]):
+            ex.warn(
+                f"market exclusions are not supported: {doc.text[hit.start : hit.end]!r} was "
+                "left out of the markets; list the markets to include instead"
+            )
+            continue
+        kept.append(hit)
+    if kept:
+        ex.fields["markets"] = list(dict.fromkeys(m.key for m in kept))
+        ex.spans["markets"] = doc.span(kept[0].start, kept[-1].end)
+
+
+def _blank_like(text: str, work: str) -> str:
+    """The original-case text with the same holes as ``work`` (for case-sensitive codes)."""
+    return "".join(t if w != " " or t.isspace() else " " for t, w in zip(text, work, strict=True))
+
+
+def _audience(doc: _Doc, ex: Extraction, qtys: list[Qty]) -> None:
+    for m in _AUDIENCE_RX.finditer(doc.work):
+        phrase = m.group("a")
+        head_only = _GENERIC_AUDIENCE.fullmatch(phrase.strip())
+        specific = re.search(rf"\b(?:{_SPECIFIC_HEADS})\b", phrase)
+        if head_only and not specific:
+            continue
+        span = doc.span(m.start("a"), m.end("a"))
+        ex.fields["audience"] = span.text
+        ex.spans["audience"] = span
+        for q in qtys:
+            if span.start <= q.start and q.end <= span.end and q.kind == "number":
+                q.claimed = True
+        return
+
+
+# ------------------------------------------------------------------------------- objective
+
+
+def _primary_kpi(kpis: list[Mention], found: _Found) -> Mention | None:
+    free = [
+        k for k in kpis if not any(s <= k.start and k.end <= e for s, e in found.constraint_ranges)
+    ]
+    return free[0] if free else None
+
+
+def _objective_of(kpi: Mention, doc: _Doc, objectives: list[Mention]) -> tuple[str, Mention]:
+    objective = lex.KPIS[kpi.extra][1] if kpi.extra in lex.KPIS else "acquire"
+    if kpi.key == "reach" and kpi.extra == "count":
+        objective = "awareness"
+    if kpi.key == "conversions" and objectives:
+        said = objectives[0]
+        if said.key in ("acquire", "retain", "awareness"):
+            return said.key, said
+    if kpi.key == "conversions" and re.search(
+        r"\b(?:new|first[\s-]time|acquire|acquisition|prospects?)\b", doc.work
+    ):
+        objective = "acquire"
+    return objective, kpi
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+def extract(text: str, today: dt.date) -> Extraction:
+    """Run every extractor over ``text``; never raises for odd input."""
+    ex = Extraction(text=text)
+    if len(text) > MAX_GOAL_CHARS:
+        ex.fail(
+            f"the goal is {len(text)} characters long; at most {MAX_GOAL_CHARS} are read",
+            code="goal.too-long",
+            hint="state the goal in a few sentences; put background material elsewhere",
+        )
+        return ex
+    doc = _Doc(text, today)
+    _mask_injections(doc, ex)
+    _horizons(doc, ex)
+    qtys = _quantities(doc, ex)
+    kpis = _kpi_mentions(doc, qtys)
+    channels = _mentions(_CHANNEL_RX, doc.work, dict(lex.CHANNELS))
+    objectives = _mentions(_OBJECTIVE_RX, doc.work, dict(lex.OBJECTIVE_PHRASES))
+    found = _Found()
+    _audience(doc, ex, qtys)  # first, so "aged 25-34" is never read as a target
+
+    zero = _ZERO_BUDGET.search(doc.work)
+    if zero:
+        found.budget = (
+            Qty(zero.start(), zero.end(), "money", 0.0),
+            doc.span(zero.start(), zero.end()),
+        )
+        doc.mask(zero.start(), zero.end())
+        for q in qtys:
+            if zero.start() <= q.start < zero.end():
+                q.claimed = True
+
+    _constraints(doc, ex, found, qtys, kpis, channels)
+    _budget_strong(doc, ex, found, qtys, channels)
+
+    primary = _primary_kpi(kpis, found)
+    target_currency: str | None = None
+    if primary is not None:
+        target, extent, target_currency = _target(doc, ex, qtys, primary, kpis)
+        objective, source = _objective_of(primary, doc, objectives)
+        kpi_key = primary.key
+        if kpi_key == "conversions" and primary.extra == "sales" and target_currency:
+            kpi_key, objective = "revenue", "grow_revenue"  # "$2M in sales" is revenue
+        ex.fields["kpi"] = kpi_key
+        ex.spans["kpi"] = doc.span(primary.start, primary.end)
+        ex.fields["objective"] = objective
+        ex.spans["objective"] = doc.span(source.start, source.end)
+        if target is not None and extent is not None:
+            ex.fields["target"] = target
+            ex.spans["target"] = doc.span(*extent)
+            if target_currency:
+                found.money_currencies.append((target_currency, ex.spans["target"]))
+        _direction_doubts(doc, ex, primary, target)
+    elif found.constraints and found.constraints[0].kind in ("max_cpa", "min_roas"):
+        # "get CPA under $40": the bounded KPI is the goal's KPI too.
+        c = found.constraints[0]
+        ex.fields["kpi"] = "cpa" if c.kind == "max_cpa" else "roas"
+        ex.fields["objective"] = "efficiency"
+        ex.fields["target"] = Target(
+            kind="ceiling" if c.kind == "max_cpa" else "floor", value=c.value
+        )
+        assert c.span is not None
+        for name in ("kpi", "objective", "target"):
+            ex.spans[name] = c.span
+    elif objectives:
+        said = objectives[0]
+        ex.fields["objective"] = said.key
+        ex.spans["objective"] = doc.span(said.start, said.end)
+
+    _budget_weak(doc, ex, found, qtys)
+    _channels(doc, ex, found, channels)
+    _markets(doc, ex)
+    _finish_money(doc, ex, found, qtys)
+    if found.constraints:
+        ex.fields["constraints"] = list(found.constraints)
+
+    for q in qtys:
+        if not q.claimed:
+            ex.warn(
+                f"not used: {doc.span(q.start, q.end).text!r} (could not tell what it refers to)"
+            )
+    return ex
+
+
+def _direction_doubts(doc: _Doc, ex: Extraction, kpi: Mention, target: Target | None) -> None:
+    if target is None or target.kind not in ("relative", "points"):
+        return
+    down_good = kpi.key in lex.DOWN_GOOD_KPIS
+    if (target.value < 0) != down_good and target.value != 0:
+        better = "lower" if down_good else "higher"
+        ex.warn(
+            f"the target moves {kpi.key.replace('_', ' ')} the wrong way "
+            f"({doc.span(kpi.start, kpi.end).text!r}: {better} is usually better)"
+        )
+
+
+def _finish_money(doc: _Doc, ex: Extraction, found: _Found, qtys: list[Qty]) -> None:
+    currencies: list[tuple[str, str]] = [(c, s.text) for c, s in found.money_currencies]
+    if found.budget is not None:
+        q, span = found.budget
+        if q.currency:
+            currencies.insert(0, (q.currency, span.text))
+            ex.currency_explicit = True
+        ex.fields["budget"] = Money(amount=abs(q.value), currency=q.currency or "USD")
+        ex.spans["budget"] = span
+    else:
+        caps = [c for c in found.constraints if c.kind == "max_total_spend"]
+        if caps:
+            cap = caps[0]
+            ex.fields["budget"] = Money(amount=cap.value, currency="USD")
+            assert cap.span is not None
+            ex.spans["budget"] = cap.span
+            ex.budget_from_cap = True
+    for q in qtys:
+        if (
+            q.claimed
+            and q.currency
+            and (q.currency, doc.span(q.start, q.end).text) not in currencies
+        ):
+            currencies.append((q.currency, doc.span(q.start, q.end).text))
+    distinct = list(dict.fromkeys(c for c, _ in currencies))
+    if distinct:
+        ex.currency_hint = currencies[0]
+        if not ex.currency_explicit and "budget" in ex.fields:
+            ex.fields["budget"] = Money(amount=ex.fields["budget"].amount, currency=distinct[0])
+    if len(distinct) > 1:
+        ex.warn(
+            f"amounts are given in several currencies ({', '.join(distinct)}); all amounts are "
+            f"read in {distinct[0]} without conversion"
+        )
+    for channel, share, span in found.min_shares:
+        budget = ex.fields.get("budget")
+        if isinstance(budget, Money) and budget.amount > 0:
+            found.constraints.append(
+                Constraint(
+                    kind="min_channel_spend",
+                    value=budget.amount * share,
+                    channel=channel,
+                    span=span,
+                )
+            )
+            ex.warn(
+                f"{span.text!r} was turned into a minimum spend of {budget.amount * share:,.0f}"
+            )
+        else:
+            ex.warn(
+                f"{span.text!r} needs a budget to become a minimum spend; state the budget or "
+                "an amount"
+            )
+
+
+def check(fields: dict[str, Any], text: str | None) -> tuple[list[GoalError], list[str]]:
+    """Contradictions between fields (errors) and softer doubts (warnings).
+
+    Shared by the text parser and structured goals, so both refuse the same nonsense.
+    """
+    errors: list[GoalError] = []
+    warnings: list[str] = []
+
+    def fail(message: str, hint: str) -> None:
+        errors.append(GoalError(message, text=text, code="goal.contradiction", hint=hint))
+
+    budget = fields.get("budget")
+    amount = budget.amount if isinstance(budget, Money) else None
+    target = fields.get("target")
+    objective = fields.get("objective")
+    kpi = str(fields.get("kpi") or "")
+    if amount == 0:
+        grows = isinstance(target, Target) and (
+            target.kind in ("absolute", "floor")
+            or (
+                target.kind in ("relative", "points")
+                and (target.value > 0) != (kpi in lex.DOWN_GOOD_KPIS)
+            )
+        )
+        if grows or (target is None and objective not in (None, "efficiency")):
+            fail(
+                "the goal asks for growth with a budget of zero",
+                "give the budget the growth may use, or drop the growth target",
+            )
+        else:
+            warnings.append("the budget is zero: only unpaid channels can be used")
+    channels = fields.get("channels")
+    excluded = set(fields.get("excluded_channels") or [])
+    if channels is not None and not [c for c in channels if c not in excluded]:
+        fail(
+            "every channel the goal names is also excluded: no channel is left",
+            "name at least one channel that may be used, or drop the exclusion",
+        )
+    constraints = [c for c in fields.get("constraints") or [] if isinstance(c, Constraint)]
+    mins: dict[str, float] = {}
+    maxs: dict[str, float] = {}
+    shares: dict[str, float] = {}
+    for c in constraints:
+        said = f" ({c.span.text!r})" if c.span else ""
+        if c.channel and c.channel in excluded:
+            if c.kind == "min_channel_spend":
+                fail(
+                    f"{c.channel} is excluded but must get at least {c.value:,.0f}{said}",
+                    f"either allow {c.channel} or drop its minimum spend",
+                )
+            else:
+                warnings.append(f"{c.channel} is excluded, so its limit{said} has no effect")
+        if (
+            c.channel
+            and channels is not None
+            and c.channel not in channels
+            and c.channel not in excluded
+        ):
+            warnings.append(
+                f"a rule names {c.channel}{said}, which is not among the goal's channels"
+            )
+        if c.kind == "min_channel_spend" and c.channel:
+            mins[c.channel] = mins.get(c.channel, 0.0) + c.value
+        if c.kind == "max_channel_spend" and c.channel:
+            maxs[c.channel] = min(maxs.get(c.channel, c.value), c.value)
+        if c.kind == "max_channel_share" and c.channel:
+            shares[c.channel] = min(shares.get(c.channel, c.value), c.value)
+        if c.kind == "max_total_spend" and amount is not None and amount > c.value:
+            fail(
+                f"the budget ({amount:,.0f}) is above the spending cap ({c.value:,.0f}){said}",
+                "state one total: either the budget or the cap",
+            )
+    for ch, low in mins.items():
+        if ch in maxs and maxs[ch] < low:
+            fail(
+                f"{ch} must get at least {low:,.0f} and at most {maxs[ch]:,.0f}",
+                f"make the minimum for {ch} no larger than its maximum",
+            )
+        if ch in shares and amount is not None and shares[ch] * amount < low:
+            fail(
+                f"{ch} must get at least {low:,.0f}, more than its cap of {shares[ch]:.0%} "
+                f"of the budget allows",
+                f"lower the minimum for {ch} or raise its share",
+            )
+    if amount is not None and amount > 0 and sum(mins.values()) > amount:
+        fail(
+            f"the minimum channel spends add up to {sum(mins.values()):,.0f}, more than the "
+            f"budget of {amount:,.0f}",
+            "raise the budget or lower the minimums",
+        )
+    if channels:
+        usable = [c for c in channels if c not in excluded]
+        if (
+            usable
+            and all(c in shares for c in usable)
+            and sum(shares[c] for c in usable) < 1 - 1e-9
+        ):
+            fail(
+                "the channel share caps add up to less than 100% of the budget across the "
+                f"only channels allowed ({', '.join(usable)})",
+                "allow more channels or raise a cap",
+            )
+    return errors, warnings
