@@ -1,0 +1,428 @@
+"""Reading `events` and building journeys, all in DuckDB.
+
+A journey is a customer's touches in time order up to and including a conversion;
+touches after the customer's last conversion form one non-converting journey. Every
+event is tied to the conversion that closes its journey with one ``ASOF JOIN`` (the
+customer's next conversion at or after the event), so journeys are built with a single
+grouped pass over the events and no window over the whole table.
+
+Tables created on the step's cursor (temporary, dropped by :meth:`JourneyTables.drop`):
+
+``_journey_conv``      one row per (customer, conversion time): count and revenue
+``_journey_dict``      raw (event_type, channel) of touches -> channel id 1..n
+``_journey_raw``       one row per journey: path of channel ids, touch times, stage flags
+``_journey_j``         view: journeys after the lookback window, with ages and days
+``_journey_paths``     one row per distinct path: journeys, conversions, nulls, revenue
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.journey._models import JourneySpec
+from conductor import DataCatalog, DataError, DataNeed
+from conductor.data import quote_ident
+
+__all__ = ["JourneyTables", "build_journeys", "channel_key", "sql_literal"]
+
+SOURCE = "events"
+TOUCH = "touch"
+CONVERSION = "conversion"
+OTHER = "other"
+MAX_STAGE_TYPES = 30  # more distinct stage types than this is a clickstream, not a funnel
+
+_TZ_SUFFIX = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+
+
+def sql_literal(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def channel_key(name: str) -> str:
+    """The form used to match channel names: lower case, spaces and hyphens as '_'."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def _in_list(values: list[str]) -> str:
+    return "(" + ", ".join(sql_literal(v) for v in values) + ")" if values else "(NULL)"
+
+
+@dataclass
+class JourneyTables:
+    """What :func:`build_journeys` made, and the facts learnt on the way.
+
+    Attributes:
+        con: The DuckDB cursor the tables live on.
+        channels: Channel names; id ``i`` is ``channels[i - 1]``.
+        stage_types: Stage event types found (normalised), most frequent first.
+        stage_flags: Stage type -> column name of its flag in the journey tables.
+        has_revenue: Whether the source has a revenue column.
+        events: Rows with a usable timestamp.
+        customers: Distinct customers.
+        period: (first, last) event time.
+        conversions: Conversion events.
+        revenue: Their revenue.
+        unmatched_journeys: Converting journeys with no other event (no row in the tables).
+        unmatched_conversions: Conversions in those journeys.
+        unmatched_revenue: Their revenue.
+        packing: (radix, first event in epoch microseconds) of the packed touch codes.
+        warnings: Things the user should know.
+    """
+
+    con: Any
+    channels: list[str]
+    stage_types: list[str]
+    stage_flags: dict[str, str]
+    has_revenue: bool
+    events: int = 0
+    customers: int = 0
+    period: tuple[Any, Any] = (None, None)
+    conversions: int = 0
+    revenue: float = 0.0
+    unmatched_journeys: int = 0
+    unmatched_conversions: int = 0
+    unmatched_revenue: float = 0.0
+    packing: tuple[int, int] = (2, 0)
+    warnings: list[str] = field(default_factory=list)
+
+    def drop(self) -> None:
+        """Drop the temporary tables and views."""
+        for stmt in (
+            "DROP VIEW IF EXISTS _journey_j",
+            "DROP TABLE IF EXISTS _journey_paths",
+            "DROP TABLE IF EXISTS _journey_raw",
+            "DROP TABLE IF EXISTS _journey_dict",
+            "DROP TABLE IF EXISTS _journey_conv",
+            "DROP VIEW IF EXISTS _journey_events",
+        ):
+            self.con.execute(stmt)
+
+
+def _resolve_columns(catalog: DataCatalog, need: DataNeed) -> dict[str, str | None]:
+    problems = catalog.check(SOURCE, need)
+    if problems:
+        first = problems[0]
+        if len(problems) > 1:
+            others = "; ".join(f"{p.column}: {p.message}" for p in problems[1:])
+            first.message += f" (also: {others})"
+        raise first
+    actual = catalog.columns(SOURCE)
+    lower = {c.lower(): c for c in actual}
+    out: dict[str, str | None] = {}
+    for col in [*need.columns, *need.optional_columns]:
+        out[col] = col if col in actual else lower.get(col.lower())
+    out["_timestamp_type"] = actual[out["timestamp"] or "timestamp"]
+    return out
+
+
+def _timestamp_sql(column: str, duck_type: str) -> str:
+    col = quote_ident(column)
+    t = duck_type.upper()
+    if t.startswith("TIMESTAMP WITH TIME ZONE") or t == "TIMESTAMPTZ":
+        return f"timezone('UTC', {col})"
+    if t.startswith(("TIMESTAMP", "DATE")):
+        return f"CAST({col} AS TIMESTAMP)"
+    # ISO strings: with an offset or Z they are instants (converted to UTC); without one
+    # they are taken as UTC wall-clock times.
+    s = f"trim(CAST({col} AS VARCHAR))"
+    return (
+        f"CASE WHEN regexp_matches({s}, '{_TZ_SUFFIX}') "
+        f"THEN timezone('UTC', TRY_CAST({s} AS TIMESTAMPTZ)) "
+        f"ELSE TRY_CAST({s} AS TIMESTAMP) END"
+    )
+
+
+def _check_timestamps(con: Any, column: str, duck_type: str, file: Any) -> None:
+    if duck_type.upper().startswith(("TIMESTAMP", "DATE")):
+        return
+    if not duck_type.upper().startswith("VARCHAR"):
+        raise DataError(
+            f"column has type {duck_type}, expected a timestamp or an ISO 8601 string",
+            source=SOURCE,
+            column=column,
+            file=file,
+            code="data.bad-type",
+            hint="store times as TIMESTAMP or as text like 2026-03-01T14:30:00Z",
+        )
+    bad, sample = con.execute(
+        "SELECT count(*), min(ts_raw) FROM _journey_events "
+        "WHERE ts_raw IS NOT NULL AND trim(ts_raw) <> '' AND ts IS NULL"
+    ).fetchone()
+    if bad:
+        raise DataError(
+            f"{bad:,} value(s) cannot be read as timestamps, e.g. {sample!r}",
+            source=SOURCE,
+            column=column,
+            file=file,
+            code="data.bad-timestamp",
+            hint="use ISO 8601 text such as 2026-03-01T14:30:00Z (or a TIMESTAMP column)",
+        )
+
+
+def build_journeys(
+    catalog: DataCatalog, con: Any, spec: JourneySpec, need: DataNeed
+) -> JourneyTables:
+    """Validate ``events`` and build the journey tables on ``con``.
+
+    Args:
+        catalog: The run's data catalog (used for the schema checks).
+        con: A DuckDB cursor with the ``events`` view.
+        spec: The step's spec.
+        need: The agent's declared need for ``events``.
+
+    Raises:
+        DataError: Missing columns, wrong types, or timestamps that cannot be parsed.
+    """
+    cols = _resolve_columns(catalog, need)
+    file = catalog.path(SOURCE)
+    ts_col = cols["timestamp"] or "timestamp"
+    rev_col = cols.get("revenue")
+    rev_sql = f"TRY_CAST({quote_ident(rev_col)} AS DOUBLE)" if rev_col else "CAST(NULL AS DOUBLE)"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW _journey_events AS SELECT
+            {quote_ident(cols["customer_id"] or "customer_id")} AS cid,
+            {_timestamp_sql(ts_col, cols["_timestamp_type"] or "VARCHAR")} AS ts,
+            CAST({quote_ident(cols["event_type"] or "event_type")} AS VARCHAR) AS et,
+            CAST({quote_ident(cols["channel"] or "channel")} AS VARCHAR) AS ch,
+            {rev_sql} AS rev,
+            {quote_ident(ts_col)} AS ts_raw
+        FROM {SOURCE}"""
+    )
+    _check_timestamps(con, ts_col, cols["_timestamp_type"] or "VARCHAR", file)
+    warnings: list[str] = []
+
+    # The vocabulary: distinct (event_type, channel) with counts. Every classification
+    # (touch / conversion / stage, channel names and filters) is decided on this small
+    # table in Python, then pushed back into SQL as literal lists.
+    vocab = con.execute(
+        "SELECT et, ch, count(*) FILTER (WHERE cid IS NOT NULL) AS n, "
+        "count(ts) FILTER (WHERE cid IS NOT NULL) AS n_ts, "
+        "min(ts) FILTER (WHERE cid IS NOT NULL), max(ts) FILTER (WHERE cid IS NOT NULL), "
+        "count(*) FILTER (WHERE cid IS NULL) FROM _journey_events GROUP BY ALL"
+    ).fetchall()
+    no_cid = sum(int(r[6]) for r in vocab)
+    firsts = [r[4] for r in vocab if r[4] is not None]
+    lasts = [r[5] for r in vocab if r[5] is not None]
+    period = (min(firsts), max(lasts)) if firsts else (None, None)
+    no_ts = sum(int(r[2]) - int(r[3]) for r in vocab)
+    if no_cid:
+        warnings.append(f"{no_cid:,} event(s) without a customer_id were ignored")
+    if no_ts:
+        warnings.append(f"{no_ts:,} event(s) without a timestamp were ignored")
+    et_raw: dict[str, list[str]] = {}
+    stage_counts: dict[str, int] = {}
+    no_type = 0
+    touch_channels: dict[str, set[str]] = {}  # stripped channel -> raw spellings
+    no_channel = 0
+    for et, ch, _n, n_ts, *_ in vocab:
+        if not n_ts:
+            continue  # only rows without a customer or a timestamp: already reported
+        norm = (et or "").strip().lower()
+        if not norm:
+            no_type += int(n_ts)
+            continue
+        et_raw.setdefault(norm, [])
+        if et not in et_raw[norm]:
+            et_raw[norm].append(et)
+        if norm == TOUCH:
+            name = (ch or "").strip()
+            if not name:
+                no_channel += int(n_ts)
+            else:
+                touch_channels.setdefault(name, set()).add(ch)
+        elif norm != CONVERSION:
+            stage_counts[norm] = stage_counts.get(norm, 0) + int(n_ts)
+    if no_type:
+        warnings.append(f"{no_type:,} event(s) with an empty event_type were ignored")
+    if no_channel:
+        warnings.append(f"{no_channel:,} touch(es) with an empty channel were ignored")
+
+    mapping, channels = _channel_mapping(sorted(touch_channels), spec, warnings)
+    stage_types = sorted(stage_counts, key=lambda s: (-stage_counts[s], s))
+    if spec.funnel_stages is not None:
+        wanted = [s.lower() for s in spec.funnel_stages if s.lower() != CONVERSION]
+        missing = [s for s in wanted if s not in stage_counts]
+        if missing:
+            warnings.append(
+                "funnel stage(s) not found in the data's event_type values: "
+                + ", ".join(missing)
+                + (f" (found: {', '.join(stage_types)})" if stage_types else "")
+            )
+        flagged = wanted
+    else:
+        if len(stage_types) > MAX_STAGE_TYPES:
+            warnings.append(
+                f"{len(stage_types)} stage event types found; the default funnel uses the "
+                f"{MAX_STAGE_TYPES} most frequent (set funnel_stages to choose)"
+            )
+        flagged = stage_types[:MAX_STAGE_TYPES]
+    stage_flags = {s: f"s{i}" for i, s in enumerate(flagged)}
+
+    tables = JourneyTables(
+        con=con,
+        channels=channels,
+        stage_types=[s for s in stage_types if s in stage_flags],
+        stage_flags=stage_flags,
+        has_revenue=rev_col is not None,
+        warnings=warnings,
+    )
+    conv_in = _in_list(et_raw.get(CONVERSION, []))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _journey_conv AS
+            SELECT cid, ts, count(*)::BIGINT AS n, coalesce(sum(rev), 0)::DOUBLE AS rev
+            FROM _journey_events WHERE et IN {conv_in} AND ts IS NOT NULL AND cid IS NOT NULL
+            GROUP BY cid, ts"""
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _journey_dict (et VARCHAR, ch VARCHAR, id INTEGER)")
+    ids = {name: i + 1 for i, name in enumerate(channels)}
+    rows = []
+    for name, raws in touch_channels.items():
+        target = mapping.get(name)
+        if target is None:
+            continue
+        rows += [(et, ch, ids[target]) for ch in sorted(raws) for et in et_raw.get(TOUCH, [])]
+    if rows:
+        con.executemany("INSERT INTO _journey_dict VALUES (?, ?, ?)", rows)
+
+    flags = "".join(
+        f", bool_or(e.et IN {_in_list(et_raw.get(s, []))}) AS {col}"
+        for s, col in stage_flags.items()
+    )
+    # A touch is packed into one BIGINT, (microseconds since the first event) * radix +
+    # channel id, so sorting the plain list orders by time then channel: far cheaper
+    # than an ordered list aggregate per journey. Data spanning too long for the packing
+    # (centuries at 10^4 channels) falls back to the ordered aggregate.
+    radix = 1 << max(1, len(channels)).bit_length()
+    start_us = _epoch_us(period[0]) if period[0] is not None else 0
+    span_us = _epoch_us(period[1]) - start_us if period[1] is not None else 0
+    if (span_us + 1) * radix < 2**62:
+        touches = (
+            f"list_sort(list((epoch_us(e.ts) - {start_us}) * {radix} + d.id) "
+            "FILTER (WHERE d.id IS NOT NULL))"
+        )
+    else:
+        touches = (
+            f"list((epoch_us(e.ts) - {start_us})::HUGEINT * {radix} + d.id ORDER BY e.ts, d.id) "
+            "FILTER (WHERE d.id IS NOT NULL)"
+        )
+    tables.packing = (radix, start_us)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _journey_raw AS
+        SELECT c.ts AS cts,
+               hash(e.cid) AS cust,
+               coalesce(any_value(c.n), 0)::BIGINT AS n_conv,
+               coalesce(any_value(c.rev), 0)::DOUBLE AS rev,
+               coalesce({touches}, []) AS touches
+               {flags}
+        FROM _journey_events e
+        LEFT JOIN _journey_dict d ON e.et = d.et AND e.ch = d.ch
+        ASOF LEFT JOIN _journey_conv c ON e.cid = c.cid AND e.ts <= c.ts
+        WHERE e.ts IS NOT NULL AND e.cid IS NOT NULL AND e.et NOT IN {conv_in}
+        GROUP BY e.cid, c.ts"""
+    )
+    _journey_view(con, spec, tables.packing)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _journey_paths AS
+        SELECT path, count(*)::BIGINT AS journeys,
+               count(*) FILTER (WHERE converted)::BIGINT AS converting,
+               coalesce(sum(n_conv), 0)::BIGINT AS conversions,
+               count(*) FILTER (WHERE NOT converted)::BIGINT AS nulls,
+               coalesce(sum(rev), 0)::DOUBLE AS revenue
+        FROM _journey_j WHERE len(path) > 0 GROUP BY path"""
+    )
+    tables.period = period
+    tables.events = sum(int(r[3]) for r in vocab)
+    _facts(tables)
+    return tables
+
+
+def _channel_mapping(
+    names: list[str], spec: JourneySpec, warnings: list[str]
+) -> tuple[dict[str, str | None], list[str]]:
+    """Data channel name -> analysed channel name (None = dropped), and the sorted names."""
+    if spec.channels is None:
+        return {n: n for n in names}, sorted(names)
+    listed = {channel_key(c): c for c in spec.channels}
+    found = {channel_key(n) for n in names}
+    absent = [c for k, c in listed.items() if k not in found]
+    if len(absent) == len(listed) and names:
+        raise DataError(
+            "none of the requested channels appear in the data: " + ", ".join(spec.channels),
+            source=SOURCE,
+            column="channel",
+            code="data.no-matching-channels",
+            hint=(
+                "the data's channels are: "
+                + ", ".join(names[:20])
+                + ("…" if len(names) > 20 else "")
+                + "; set `channels` in the step's `with:` to names from that list"
+            ),
+        )
+    if absent:
+        warnings.append("requested channel(s) with no touches in the data: " + ", ".join(absent))
+    mapping: dict[str, str | None] = {}
+    for n in names:
+        if channel_key(n) in listed:
+            mapping[n] = n
+        else:
+            mapping[n] = OTHER if spec.unlisted_channels == "group" else None
+    unlisted = sorted(n for n in names if channel_key(n) not in listed)
+    if unlisted:
+        how = f"grouped as {OTHER!r}" if spec.unlisted_channels == "group" else "dropped"
+        warnings.append(f"touches on unlisted channel(s) {', '.join(unlisted)} were {how}")
+    return mapping, sorted({v for v in mapping.values() if v is not None})
+
+
+def _epoch_us(value: dt.datetime) -> int:
+    delta = value - dt.datetime(1970, 1, 1)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _journey_view(con: Any, spec: JourneySpec, packing: tuple[int, int]) -> None:
+    """The journeys after the lookback window: path, touch times, ages and days."""
+    radix, start_us = packing
+    # Unpack: channel id is the remainder, the time the quotient (microseconds).
+    touches = "touches"
+    if spec.lookback_days is not None:
+        # The window ends at the conversion, or for a journey without one at its last touch.
+        lb = round(spec.lookback_days * 86_400_000_000)
+        end = f"coalesce(epoch_us(cts) - {start_us}, touches[-1] // {radix})"
+        touches = f"list_filter(touches, lambda x: x // {radix} >= {end} - {lb})"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW _journey_j AS
+        WITH w AS (SELECT * REPLACE ({touches} AS touches) FROM _journey_raw)
+        SELECT * EXCLUDE (touches),
+               cts IS NOT NULL AS converted,
+               list_transform(touches, lambda x: (x % {radix})::INTEGER) AS path,
+               CASE WHEN cts IS NOT NULL
+                    THEN list_transform(touches,
+                         lambda x: (epoch_us(cts) - {start_us} - x // {radix}) / 86400e6)
+               END AS ages
+        FROM w"""
+    )
+
+
+def _facts(t: JourneyTables) -> None:
+    con = t.con
+    # Customers: hashes of the journeys' customer ids plus those with nothing but
+    # conversions (64-bit hashes: a collision among millions of ids is ~1e-7 likely).
+    (customers,) = con.execute(
+        "SELECT count(DISTINCT cust) FROM ("
+        "SELECT cust FROM _journey_raw UNION ALL SELECT hash(cid) FROM _journey_conv)"
+    ).fetchone()
+    t.customers = int(customers)
+    conv, rev, groups = con.execute(
+        "SELECT coalesce(sum(n), 0), coalesce(sum(rev), 0), count(*) FROM _journey_conv"
+    ).fetchone()
+    matched_j, matched_c, matched_r = con.execute(
+        "SELECT count(*), coalesce(sum(n_conv), 0), coalesce(sum(rev), 0) "
+        "FROM _journey_raw WHERE cts IS NOT NULL"
+    ).fetchone()
+    t.conversions, t.revenue = int(conv), float(rev)
+    t.unmatched_journeys = int(groups) - int(matched_j)
+    t.unmatched_conversions = int(conv) - int(matched_c)
+    t.unmatched_revenue = float(rev) - float(matched_r)
