@@ -1,0 +1,798 @@
+"""The budget allocation agent: fit response curves, then find the best budget split."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from agents.budget._data import load_history, norm_channel
+from agents.budget._model import Fit, Params, contributions_of, fit_model
+from agents.budget._optimize import FloatArray, InfeasibleBounds, ResponseCurves, maximise
+from agents.budget._schema import (
+    BudgetPlan,
+    BudgetSpec,
+    ChannelPlan,
+    CurveParams,
+    Estimate,
+    FitDiagnostics,
+)
+from conductor import (
+    Agent,
+    AgentError,
+    Allocation,
+    BusinessGoal,
+    DataError,
+    DataNeed,
+    GoalError,
+    Inputs,
+    Insight,
+    Kpi,
+    PlanContext,
+    RunContext,
+)
+
+_MIN_WEEKS = 16
+_YEAR_WEEKS = 52
+_FLAT_CV = 0.1
+
+
+class BudgetAllocationAgent(Agent[BudgetSpec, BudgetPlan]):
+    """Learns each channel's response curve from spend history and splits the budget."""
+
+    name = "budget_allocation"
+    description = (
+        "Marketing-mix model (adstock + saturation) fitted on spend history, then the "
+        "budget split that maximises the KPI within every constraint"
+    )
+    spec_type = BudgetSpec
+    output_type = BudgetPlan
+    data: ClassVar[Mapping[str, DataNeed]] = {
+        "spend": DataNeed(
+            columns={"date": "date"},
+            optional_columns={"channel": "string", "spend": "number"},
+            description="Spend per channel: long (date, channel, spend) or wide (a column each).",
+        ),
+        "outcomes": DataNeed(
+            columns={"date": "date"},
+            required=False,
+            description="The KPI per date (e.g. revenue, conversions).",
+        ),
+    }
+    requires_goal = ("budget",)
+
+    def check_goal(self, goal: BusinessGoal, step: str) -> None:
+        """The budget may come from the step's `with:` too, so plan() checks it."""
+        return
+
+    def plan(self, ctx: PlanContext) -> BudgetSpec:
+        """Derive budget, horizon, KPI, channels and constraints from goal and brand."""
+        goal = ctx.goal
+        d: dict[str, Any] = {}
+        if goal.budget is not None:
+            d["budget"] = ctx.from_goal(goal.budget.amount, "budget")
+            d["currency"] = ctx.from_goal(goal.budget.currency, "budget")
+        elif "budget" not in ctx.params:
+            raise GoalError(
+                f"step {ctx.step!r} ({self.name}) needs the goal to state: budget",
+                missing=["budget"],
+                code="goal.missing-field",
+                hint='say it in the goal, e.g. "... with a $250k budget", '
+                "or give `budget:` in the step's `with:`",
+            )
+        if goal.horizon is not None:
+            d["horizon_weeks"] = ctx.from_goal(round(goal.horizon.weeks, 4), "horizon")
+            d["horizon_start"] = ctx.from_goal(goal.horizon.start, "horizon")
+            d["period"] = ctx.from_goal(
+                goal.horizon.label or f"{goal.horizon.start}..{goal.horizon.end}", "horizon"
+            )
+        kpi = {Kpi.CONVERSIONS: "conversions", Kpi.CPA: "conversions"}.get(goal.kpi, "revenue")
+        d["kpi"] = ctx.from_goal(kpi, "kpi")
+        if goal.channels:
+            d["channels"] = ctx.from_goal([norm_channel(c) for c in goal.channels], "channels")
+        if goal.excluded_channels:
+            d["excluded_channels"] = ctx.from_goal(
+                [norm_channel(c) for c in goal.excluded_channels], "excluded_channels"
+            )
+        shares: dict[str, float] = {}
+        mins: dict[str, float] = {}
+        maxs: dict[str, float] = {}
+        for c in goal.constraints:
+            key = norm_channel(c.channel) if c.channel else "*"
+            if c.kind == "max_channel_share":
+                shares[key] = c.value
+            elif c.kind == "min_channel_spend" and c.channel:
+                mins[key] = c.value
+            elif c.kind == "max_channel_spend" and c.channel:
+                maxs[key] = c.value
+            elif c.kind == "max_total_spend":
+                d["max_total_spend"] = ctx.from_goal(c.value, "constraints")
+            elif c.kind == "max_cpa":
+                d["max_cpa"] = ctx.from_goal(c.value, "constraints")
+            elif c.kind == "min_roas":
+                d["min_roas"] = ctx.from_goal(c.value, "constraints")
+        for name, val in (("max_share", shares), ("min_spend", mins), ("max_spend", maxs)):
+            if val:
+                d[name] = ctx.from_goal(val, "constraints")
+        t = goal.target
+        if t is not None:
+            if goal.kpi == Kpi.CPA and t.kind == "ceiling":
+                d["max_cpa"] = ctx.from_goal(t.value, "target")
+            elif goal.kpi == Kpi.ROAS and t.kind == "floor":
+                d["min_roas"] = ctx.from_goal(t.value, "target")
+            elif goal.kpi in (Kpi.REVENUE, Kpi.CONVERSIONS):
+                if t.kind == "relative":
+                    d["target_growth"] = ctx.from_goal(t.value, "target")
+                elif t.kind in ("absolute", "floor"):
+                    d["target"] = ctx.from_goal(t.value, "target")
+        rules = getattr(ctx.brand, "budget", None)
+        if rules is not None:
+            if getattr(rules, "max_share", None):
+                d["brand_max_share"] = ctx.from_brand(
+                    {
+                        (k if k == "*" else norm_channel(k)): float(v)
+                        for k, v in rules.max_share.items()
+                    },
+                    "budget.max_share",
+                )
+            if getattr(rules, "banned_channels", None):
+                d["banned_channels"] = ctx.from_brand(
+                    [norm_channel(c) for c in rules.banned_channels], "budget.banned_channels"
+                )
+            if getattr(rules, "max_change", None) is not None:
+                d["max_change"] = ctx.from_brand(float(rules.max_change), "budget.max_change")
+        spec: BudgetSpec = ctx.build(d)
+        return spec
+
+    def run(self, spec: BudgetSpec, inputs: Inputs, ctx: RunContext) -> BudgetPlan:
+        """Fit the response model on the history and optimise the split."""
+        return _Run(self, spec, inputs, ctx).execute()
+
+
+class _Run:
+    """One run of the agent (keeps the many intermediate values in one place)."""
+
+    def __init__(
+        self, agent: BudgetAllocationAgent, spec: BudgetSpec, inputs: Inputs, ctx: RunContext
+    ) -> None:
+        self.agent, self.spec, self.inputs, self.ctx = agent, spec, inputs, ctx
+        self.warnings: list[str] = []
+
+    def fail(self, message: str, code: str, hint: str) -> AgentError:
+        return AgentError(message, step=self.ctx.step, agent=self.agent.name, code=code, hint=hint)
+
+    def execute(self) -> BudgetPlan:
+        spec, ctx = self.spec, self.ctx
+        con = self.inputs.db()
+        has_outcomes = self.inputs.catalog.has("outcomes")
+        history, notes = load_history(con, spec.kpi, has_outcomes)
+        self.warnings += notes
+        n_weeks = len(history.weeks)
+        if n_weeks < _MIN_WEEKS:
+            raise DataError(
+                f"only {n_weeks} week(s) of history; the response model needs at least "
+                f"{_MIN_WEEKS} (a year or more for a good fit)",
+                source="spend", code="data.too-short",
+                hint="provide at least a year of weekly spend and outcomes",
+            )  # fmt: skip
+        order = spec.seasonality
+        if n_weeks < _YEAR_WEEKS:
+            self.warnings.append(
+                f"only {n_weeks} weeks of history (less than a year): seasonality is left "
+                "out and the response curves are uncertain; a year or more is recommended"
+            )
+            order = 0
+
+        scope, excluded = self._scope(history.channels)
+        # Channels with no spend carry no information: they can only be excluded.
+        totals = history.spend.sum(axis=0)
+        keep = [i for i, c in enumerate(history.channels) if totals[i] > 0]
+        dead = [c for i, c in enumerate(history.channels) if totals[i] <= 0]
+        dead_planned = [c for c in dead if c in scope and c not in excluded]
+        if dead_planned:
+            raise DataError(
+                "no spend at all in the history for channel(s): " + ", ".join(dead_planned),
+                source="spend", column="spend", code="data.channel-no-spend",
+                hint="the model cannot learn a curve without spend; add them to "
+                "`excluded_channels` or leave them out of `channels`",
+            )  # fmt: skip
+        if dead:
+            self.warnings.append(f"no spend in the history, left out: {', '.join(dead)}")
+        history = type(history)(
+            weeks=history.weeks,
+            channels=[history.channels[i] for i in keep],
+            spend=history.spend[:, keep],
+            kpi=history.kpi,
+        )
+        for i, c in enumerate(history.channels):
+            x = history.spend[:, i]
+            cv = float(x.std() / x.mean()) if x.mean() > 0 else 0.0
+            if cv < _FLAT_CV and c in scope:
+                self.warnings.append(
+                    f"{c}: weekly spend barely varies (coefficient of variation {cv:.2f}); its "
+                    "response curve cannot be identified from this history and leans on the "
+                    "model's priors; test spend changes (e.g. a geo or flighting test) to learn it"
+                )
+        holdout = spec.holdout_weeks
+        if holdout is None:
+            holdout = max(4, min(13, n_weeks // 10))
+        if holdout >= n_weeks - _MIN_WEEKS // 2:
+            holdout = 0
+        ctx.progress("fitting response curves", 0, None)
+        fit = fit_model(
+            history,
+            logistic=spec.saturation == "logistic",
+            order=order,
+            holdout_weeks=holdout,
+            bootstrap=spec.bootstrap,
+            seed=ctx.seed,
+            progress=ctx.on_progress,
+        )
+        if fit.r2 < 0.5:
+            self.warnings.append(
+                f"the model explains little of the KPI's variation (R² {fit.r2:.2f}); "
+                "treat the curves and the plan with caution"
+            )
+        return self._optimise(fit, scope, excluded)
+
+    def _scope(self, data_channels: Sequence[str]) -> tuple[list[str], set[str]]:
+        spec = self.spec
+        known = set(data_channels)
+        wanted = [norm_channel(c) for c in spec.channels] if spec.channels else list(data_channels)
+        named = {
+            "channels": wanted if spec.channels else [],
+            "excluded_channels": [norm_channel(c) for c in spec.excluded_channels],
+            "min_spend": [norm_channel(c) for c in spec.min_spend],
+            "max_spend": [norm_channel(c) for c in spec.max_spend],
+            "min_share": [norm_channel(c) for c in spec.min_share],
+            "max_share": [norm_channel(c) for c in spec.max_share if c != "*"],
+        }
+        for field, names in named.items():
+            unknown = [c for c in names if c not in known]
+            if unknown:
+                sugg = [
+                    f"{u!r} -> {m[0]!r}"
+                    for u in unknown
+                    if (m := difflib.get_close_matches(u, list(known), n=1))
+                ]
+                raise self.fail(
+                    f"unknown channel(s) in `{field}`: {', '.join(unknown)} "
+                    f"(the spend data has: {', '.join(data_channels)})",
+                    "budget.unknown-channel",
+                    ("did you mean " + ", ".join(sugg) + "? ") * bool(sugg)
+                    + "use the channel names of the spend data",
+                )
+        excluded = set(named["excluded_channels"]) | {
+            norm_channel(c) for c in self.spec.banned_channels
+        }
+        scope = list(dict.fromkeys(wanted + [c for c in data_channels if c in excluded]))
+        return scope, excluded
+
+    def _bounds(
+        self, names: list[str], total: float, previous: FloatArray, excluded: set[str]
+    ) -> tuple[FloatArray, FloatArray, list[list[str]], list[list[str]]]:
+        """Per-channel bounds (horizon amounts) with the reasons behind each."""
+        spec = self.spec
+        n = len(names)
+        lo, hi = np.zeros(n), np.full(n, total)
+        lo_why: list[list[str]] = [[] for _ in range(n)]
+        hi_why: list[list[str]] = [[] for _ in range(n)]
+        cur = spec.currency
+
+        def tighten(i: int, value: float, why: str, upper: bool) -> None:
+            if upper:
+                if value < hi[i] - 1e-9:
+                    hi[i] = value
+                    hi_why[i] = [why]
+                elif abs(value - hi[i]) <= 1e-9:
+                    hi_why[i].append(why)
+            elif value > lo[i] + 1e-9:
+                lo[i] = value
+                lo_why[i] = [why]
+            elif abs(value - lo[i]) <= 1e-9 and value > 0:
+                lo_why[i].append(why)
+
+        mins = {norm_channel(k): v for k, v in spec.min_spend.items()}
+        maxs = {norm_channel(k): v for k, v in spec.max_spend.items()}
+        min_sh = {norm_channel(k): v for k, v in spec.min_share.items()}
+        max_sh = {(k if k == "*" else norm_channel(k)): v for k, v in spec.max_share.items()}
+        brand_sh = {
+            (k if k == "*" else norm_channel(k)): v for k, v in spec.brand_max_share.items()
+        }
+        banned = {norm_channel(c) for c in spec.banned_channels}
+        for i, c in enumerate(names):
+            if c in mins:
+                tighten(i, mins[c], f"min_spend {mins[c]:,.0f} {cur}", upper=False)
+            if c in min_sh:
+                tighten(i, min_sh[c] * total, f"min_share {min_sh[c]:.0%}", upper=False)
+            if c in maxs:
+                tighten(i, maxs[c], f"max_spend {maxs[c]:,.0f} {cur}", upper=True)
+            share = max_sh.get(c, max_sh.get("*"))
+            if share is not None:
+                tighten(i, share * total, f"max_share {share:.0%}", upper=True)
+            bshare = brand_sh.get(c, brand_sh.get("*"))
+            if bshare is not None:
+                tighten(i, bshare * total, f"brand max share {bshare:.0%}", upper=True)
+            if spec.max_change is not None:
+                mc = spec.max_change
+                tighten(i, previous[i] * (1 + mc), f"brand max change {mc:.0%} vs current {previous[i]:,.0f}", upper=True)  # fmt: skip
+                tighten(i, max(previous[i] * (1 - mc), 0.0), f"brand max change {mc:.0%} vs current {previous[i]:,.0f}", upper=False)  # fmt: skip
+            if c in excluded:
+                tighten(i, 0.0, "brand bans it" if c in banned else "excluded", upper=True)
+        return lo, hi, lo_why, hi_why
+
+    def _infeasible(
+        self,
+        exc: InfeasibleBounds,
+        names: list[str],
+        total: float,
+        lo: FloatArray,
+        hi: FloatArray,
+        lo_why: list[list[str]],
+        hi_why: list[list[str]],
+    ) -> AgentError:
+        cur = self.spec.currency
+        if exc.kind == "min-above-max":
+            parts = [
+                f"{names[i]}: minimum {lo[i]:,.0f} ({'; '.join(lo_why[i])}) is above maximum "
+                f"{hi[i]:,.0f} ({'; '.join(hi_why[i]) or 'the budget'})"
+                for i in range(len(names))
+                if lo[i] > hi[i] + 1e-9 * max(1.0, total)
+            ]
+            return self.fail(
+                "infeasible budget constraints: " + "; ".join(parts),
+                "budget.infeasible",
+                "loosen one of the clashing constraints for each channel listed",
+            )
+        if exc.kind == "below-minimums":
+            parts = [
+                f"{names[i]} {lo[i]:,.0f} ({'; '.join(lo_why[i])})"
+                for i in range(len(names))
+                if lo[i] > 0
+            ]
+            return self.fail(
+                f"infeasible budget constraints: the minimums add up to {lo.sum():,.0f} {cur}, "
+                f"more than the budget of {total:,.0f} {cur}: " + ", ".join(parts),
+                "budget.infeasible",
+                "raise the budget or lower these minimums",
+            )
+        parts = [
+            f"{names[i]} {hi[i]:,.0f} ({'; '.join(hi_why[i])})"
+            for i in range(len(names))
+            if hi_why[i]
+        ]
+        return self.fail(
+            f"infeasible budget constraints: the channel maximums add up to {hi.sum():,.0f} "
+            f"{cur}, less than the budget of {total:,.0f} {cur}: " + ", ".join(parts),
+            "budget.infeasible",
+            "loosen the caps or exclusions, add channels, or lower the budget",
+        )
+
+    def _optimise(self, fit: Fit, scope: list[str], excluded: set[str]) -> BudgetPlan:
+        spec, ctx = self.spec, self.ctx
+        hist = fit.history
+        w = spec.horizon_weeks
+        idx_all = {c: i for i, c in enumerate(hist.channels)}
+        names = [c for c in scope if c in idx_all or c in excluded]
+        model_idx = np.array([idx_all.get(c, -1) for c in names])
+        # Channels without history (excluded ones only) get placeholder curves; they are
+        # pinned at zero so the curve never matters.
+        all_curves = fit.curves()
+        beta = np.array([all_curves.beta[i] if i >= 0 else 0.0 for i in model_idx])
+        kk = np.array([all_curves.k[i] if i >= 0 else 1.0 for i in model_idx])
+        ss = np.array([all_curves.shape[i] if i >= 0 else 1.0 for i in model_idx])
+        curves = ResponseCurves(beta, kk, ss, np.full(len(names), fit.logistic))
+        recent = hist.spend[-min(spec.current_weeks, len(hist.weeks)) :]
+        cur_weekly = np.array([recent[:, i].mean() if i >= 0 else 0.0 for i in model_idx])
+        cur_total = float(cur_weekly.sum())
+        total = (
+            spec.budget if spec.max_total_spend is None else min(spec.budget, spec.max_total_spend)
+        )
+        if spec.max_total_spend is not None and spec.max_total_spend < spec.budget:
+            self.warnings.append(
+                f"max_total_spend {spec.max_total_spend:,.0f} caps the budget of {spec.budget:,.0f}"
+            )
+        mix = (
+            cur_weekly / cur_total if cur_total > 0 else np.full(len(names), 1 / max(len(names), 1))
+        )
+        previous = mix * total
+        lo, hi, lo_why, hi_why = self._bounds(names, total, previous, excluded)
+
+        def solve(amount: float) -> tuple[FloatArray, float, bool]:
+            sol = maximise(curves, amount / w, lo / w, np.minimum(hi, amount) / w)
+            return sol.x * w, sol.price, sol.certified
+
+        def media(x: FloatArray) -> float:
+            return float(curves.value(x / w).sum()) * w
+
+        ctx.progress("optimising the budget split", 0, None)
+        try:
+            x, price, certified = solve(total)
+        except InfeasibleBounds as exc:
+            raise self._infeasible(exc, names, total, lo, hi, lo_why, hi_why) from None
+
+        # Everything but the planned channels carries on at its current weekly spend.
+        horizon = self._horizon_weeks(hist.weeks[-1])
+        frac = w / len(horizon)
+        others = [i for i, c in enumerate(hist.channels) if c not in names]
+        other_media = (
+            sum(
+                float(
+                    all_curves.subset(np.array([i])).value(
+                        np.array([hist.spend[-spec.current_weeks :, i].mean()])
+                    )[0]
+                )
+                for i in others
+            )
+            * w
+        )
+        baseline = float(fit.base_at(horizon).sum()) * frac
+        bau_media = media(cur_weekly * w) if cur_total > 0 else 0.0
+        target = spec.target
+        if spec.target_growth is not None and target is None:
+            target = (baseline + other_media + bau_media) * (1 + spec.target_growth)
+
+        if spec.mode == "target":
+            if target is None:
+                raise self.fail(
+                    "mode 'target' needs a KPI target",
+                    "budget.no-target",
+                    "set `target:` or `target_growth:` in `with:`, or state one in the goal",
+                )
+            need = target - baseline - other_media
+            if media(x) >= need:
+                x, price, certified = self._least_spend(solve, media, need, float(lo.sum()), total)
+            else:
+                self.warnings.append(
+                    f"the target {target:,.0f} {spec.kpi} is out of reach with the budget; the "
+                    "plan spends it all for the most it can get"
+                )
+        bound = self._return_bound()
+        if bound is not None:
+            r, label = bound
+            if media(x) < r * float(x.sum()) - 1e-9:
+                x, price, certified = self._within_return(solve, media, r, label, float(lo.sum()), float(x.sum()), names, lo, lo_why)  # fmt: skip
+
+        spend = float(x.sum())
+        return self._output(fit, names, model_idx, curves, x, previous, cur_weekly, lo, hi,
+                            lo_why, hi_why, price, certified, total, spend, baseline,
+                            other_media, horizon, frac, target)  # fmt: skip
+
+    def _horizon_weeks(self, last: dt.date) -> list[dt.date]:
+        start = self.spec.horizon_start
+        first = (
+            (start - dt.timedelta(days=start.weekday())) if start else last + dt.timedelta(weeks=1)
+        )
+        n = max(1, math.ceil(self.spec.horizon_weeks - 1e-9))
+        return [first + dt.timedelta(weeks=i) for i in range(n)]
+
+    def _return_bound(self) -> tuple[float, str] | None:
+        spec = self.spec
+        money_kpi = spec.kpi.lower() in ("revenue", "sales", "profit")
+        if spec.max_cpa is not None:
+            if money_kpi:
+                self.warnings.append(
+                    f"max_cpa ignored: the modelled KPI {spec.kpi!r} is money, not a count "
+                    "(model `conversions` to bound CPA)"
+                )
+            else:
+                return 1.0 / spec.max_cpa, f"max_cpa {spec.max_cpa:,.2f}"
+        if spec.min_roas is not None:
+            if not money_kpi:
+                self.warnings.append(
+                    f"min_roas ignored: the modelled KPI {spec.kpi!r} is not money "
+                    "(model `revenue` to bound ROAS)"
+                )
+            else:
+                return spec.min_roas, f"min_roas {spec.min_roas:g}"
+        return None
+
+    def _least_spend(
+        self, solve: Any, media: Any, need: float, low: float, high: float
+    ) -> tuple[FloatArray, float, bool]:
+        """Least total spend whose best split reaches ``need`` (the best value rises with it)."""
+        if low > 0 and media(solve(low)[0]) >= need:
+            return solve(low)  # type: ignore[no-any-return]
+        a, b = low, high
+        for _ in range(50):
+            mid = 0.5 * (a + b)
+            if media(solve(mid)[0]) >= need:
+                b = mid
+            else:
+                a = mid
+            if b - a <= 1e-6 * max(1.0, high):
+                break
+        return solve(b)  # type: ignore[no-any-return]
+
+    def _within_return(
+        self,
+        solve: Any,
+        media: Any,
+        r: float,
+        label: str,
+        low: float,
+        high: float,
+        names: list[str],
+        lo: FloatArray,
+        lo_why: list[list[str]],
+    ) -> tuple[FloatArray, float, bool]:
+        """Largest spend whose best split keeps media KPI / spend >= r."""
+        grid = np.linspace(high, max(low, high * 1e-3), 25)
+        ok = None
+        prev = high
+        for g in grid:
+            if media(solve(float(g))[0]) >= r * g:
+                ok = float(g)
+                break
+            prev = float(g)
+        if ok is None:
+            mins = ", ".join(f"{names[i]} {lo[i]:,.0f} ({'; '.join(lo_why[i])})" for i in range(len(names)) if lo[i] > 0)  # fmt: skip
+            raise self.fail(
+                f"infeasible budget constraints: no spend level meets {label} "
+                + (f"together with the minimums {mins}" if mins else "on the fitted curves"),
+                "budget.infeasible",
+                f"loosen {label.split(maxsplit=1)[0]} or the minimum spends",
+            )
+        a, b = ok, prev
+        for _ in range(40):
+            mid = 0.5 * (a + b)
+            if media(solve(mid)[0]) >= r * mid:
+                a = mid
+            else:
+                b = mid
+            if b - a <= 1e-6 * max(1.0, high):
+                break
+        self.warnings.append(
+            f"{label} binds: the plan spends {a:,.0f} of the {high:,.0f} available"
+        )
+        return solve(a)  # type: ignore[no-any-return]
+
+    def _output(
+        self,
+        fit: Fit,
+        names: list[str],
+        model_idx: Any,
+        curves: ResponseCurves,
+        x: FloatArray,
+        previous: FloatArray,
+        cur_weekly: FloatArray,
+        lo: FloatArray,
+        hi: FloatArray,
+        lo_why: list[list[str]],
+        hi_why: list[list[str]],
+        price: float,
+        certified: bool,
+        total: float,
+        spend: float,
+        baseline: float,
+        other_media: float,
+        horizon: list[dt.date],
+        frac: float,
+        target: float | None,
+    ) -> BudgetPlan:
+        spec, _ctx = self.spec, self.ctx
+        w = spec.horizon_weeks
+        q = ((1 - spec.interval) / 2 * 100, (1 + spec.interval) / 2 * 100)
+        prev_x = cur_weekly / max(float(cur_weekly.sum()), 1e-300) * spend * (cur_weekly.sum() > 0)
+        hist = fit.history
+
+        def est(point: float, samples: list[float]) -> Estimate:
+            if not samples:
+                return Estimate(value=point, low=point, high=point)
+            lo_, hi_ = np.percentile(samples, q)
+            return Estimate(value=point, low=float(min(lo_, point)), high=float(max(hi_, point)))
+
+        def sub(p: Params) -> ResponseCurves:
+            full = fit.curves(p)
+            sel = np.array([max(i, 0) for i in model_idx])
+            c = full.subset(sel)
+            return ResponseCurves(np.where(model_idx >= 0, c.beta, 0.0), c.k, c.shape, c.logistic)
+
+        per_draw = [sub(p) for p in fit.draws]
+        ch_kpi = curves.value(x / w) * w
+        media_pt = float(ch_kpi.sum())
+        cur_pt = float(curves.value(prev_x / w).sum()) * w
+        draw_ch = [c.value(x / w) * w for c in per_draw]
+        draw_media = [float(v.sum()) for v in draw_ch]
+        draw_cur = [float(c.value(prev_x / w).sum()) * w for c in per_draw]
+        draw_base = [float(fit.base_at(horizon, p).sum()) * frac for p in fit.draws]
+        expected = est(
+            baseline + other_media + media_pt,
+            [b + other_media + m for b, m in zip(draw_base, draw_media, strict=True)],
+        )
+        hist_contrib = [contributions_of(fit, p).sum(axis=0) for p in fit.draws]
+        marg = curves.marginal(x / w)
+        channels: list[ChannelPlan] = []
+        sat = curves.saturation_point(0.8)
+        infl = curves.inflection()
+        for j, c in enumerate(names):
+            i = int(model_idx[j])
+            hs = float(hist.spend[:, i].sum()) if i >= 0 else 0.0
+            hc = float(fit.contributions[:, i].sum()) if i >= 0 else 0.0
+            p = fit.params
+
+            def par(arr: str, pt: float, i: int = i) -> Estimate:
+                return est(pt, [float(getattr(d, arr)[i]) for d in fit.draws] if i >= 0 else [])
+
+            curve = CurveParams(
+                kind=spec.saturation,
+                decay=par("decay", float(p.decay[i]) if i >= 0 else 0.0),
+                half_saturation=par("k", float(curves.k[j])),
+                shape=None if fit.logistic else par("shape", float(curves.shape[j])),
+                max_weekly_effect=par("beta", float(curves.beta[j])),
+                saturation_weekly=float(sat[j]),
+                inflection_weekly=float(infl[j]),
+            )
+            prev = float(previous[j])
+            channels.append(
+                ChannelPlan(
+                    channel=c,
+                    amount=float(x[j]),
+                    weekly=float(x[j] / w),
+                    share=float(x[j] / spend) if spend > 0 else 0.0,
+                    previous=prev,
+                    change=float(x[j] - prev),
+                    change_pct=float((x[j] - prev) / prev) if prev > 0 else None,
+                    min_amount=float(lo[j]),
+                    max_amount=float(min(hi[j], total)),
+                    bound_reasons=[*lo_why[j], *hi_why[j]],
+                    marginal_roi=float(marg[j]) if math.isfinite(float(marg[j])) else 0.0,
+                    roi=float(ch_kpi[j] / x[j]) if x[j] > 0 else 0.0,
+                    expected_kpi=est(float(ch_kpi[j]), [float(v[j]) for v in draw_ch]),
+                    curve=curve,
+                    history_spend=hs,
+                    history_contribution=est(
+                        hc, [float(v[i]) for v in hist_contrib] if i >= 0 else []
+                    ),
+                    history_roi=est(
+                        hc / hs if hs > 0 else 0.0,
+                        [float(v[i]) / hs for v in hist_contrib] if hs > 0 else [],
+                    ),
+                )
+            )
+        if not certified:
+            self.warnings.append(
+                "S-shaped curves leave a gap in the marginal-price search; the split was found "
+                "by searching which channels to fund (checked, but not proven global)"
+            )
+        period = spec.period or f"{horizon[0]} + {w:g} weeks"
+        allocation = Allocation(
+            id="budget/allocation",
+            amounts={c.channel: round(c.amount, 2) for c in channels},
+            currency=spec.currency,
+            previous={c.channel: round(c.previous, 2) for c in channels},
+            period=period,
+        )
+        uplift = est(
+            media_pt - cur_pt, [m - cc for m, cc in zip(draw_media, draw_cur, strict=True)]
+        )
+        insights = self._insights(channels, uplift, cur_pt, price, target, expected)
+        files: dict[str, str] = {}
+        try:
+            files["fit"] = str(self._write_fit(fit))
+        except OSError as exc:
+            self.warnings.append(f"could not write the fit table: {exc}")
+        return BudgetPlan(
+            kpi=spec.kpi,
+            currency=spec.currency,
+            budget=spec.budget,
+            spend=spend,
+            horizon_weeks=w,
+            period=period,
+            mode=spec.mode,
+            channels=channels,
+            expected_kpi=expected,
+            media_kpi=est(media_pt, draw_media),
+            current_media_kpi=est(cur_pt, draw_cur),
+            uplift=uplift,
+            marginal_price=float(price),
+            certified=certified,
+            target=target,
+            target_met=None if target is None else expected.value >= target - 1e-6 * abs(target),
+            diagnostics=FitDiagnostics(
+                weeks=len(hist.weeks),
+                first_week=hist.weeks[0],
+                last_week=hist.weeks[-1],
+                r2=fit.r2,
+                mape=fit.mape,
+                holdout_weeks=fit.holdout_weeks,
+                holdout_mape=fit.holdout_mape,
+                holdout_r2=fit.holdout_r2,
+                noise_sd=fit.noise_sd,
+                bootstrap=len(fit.draws),
+                seasonality=fit.order,
+            ),
+            allocation=allocation,
+            insights=insights,
+            files=files,
+            warnings=list(dict.fromkeys(self.warnings)),
+        )
+
+    def _insights(
+        self,
+        channels: list[ChannelPlan],
+        uplift: Estimate,
+        cur_pt: float,
+        price: float,
+        target: float | None,
+        expected: Estimate,
+    ) -> list[Insight]:
+        spec = self.spec
+        cur, kpi = spec.currency, spec.kpi
+        out: list[Insight] = []
+        pct = uplift.value / cur_pt if cur_pt > 0 else 0.0
+        out.append(
+            Insight(
+                id="budget/uplift",
+                statement=(
+                    f"The recommended split adds {uplift.value:,.0f} {kpi} ({pct:+.1%}) over "
+                    f"{spec.horizon_weeks:g} weeks vs the current mix at the same spend "
+                    f"({spec.interval:.0%} interval {uplift.low:,.0f} to {uplift.high:,.0f})."
+                ),
+                evidence={
+                    "uplift": round(uplift.value, 2),
+                    "uplift_low": round(uplift.low, 2),
+                    "uplift_high": round(uplift.high, 2),
+                    "uplift_pct": round(pct, 4),
+                },
+            )
+        )
+        for c in channels:
+            if c.history_spend <= 0:
+                continue
+            s80 = c.curve.saturation_weekly
+            cur_weekly = c.previous / spec.horizon_weeks
+            where = "above" if c.weekly > s80 else "below"
+            out.append(
+                Insight(
+                    id=f"budget/saturation/{c.channel}",
+                    statement=(
+                        f"{c.channel} is saturated above {s80:,.0f} {cur}/week (80% of its "
+                        f"maximum effect); the plan's {c.weekly:,.0f} {cur}/week is {where} "
+                        f"that, with a marginal return of {c.marginal_roi:.2f} {kpi} per {cur}."
+                    ),
+                    evidence={
+                        "saturation_weekly": round(s80, 2),
+                        "recommended_weekly": round(c.weekly, 2),
+                        "current_weekly": round(cur_weekly, 2),
+                        "marginal_roi": round(c.marginal_roi, 4),
+                        "history_roi": round(c.history_roi.value, 4),
+                    },
+                )
+            )
+        if target is not None:
+            met = expected.value >= target
+            out.append(
+                Insight(
+                    id="budget/target",
+                    statement=(
+                        f"Expected {kpi} over the horizon is {expected.value:,.0f} "
+                        f"({expected.low:,.0f} to {expected.high:,.0f}): the target of "
+                        f"{target:,.0f} is {'reached' if met else 'not reached'}."
+                    ),
+                    evidence={"target": round(target, 2), "expected": round(expected.value, 2)},
+                )
+            )
+        return out
+
+    def _write_fit(self, fit: Fit) -> Any:
+        hist = fit.history
+        cols: dict[str, Any] = {
+            "week": pa.array(hist.weeks, pa.date32()),
+            "kpi": pa.array(hist.kpi),
+            "fitted": pa.array(fit.fitted),
+            "baseline": pa.array(fit.baseline),
+        }
+        for i, c in enumerate(hist.channels):
+            cols[f"spend_{c}"] = pa.array(hist.spend[:, i])
+            cols[f"contribution_{c}"] = pa.array(fit.contributions[:, i])
+        self.ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.ctx.out_dir / "budget_fit.parquet"
+        pq.write_table(pa.table(cols), path)
+        return path

@@ -1,0 +1,261 @@
+"""Read the `spend` and `outcomes` sources into a weekly history, with DuckDB SQL.
+
+Long form: `spend(date, channel, spend)` plus `outcomes(date, <kpi>...)`. Wide form: one
+table with `date`, one spend column per channel and the KPI column(s) (the KPI may also
+come from `outcomes`). Daily or weekly rows are summed into Monday-starting weeks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from typing import Any
+
+import numpy as np
+
+from agents.budget._model import History
+from conductor import DataError
+from conductor.data import quote_ident
+
+_KPI_NAMES = {
+    "revenue", "conversions", "sales", "orders", "leads", "signups", "installs", "kpi",
+    "cpa", "roas", "retention_rate", "churn_rate", "aov", "reach", "profit", "visits",
+    "sessions", "customers", "units",
+}  # fmt: skip
+_SPEND_AFFIX = re.compile(r"^(spend_)(.+)$|^(.+?)(_spend)$")
+
+
+def norm_channel(name: str) -> str:
+    """Canonical channel name: lower case, words joined by underscores."""
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _cols(con: Any, source: str) -> dict[str, str]:
+    rows = con.execute(f"DESCRIBE {quote_ident(source)}").fetchall()
+    return {str(r[0]): str(r[1]).upper() for r in rows}
+
+
+def _numeric(t: str) -> bool:
+    return t.startswith(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                         "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL"))  # fmt: skip
+
+
+def _find(cols: dict[str, str], name: str) -> str | None:
+    for c in cols:
+        if c.lower() == name.lower():
+            return c
+    return None
+
+
+def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[str]]:
+    """Weekly spend per channel and the KPI, checked for bad values and gaps.
+
+    Args:
+        con: A DuckDB cursor with the `spend` (and maybe `outcomes`) views.
+        kpi: KPI column to model.
+        has_outcomes: Whether the `outcomes` source exists.
+
+    Returns:
+        The history and notes for the user (e.g. partial weeks dropped).
+
+    Raises:
+        DataError: Negative or missing spend, bad dates, missing weeks, no KPI column.
+    """
+    notes: list[str] = []
+    cols = _cols(con, "spend")
+    date_col = _find(cols, "date")
+    if date_col is None:
+        raise DataError("required column is missing", source="spend", column="date",
+                        code="data.missing-column", hint=f"the table has: {', '.join(cols)}")  # fmt: skip
+    ch_col, sp_col = _find(cols, "channel"), _find(cols, "spend")
+    kpi_in_spend = _find(cols, kpi)
+    if ch_col and sp_col:
+        long_sql = (
+            f"SELECT TRY_CAST({quote_ident(date_col)} AS DATE) AS d, "
+            f"CAST({quote_ident(ch_col)} AS VARCHAR) AS ch, "
+            f"TRY_CAST({quote_ident(sp_col)} AS DOUBLE) AS s, "
+            f"CAST({quote_ident(sp_col)} AS VARCHAR) AS raw FROM spend"
+        )
+        kpi_in_spend = None  # a KPI beside long-form rows would repeat per channel
+    else:
+        spend_cols = _wide_spend_columns(cols, date_col, kpi, con if has_outcomes else None)
+        if not spend_cols:
+            raise DataError(
+                "no spend columns found: expected `channel` and `spend` columns (long form) "
+                "or one numeric spend column per channel (wide form)",
+                source="spend",
+                code="data.no-spend-columns",
+                hint="see docs/data.md: spend(date, channel, spend), or date + spend_<channel>",
+            )
+        long_sql = " UNION ALL ".join(
+            f"SELECT TRY_CAST({quote_ident(date_col)} AS DATE) AS d, "
+            f"'{ch.replace(chr(39), chr(39) * 2)}' AS ch, "
+            f"TRY_CAST({quote_ident(col)} AS DOUBLE) AS s, "
+            f"CAST({quote_ident(col)} AS VARCHAR) AS raw FROM spend"
+            for ch, col in spend_cols.items()
+        )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _budget_long AS {long_sql}")
+    bad_dates = con.execute("SELECT count(*) FROM _budget_long WHERE d IS NULL").fetchone()[0]
+    if bad_dates:
+        raise DataError(f"{bad_dates} row(s) have a missing or unreadable date", source="spend",
+                        column="date", code="data.bad-date", hint="use ISO dates like 2026-03-02")  # fmt: skip
+    bad = con.execute(
+        "SELECT ch, min(d), count(*) FROM _budget_long WHERE s IS NULL GROUP BY ch ORDER BY ch"
+    ).fetchall()
+    if bad:
+        ch, first, n = bad[0]
+        raise DataError(
+            f"{n} spend value(s) for channel {ch!r} are missing or not numbers (first on {first})",
+            source="spend", column="spend", code="data.bad-spend",
+            hint="write 0 for weeks without spend",
+        )  # fmt: skip
+    neg = con.execute(
+        "SELECT ch, min(d), count(*), min(s) FROM _budget_long WHERE s < 0 GROUP BY ch ORDER BY ch"
+    ).fetchall()
+    if neg:
+        desc = "; ".join(f"{c}: {n} row(s), first on {d}, lowest {v:,.2f}" for c, d, n, v in neg)
+        raise DataError(
+            f"negative spend: {desc}", source="spend", column="spend", code="data.negative-spend",
+            hint="spend must be >= 0; record refunds or credits as lower spend in the same week",
+        )  # fmt: skip
+
+    weekly = con.execute(
+        "SELECT date_trunc('week', d)::DATE AS w, ch, sum(s), count(DISTINCT d) "
+        "FROM _budget_long GROUP BY ALL ORDER BY w, ch"
+    ).fetchall()
+    days = dict(
+        con.execute(
+            "SELECT date_trunc('week', d)::DATE, count(DISTINCT d) FROM _budget_long GROUP BY 1"
+        ).fetchall()
+    )
+    daily = max(days.values(), default=1) > 1
+    channels_raw = sorted({norm_channel(r[1]) for r in weekly})
+    weeks = sorted(days)
+    if daily and weeks:
+        full = [w for w in weeks if days[w] == 7]
+        partial_edges = [w for w in (weeks[0], weeks[-1]) if days[w] < 7]
+        if partial_edges:
+            notes.append(
+                "dropped partial week(s) at the edges of the daily spend data: "
+                + ", ".join(str(w) for w in partial_edges)
+            )
+        weeks = [w for w in weeks if w not in partial_edges]
+        holes = [w for w in weeks if days[w] < 7]
+        if holes:
+            raise DataError(
+                f"{len(holes)} week(s) have days without any spend rows, e.g. "
+                + ", ".join(str(w) for w in holes[:5]),
+                source="spend", column="date", code="data.missing-days",
+                hint="add rows with spend 0 for days without spend",
+            )  # fmt: skip
+        del full
+    _check_gaps(weeks, "spend")
+    idx = {w: i for i, w in enumerate(weeks)}
+    cidx = {c: i for i, c in enumerate(channels_raw)}
+    spend = np.zeros((len(weeks), len(channels_raw)))
+    for w, ch, s, _ in weekly:
+        if w in idx:
+            spend[idx[w], cidx[norm_channel(ch)]] += float(s)
+
+    kpi_by_week = _load_kpi(con, kpi, has_outcomes, kpi_in_spend, date_col)
+    missing = [w for w in weeks if w not in kpi_by_week]
+    if missing:
+        src = "outcomes" if has_outcomes and kpi_in_spend is None else "spend"
+        raise DataError(
+            f"no {kpi} for {len(missing)} week(s) that have spend, e.g. "
+            + ", ".join(str(w) for w in missing[:5]),
+            source=src, column=kpi, code="data.missing-weeks",
+            hint=f"give {kpi} for every week of the spend history",
+        )  # fmt: skip
+    y = np.array([kpi_by_week[w] for w in weeks], dtype=np.float64)
+    return History(weeks=weeks, channels=channels_raw, spend=spend, kpi=y), notes
+
+
+def _check_gaps(weeks: list[dt.date], source: str) -> None:
+    gaps = [
+        weeks[i - 1] + dt.timedelta(weeks=1)
+        for i in range(1, len(weeks))
+        if (weeks[i] - weeks[i - 1]).days != 7
+    ]
+    if gaps:
+        raise DataError(
+            "missing weeks in the history: no rows for the week(s) starting "
+            + ", ".join(str(g) for g in gaps[:5])
+            + (f" and {len(gaps) - 5} more gap(s)" if len(gaps) > 5 else ""),
+            source=source, column="date", code="data.missing-weeks",
+            hint="add the missing weeks (spend 0 if nothing was spent)",
+        )  # fmt: skip
+
+
+def _wide_spend_columns(
+    cols: dict[str, str], date_col: str, kpi: str, con: Any | None
+) -> dict[str, str]:
+    """Channel -> column for a wide table (spend_<channel> / <channel>_spend preferred)."""
+    numeric = {c: t for c, t in cols.items() if c != date_col and _numeric(t)}
+    affixed: dict[str, str] = {}
+    for c in numeric:
+        m = _SPEND_AFFIX.match(c.lower())
+        if m:
+            affixed[norm_channel(m.group(2) or m.group(3))] = c
+    if affixed:
+        return affixed
+    outcome_cols = set()
+    if con is not None:
+        outcome_cols = {c.lower() for c in _cols(con, "outcomes")}
+    skip = _KPI_NAMES | {kpi.lower()} | outcome_cols
+    return {norm_channel(c): c for c in numeric if c.lower() not in skip}
+
+
+def _load_kpi(
+    con: Any, kpi: str, has_outcomes: bool, kpi_in_spend: str | None, spend_date: str
+) -> dict[dt.date, float]:
+    if kpi_in_spend is not None and not has_outcomes:
+        source, date_col, col = "spend", spend_date, kpi_in_spend
+    elif has_outcomes:
+        cols = _cols(con, "outcomes")
+        date_col_o = _find(cols, "date")
+        col_o = _find(cols, kpi)
+        if date_col_o is None:
+            raise DataError("required column is missing", source="outcomes", column="date",
+                            code="data.missing-column", hint=f"the table has: {', '.join(cols)}")  # fmt: skip
+        if col_o is None:
+            if kpi_in_spend is not None:
+                source, date_col, col = "spend", spend_date, kpi_in_spend
+            else:
+                close = difflib.get_close_matches(kpi, list(cols), n=1)
+                raise DataError(
+                    f"no column for the KPI {kpi!r}", source="outcomes", column=kpi,
+                    code="data.missing-column",
+                    hint=(f"did you mean {close[0]!r}? " if close else "")
+                    + "set `kpi:` in the step's `with:` to one of: "
+                    + ", ".join(c for c in cols if c != date_col_o),
+                )  # fmt: skip
+        else:
+            source, date_col, col = "outcomes", date_col_o, col_o
+    else:
+        raise DataError(
+            f"no outcomes to model: the pipeline has no `outcomes` source and `spend` has no "
+            f"{kpi!r} column",
+            source="outcomes", code="data.missing-source",
+            hint=f"add `outcomes: path/to/outcomes.csv` (date, {kpi}) under `data:`",
+        )  # fmt: skip
+    rows = con.execute(
+        f"SELECT date_trunc('week', TRY_CAST({quote_ident(date_col)} AS DATE))::DATE AS w, "
+        f"sum(TRY_CAST({quote_ident(col)} AS DOUBLE)), count(*) - count(TRY_CAST({quote_ident(col)} AS DOUBLE)), "
+        f"count(*) FILTER (WHERE TRY_CAST({quote_ident(date_col)} AS DATE) IS NULL) "
+        f"FROM {quote_ident(source)} GROUP BY ALL"
+    ).fetchall()
+    out: dict[dt.date, float] = {}
+    for w, total, nulls, _ in rows:
+        if w is None:
+            raise DataError("rows with a missing or unreadable date", source=source,
+                            column=date_col, code="data.bad-date", hint="use ISO dates like 2026-03-02")  # fmt: skip
+        if nulls:
+            raise DataError(
+                f"{nulls} value(s) of {col!r} are missing or not numbers in the week of {w}",
+                source=source, column=col, code="data.bad-kpi",
+                hint="fill in the KPI for every date",
+            )  # fmt: skip
+        out[w] = float(total)
+    return out

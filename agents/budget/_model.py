@@ -1,0 +1,417 @@
+"""Marketing-mix response model: adstock + saturation + baseline, trend and seasonality.
+
+Weekly KPI ``y[t] = base[t] + sum_c beta_c * h_c(a_c[t])`` where ``a_c`` is the channel's
+normalised geometric adstock (``a[t] = decay * a[t-1] + (1 - decay) * x[t]``, so a steady
+weekly spend ``x`` has adstock ``x`` and the curve reads directly in weekly spend), ``h_c``
+is a Hill curve (or logistic) with half-saturation ``k_c``, and ``base`` is an intercept,
+a linear trend and a Fourier seasonality. Parameters are fitted by maximum a posteriori
+(regularised non-linear least squares, ``scipy.optimize.least_squares`` with bounds and an
+analytic Jacobian) from several starts; uncertainty comes from a moving-block residual
+bootstrap that refits the model on resampled histories.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import least_squares
+from scipy.signal import lfilter
+from scipy.special import expit
+
+from agents.budget._optimize import ResponseCurves
+
+FloatArray = npt.NDArray[np.float64]
+
+_C_LOGISTIC = math.atanh(0.5)
+_YEAR_DAYS = 365.25
+# Priors (MAP), in normalised units: spend / channel mean, KPI / KPI mean.
+_PRIOR_DECAY = (0.3, 0.3)
+_PRIOR_LOGK = (0.0, 1.0)
+_PRIOR_SHAPE = (1.0, 1.0)
+_PRIOR_BETA_SD = 2.0
+_PRIOR_TREND_SD = 1.0
+_PRIOR_SEASON_SD = 0.5
+_BOUNDS_DECAY = (0.0, 0.9)
+_BOUNDS_LOGK = (math.log(0.05), math.log(20.0))
+_BOUNDS_SHAPE = (0.5, 4.0)
+_BOUNDS_BETA = (0.0, 20.0)
+_STARTS = ((0.2, 0.0, 1.0), (0.5, 0.5, 2.0), (0.1, -0.5, 1.5), (0.6, 1.0, 1.2))
+
+
+@dataclass(frozen=True)
+class History:
+    """Weekly history the model is fitted on.
+
+    Attributes:
+        weeks: Monday of each week.
+        channels: Channel names (columns of ``spend``).
+        spend: Weekly spend, shape (weeks, channels), >= 0.
+        kpi: Weekly KPI, shape (weeks,).
+    """
+
+    weeks: list[dt.date]
+    channels: list[str]
+    spend: FloatArray
+    kpi: FloatArray
+
+
+@dataclass(frozen=True)
+class Params:
+    """One set of fitted parameters, in natural units.
+
+    Attributes:
+        decay: Adstock carry-over per channel (0..1).
+        k: Half-saturation weekly spend per channel.
+        shape: Hill exponent per channel (1 for logistic).
+        beta: Maximum weekly effect per channel, in KPI units.
+        base: Intercept, trend per year and Fourier coefficients, in KPI units.
+    """
+
+    decay: FloatArray
+    k: FloatArray
+    shape: FloatArray
+    beta: FloatArray
+    base: FloatArray
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted model with its diagnostics and bootstrap draws."""
+
+    history: History
+    logistic: bool
+    order: int
+    params: Params
+    draws: list[Params]
+    fitted: FloatArray
+    contributions: FloatArray  # (weeks, channels)
+    baseline: FloatArray
+    r2: float
+    mape: float
+    noise_sd: float
+    holdout_weeks: int
+    holdout_mape: float | None
+    holdout_r2: float | None
+
+    def curves(self, p: Params | None = None) -> ResponseCurves:
+        """Steady-state weekly response curves of a parameter set (default: the estimate)."""
+        p = p or self.params
+        n = len(p.k)
+        return ResponseCurves(
+            beta=p.beta.copy(),
+            k=p.k.copy(),
+            shape=p.shape.copy(),
+            logistic=np.full(n, self.logistic),
+        )
+
+    def base_at(self, weeks: list[dt.date], p: Params | None = None) -> FloatArray:
+        """Baseline KPI (no media) in the given weeks, extrapolating trend and season."""
+        p = p or self.params
+        x = _base_design(weeks, self.history.weeks[0], len(self.history.weeks), self.order)
+        out: FloatArray = x @ p.base
+        return out
+
+
+def _base_design(weeks: list[dt.date], first: dt.date, n_hist: int, order: int) -> FloatArray:
+    t = np.array([(w - first).days / 7.0 for w in weeks])
+    trend = (t - (n_hist - 1) / 2.0) / 52.0
+    cols = [np.ones_like(t), trend]
+    doy = np.array([w.timetuple().tm_yday for w in weeks], dtype=np.float64)
+    for j in range(1, order + 1):
+        ang = 2 * math.pi * j * doy / _YEAR_DAYS
+        cols += [np.sin(ang), np.cos(ang)]
+    return np.column_stack(cols)
+
+
+def _adstock(x: FloatArray, decay: float) -> FloatArray:
+    # a[0] = x[0]: the history starts as if spend had been steady before it.
+    out, _ = lfilter([1.0 - decay], [1.0, -decay], x, zi=[decay * x[0]])
+    return np.asarray(out, dtype=np.float64)
+
+
+def _adstock_grad(x: FloatArray, a: FloatArray, decay: float) -> FloatArray:
+    prev = np.concatenate([[x[0]], a[:-1]])
+    out, _ = lfilter([1.0], [1.0, -decay], prev - x, zi=[0.0])
+    return np.asarray(out, dtype=np.float64)
+
+
+class _Problem:
+    """Residuals and Jacobian of the MAP objective in normalised units."""
+
+    def __init__(
+        self,
+        xs: FloatArray,
+        y: FloatArray,
+        base_x: FloatArray,
+        logistic: bool,
+        sigma: float,
+        order: int,
+    ) -> None:
+        self.xs = xs  # (T, C), spend / channel mean
+        self.y = y  # (T,), KPI / KPI mean
+        self.bx = base_x  # (T, P)
+        self.logistic = logistic
+        self.sigma = sigma
+        self.T, self.C = xs.shape
+        self.P = base_x.shape[1]
+        self.order = order
+        self.n = 4 * self.C + self.P
+        prior_mu = np.zeros(self.n)
+        prior_sd = np.full(self.n, np.inf)
+        for c in range(self.C):
+            prior_mu[4 * c : 4 * c + 3] = (_PRIOR_DECAY[0], _PRIOR_LOGK[0], _PRIOR_SHAPE[0])
+            prior_sd[4 * c : 4 * c + 4] = (
+                _PRIOR_DECAY[1],
+                _PRIOR_LOGK[1],
+                _PRIOR_SHAPE[1] if not logistic else 0.01,
+                _PRIOR_BETA_SD,
+            )
+        prior_sd[4 * self.C + 1] = _PRIOR_TREND_SD
+        prior_sd[4 * self.C + 2 :] = _PRIOR_SEASON_SD
+        self.mask = np.isfinite(prior_sd)
+        self.prior_mu = prior_mu[self.mask]
+        self.prior_w = 1.0 / prior_sd[self.mask]
+
+    def bounds(self) -> tuple[FloatArray, FloatArray]:
+        lo = np.full(self.n, -np.inf)
+        hi = np.full(self.n, np.inf)
+        for c in range(self.C):
+            lo[4 * c : 4 * c + 4] = (
+                _BOUNDS_DECAY[0],
+                _BOUNDS_LOGK[0],
+                _BOUNDS_SHAPE[0],
+                _BOUNDS_BETA[0],
+            )
+            hi[4 * c : 4 * c + 4] = (
+                _BOUNDS_DECAY[1],
+                _BOUNDS_LOGK[1],
+                _BOUNDS_SHAPE[1],
+                _BOUNDS_BETA[1],
+            )
+        return lo, hi
+
+    def media(self, theta: FloatArray, grad: bool = False) -> tuple[FloatArray, FloatArray | None]:
+        """Saturated adstock per channel (T, C) and, optionally, d/d(decay, logk, shape)."""
+        h = np.empty((self.T, self.C))
+        dh = np.empty((self.T, self.C, 3)) if grad else None
+        for c in range(self.C):
+            decay, logk, shape = theta[4 * c : 4 * c + 3]
+            a = np.maximum(_adstock(self.xs[:, c], decay), 1e-12)
+            k = math.exp(logk)
+            if self.logistic:
+                hc = np.tanh(_C_LOGISTIC * a / k)
+                if dh is not None:
+                    dz = (1.0 - hc * hc) * _C_LOGISTIC
+                    dh[:, c, 0] = dz / k * _adstock_grad(self.xs[:, c], a, decay)
+                    dh[:, c, 1] = -dz * a / k
+                    dh[:, c, 2] = 0.0
+            else:
+                la = np.log(a)
+                hc = expit(shape * (la - logk))
+                if dh is not None:
+                    w = hc * (1.0 - hc)
+                    dh[:, c, 0] = shape * w / a * _adstock_grad(self.xs[:, c], a, decay)
+                    dh[:, c, 1] = -shape * w
+                    dh[:, c, 2] = (la - logk) * w
+            h[:, c] = hc
+        return h, dh
+
+    def predict(self, theta: FloatArray) -> FloatArray:
+        h, _ = self.media(theta)
+        beta = theta[3 : 4 * self.C : 4]
+        out: FloatArray = h @ beta + self.bx @ theta[4 * self.C :]
+        return out
+
+    def residuals(self, theta: FloatArray) -> FloatArray:
+        r = (self.predict(theta) - self.y) / self.sigma
+        prior = (theta[self.mask] - self.prior_mu) * self.prior_w
+        return np.concatenate([r, prior])
+
+    def jacobian(self, theta: FloatArray) -> FloatArray:
+        h, dh = self.media(theta, grad=True)
+        assert dh is not None
+        beta = theta[3 : 4 * self.C : 4]
+        jac = np.zeros((self.T, self.n))
+        for c in range(self.C):
+            jac[:, 4 * c : 4 * c + 3] = dh[:, c, :] * beta[c]
+            jac[:, 4 * c + 3] = h[:, c]
+        jac[:, 4 * self.C :] = self.bx
+        jac /= self.sigma
+        prior = np.zeros((int(self.mask.sum()), self.n))
+        prior[np.arange(prior.shape[0]), np.flatnonzero(self.mask)] = self.prior_w
+        return np.vstack([jac, prior])
+
+    def linear_start(self, nonlin: tuple[float, float, float]) -> FloatArray:
+        """Starting point: given curve parameters, solve the linear part by least squares."""
+        theta = np.zeros(self.n)
+        for c in range(self.C):
+            theta[4 * c : 4 * c + 3] = nonlin
+            if self.logistic:
+                theta[4 * c + 2] = 1.0
+        h, _ = self.media(theta)
+        design = np.hstack([h, self.bx])
+        coef, *_ = np.linalg.lstsq(design, self.y, rcond=None)
+        beta = np.clip(coef[: self.C], 0.0, _BOUNDS_BETA[1])
+        theta[3 : 4 * self.C : 4] = beta
+        base, *_ = np.linalg.lstsq(self.bx, self.y - h @ beta, rcond=None)
+        theta[4 * self.C :] = base
+        return theta
+
+    def solve(self, x0: FloatArray, max_nfev: int) -> tuple[FloatArray, float]:
+        lo, hi = self.bounds()
+        x0 = np.clip(x0, lo + 1e-9 * np.isfinite(lo), hi - 1e-9 * np.isfinite(hi))
+        res = least_squares(
+            self.residuals,
+            x0,
+            jac=self.jacobian,
+            bounds=(lo, hi),
+            method="trf",
+            x_scale="jac",
+            max_nfev=max_nfev,
+        )
+        return np.asarray(res.x, dtype=np.float64), float(res.cost)
+
+
+def _to_params(theta: FloatArray, c: int, xm: FloatArray, ym: float, logistic: bool) -> Params:
+    return Params(
+        decay=theta[0 : 4 * c : 4].copy(),
+        k=np.exp(theta[1 : 4 * c : 4]) * xm,
+        shape=np.ones(c) if logistic else theta[2 : 4 * c : 4].copy(),
+        beta=theta[3 : 4 * c : 4] * ym,
+        base=theta[4 * c :] * ym,
+    )
+
+
+def _fit_theta(prob: _Problem, starts: int) -> FloatArray:
+    best: tuple[float, FloatArray] | None = None
+    for nonlin in _STARTS[:starts]:
+        theta, cost = prob.solve(prob.linear_start(nonlin), max_nfev=300)
+        if best is None or cost < best[0]:
+            best = (cost, theta)
+    assert best is not None
+    return best[1]
+
+
+def fit_model(
+    history: History,
+    *,
+    logistic: bool = False,
+    order: int = 2,
+    holdout_weeks: int = 0,
+    bootstrap: int = 30,
+    seed: int = 0,
+    starts: int = 4,
+    progress: Callable[[str, float, float | None], None] | None = None,
+) -> Fit:
+    """Fit the response model (MAP), its hold-out error and bootstrap draws.
+
+    Args:
+        history: Weekly spend and KPI.
+        logistic: Use the logistic saturation instead of Hill.
+        order: Number of yearly Fourier harmonics (0 = no seasonality).
+        holdout_weeks: Final weeks held out to measure forecast error (0 = none).
+        bootstrap: Number of moving-block residual bootstrap refits.
+        seed: Random seed for the bootstrap.
+        starts: Number of starting points for the non-linear fit.
+        progress: Called as ``(description, done, total)``.
+
+    Returns:
+        The fit.
+    """
+    spend, y_raw = history.spend, history.kpi
+    n_weeks, n_ch = spend.shape
+    xm = np.maximum(spend.mean(axis=0), 1e-12)
+    ym = float(np.mean(np.abs(y_raw))) or 1.0
+    xs, y = spend / xm, y_raw / ym
+    bx = _base_design(history.weeks, history.weeks[0], n_weeks, order)
+    total_steps = float(bootstrap + 2)
+
+    def tick(i: float, what: str) -> None:
+        if progress is not None:
+            progress(what, i, total_steps)
+
+    # Noise scale for the MAP weights: residual sd of a linear fit, then of the MAP fit.
+    lin = np.hstack([xs, bx])
+    coef, *_ = np.linalg.lstsq(lin, y, rcond=None)
+    sigma = max(float(np.std(y - lin @ coef)), 1e-3)
+
+    holdout_mape = holdout_r2 = None
+    if holdout_weeks > 0:
+        cut = n_weeks - holdout_weeks
+        sub = _Problem(xs[:cut], y[:cut], bx[:cut], logistic, sigma, order)
+        th = _fit_theta(sub, starts)
+        full = _Problem(xs, y, bx, logistic, sigma, order)
+        pred = full.predict(th)[cut:] * ym
+        obs = y_raw[cut:]
+        holdout_mape = _mape(obs, pred)
+        holdout_r2 = _r2(obs, pred)
+    tick(1, "fitting response curves")
+
+    prob = _Problem(xs, y, bx, logistic, sigma, order)
+    theta = _fit_theta(prob, starts)
+    resid = y - prob.predict(theta)
+    sigma = max(float(np.sqrt(np.sum(resid**2) / max(n_weeks - prob.n / 2, 1))), 1e-4)
+    prob = _Problem(xs, y, bx, logistic, sigma, order)
+    theta, _ = prob.solve(theta, max_nfev=300)
+    fitted_n = prob.predict(theta)
+    resid = y - fitted_n
+    tick(2, "fitting response curves")
+
+    rng = np.random.default_rng(seed)
+    block = max(2, min(8, n_weeks // 13))
+    draws: list[Params] = []
+    for b in range(bootstrap):
+        starts_idx = rng.integers(0, n_weeks - block + 1, size=n_weeks // block + 1)
+        boot = np.concatenate([resid[s : s + block] for s in starts_idx])[:n_weeks]
+        bp = _Problem(xs, fitted_n + boot, bx, logistic, sigma, order)
+        th_b, _ = bp.solve(theta, max_nfev=100)
+        draws.append(_to_params(th_b, n_ch, xm, ym, logistic))
+        tick(3 + b, "bootstrapping uncertainty")
+
+    params = _to_params(theta, n_ch, xm, ym, logistic)
+    h, _ = prob.media(theta)
+    contributions = h * params.beta
+    fitted = fitted_n * ym
+    return Fit(
+        history=history,
+        logistic=logistic,
+        order=order,
+        params=params,
+        draws=draws,
+        fitted=fitted,
+        contributions=contributions,
+        baseline=bx @ params.base,
+        r2=_r2(y_raw, fitted),
+        mape=_mape(y_raw, fitted),
+        noise_sd=sigma * ym,
+        holdout_weeks=holdout_weeks,
+        holdout_mape=holdout_mape,
+        holdout_r2=holdout_r2,
+    )
+
+
+def contributions_of(fit: Fit, p: Params) -> FloatArray:
+    """Weekly media contribution per channel (weeks, channels) under parameters ``p``."""
+    spend = fit.history.spend
+    out = np.empty_like(spend)
+    curves = fit.curves(p)
+    for c in range(spend.shape[1]):
+        a = _adstock(spend[:, c], float(p.decay[c]))
+        sub = curves.subset(np.array([c]))
+        out[:, c] = sub.value(a[:, None])[:, 0]
+    return out
+
+
+def _r2(obs: FloatArray, pred: FloatArray) -> float:
+    sst = float(np.sum((obs - obs.mean()) ** 2))
+    return 1.0 - float(np.sum((obs - pred) ** 2)) / sst if sst > 0 else 0.0
+
+
+def _mape(obs: FloatArray, pred: FloatArray) -> float:
+    ok = np.abs(obs) > 1e-12
+    return float(np.mean(np.abs(obs[ok] - pred[ok]) / np.abs(obs[ok]))) if ok.any() else 0.0

@@ -1,0 +1,646 @@
+"""Budget optimiser: water-filling on marginal returns, exact for S-shaped curves.
+
+The problem is ``max sum_c f_c(x_c)`` subject to ``sum_c x_c = total`` and
+``lo_c <= x_c <= hi_c``, where each ``f_c`` is a steady-state weekly response curve
+(Hill or logistic). For a marginal price ``lam`` every channel's best spend is a
+one-dimensional problem (``max f_c(x) - lam * x``) with a closed set of candidates, and
+the total spend it implies falls as ``lam`` rises, so the price is found by a bracketed
+root search (water-filling). When that total is continuous at the price the Lagrangian
+solution is the global optimum (weak duality certifies it).
+
+Hill curves with shape > 1 are S-shaped: a channel's best response jumps from its
+minimum to a point past its inflection as the price falls, and the budget can land in
+the jump (a duality gap). Then the optimum has every channel but one on its
+water-filling path and one channel (among those jumping) taking the rest, possibly on the
+convex part of its curve. :func:`maximise` searches exactly that family, one channel at a
+time, and keeps the best.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import brentq
+from scipy.special import expit
+
+FloatArray = npt.NDArray[np.float64]
+
+_C_LOGISTIC = math.atanh(0.5)  # tanh(c x / K) is 1/2 at x = K: K is the half-saturation
+_NEWTON_ITERS = 60
+_SCAN_POINTS = 16
+
+
+@dataclass(frozen=True)
+class ResponseCurves:
+    """Steady-state weekly response of each channel to a constant weekly spend ``x``.
+
+    Hill: ``beta * x**shape / (x**shape + k**shape)``; logistic:
+    ``beta * tanh(atanh(1/2) * x / k)``. In both ``k`` is the half-saturation spend.
+
+    Attributes:
+        beta: Maximum weekly effect (KPI units per week), one per channel.
+        k: Half-saturation weekly spend, one per channel (> 0).
+        shape: Hill exponent (ignored for logistic channels); above 1 the curve is S-shaped.
+        logistic: True where the channel uses the logistic curve.
+    """
+
+    beta: FloatArray
+    k: FloatArray
+    shape: FloatArray
+    logistic: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        n = len(self.beta)
+        if len(self.logistic) != n:
+            object.__setattr__(self, "logistic", np.zeros(n, dtype=bool))
+
+    @property
+    def n(self) -> int:
+        """Number of channels."""
+        return len(self.beta)
+
+    def subset(self, idx: npt.NDArray[np.intp]) -> ResponseCurves:
+        """The curves of some channels."""
+        return ResponseCurves(self.beta[idx], self.k[idx], self.shape[idx], self.logistic[idx])
+
+    def value(self, x: FloatArray) -> FloatArray:
+        """Weekly response of each channel at weekly spend ``x``."""
+        x = np.maximum(np.asarray(x, dtype=np.float64), 0.0)
+        with np.errstate(divide="ignore"):
+            lx = np.log(x)
+        hill = expit(self.shape * (lx - np.log(self.k)))
+        logi = np.tanh(_C_LOGISTIC * x / self.k)
+        out: FloatArray = self.beta * np.where(self.logistic, logi, hill)
+        return out
+
+    def marginal(self, x: FloatArray) -> FloatArray:
+        """Derivative of :meth:`value` (extra weekly KPI per extra unit of weekly spend)."""
+        x = np.maximum(np.asarray(x, dtype=np.float64), 0.0)
+        pos = x > 0
+        xs = np.where(pos, x, 1.0)
+        h = expit(self.shape * (np.log(xs) - np.log(self.k)))
+        hill = self.beta * self.shape * h * (1.0 - h) / xs
+        at0 = np.where(
+            self.beta <= 0,
+            0.0,
+            np.where(
+                self.shape < 1.0, np.inf, np.where(self.shape == 1.0, self.beta / self.k, 0.0)
+            ),
+        )
+        hill = np.where(pos, hill, at0)
+        t = np.tanh(_C_LOGISTIC * x / self.k)
+        logi = self.beta * _C_LOGISTIC / self.k * (1.0 - t * t)
+        out: FloatArray = np.where(self.logistic, logi, hill)
+        return out
+
+    def inflection(self) -> FloatArray:
+        """Weekly spend where the marginal return peaks (0 for concave curves)."""
+        s = self.shape
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(s > 1.0, (s - 1.0) / (s + 1.0), 0.0)
+            out: FloatArray = np.where(
+                (s > 1.0) & ~self.logistic, self.k * ratio ** (1.0 / np.maximum(s, 1e-9)), 0.0
+            )
+        return out
+
+    def peak_marginal(self) -> FloatArray:
+        """Highest marginal return over all spends (inf for Hill shape < 1)."""
+        return self.marginal(self.inflection())
+
+    def saturation_point(self, level: float = 0.8) -> FloatArray:
+        """Weekly spend at which the response reaches ``level`` of its maximum."""
+        hill = self.k * (level / (1.0 - level)) ** (1.0 / self.shape)
+        logi = self.k / _C_LOGISTIC * math.atanh(level)
+        out: FloatArray = np.where(self.logistic, logi, hill)
+        return out
+
+    def descending_root(self, lam: float, warm: FloatArray | None = None) -> FloatArray:
+        """Spend on the concave (falling-marginal) branch where the marginal equals ``lam``.
+
+        Returns 0 where no such spend exists (``lam`` above the curve's peak marginal).
+
+        Args:
+            lam: The marginal return sought (> 0).
+            warm: A previous answer to start Newton's method from (fewer iterations).
+        """
+        n = self.n
+        out = np.zeros(n)
+        if lam <= 0:
+            out[:] = np.inf
+            return out
+        lg = self.logistic
+        if lg.any():  # closed form
+            q = lam * self.k[lg] / (self.beta[lg] * _C_LOGISTIC)
+            t = np.sqrt(np.clip(1.0 - q, 0.0, 1.0 - 1e-16))
+            out[lg] = np.where(q < 1.0, self.k[lg] / _C_LOGISTIC * np.arctanh(t), 0.0)
+        hl = ~lg
+        if not hl.any():
+            return out
+        pre = self._hill_pre()
+        target = math.log(lam)
+        has = hl & (pre.lnm_peak > target)
+        if not has.any():
+            return out
+        idx = np.flatnonzero(has)
+        s, sm1, c0, lnk = pre.s[idx], pre.sm1[idx], pre.c0[idx], pre.lnk[idx]
+        # In v = ln(x / k): ln f'(x) = ln(beta s / k) + (s - 1) v - 2 softplus(s v), concave
+        # in v, so Newton converges monotonically from the right of the root, and a step
+        # from the left of it lands on the right.
+        v = (c0 - target) / (s + 1.0)
+        if warm is not None:
+            w = warm[idx]
+            ok = w > 0
+            if ok.any():
+                v = np.where(ok, np.log(np.where(ok, w, 1.0)) - lnk, v)
+        v = np.maximum(v, pre.vstart[idx])
+        for _ in range(_NEWTON_ITERS):
+            sv = s * v
+            g = c0 + sm1 * v - 2.0 * np.logaddexp(0.0, sv) - target
+            d = sm1 - 2.0 * s * expit(sv)
+            v = v - np.clip(g / np.minimum(d, -1e-12), -50.0, 50.0)
+            if float(np.max(np.abs(g))) < 1e-13:
+                break
+        out[idx] = np.exp(v + lnk)
+        return out
+
+    def _hill_pre(self) -> _HillPre:
+        pre = self.__dict__.get("_pre")
+        if pre is None:
+            s = np.where(self.logistic, 1.0, self.shape)
+            lnk = np.log(self.k)
+            with np.errstate(divide="ignore"):  # beta = 0: no root, ln f' = -inf
+                c0 = np.log(self.beta * s) - lnk
+                vpeak = np.where(
+                    s > 1.0, np.log(np.maximum((s - 1.0) / (s + 1.0), 1e-300)) / s, 0.0
+                )
+            lnm_peak = np.where(
+                s > 1.0,
+                c0 + (s - 1.0) * vpeak - 2.0 * np.logaddexp(0.0, s * vpeak),
+                np.where(s == 1.0, c0, np.where(np.isfinite(c0), np.inf, -np.inf)),
+            )
+            vstart = np.where(s > 1.0, vpeak + 0.5 / s, -np.inf)
+            pre = _HillPre(s, s - 1.0, c0, lnk, lnm_peak, vstart)
+            object.__setattr__(self, "_pre", pre)
+        return pre
+
+
+@dataclass(frozen=True)
+class _HillPre:
+    s: FloatArray
+    sm1: FloatArray
+    c0: FloatArray
+    lnk: FloatArray
+    lnm_peak: FloatArray
+    vstart: FloatArray
+
+
+@dataclass(frozen=True)
+class Solution:
+    """An optimal allocation.
+
+    Attributes:
+        x: Weekly spend per channel.
+        price: Marginal return shared by the channels strictly inside their bounds.
+        value: Total weekly response.
+        certified: True when the Lagrangian bound proves global optimality (no duality gap).
+    """
+
+    x: FloatArray
+    price: float
+    value: float
+    certified: bool
+
+
+class InfeasibleBounds(ValueError):
+    """The bounds cannot hold the total (the caller names the clashing constraints)."""
+
+    def __init__(self, kind: str, total: float, lo_sum: float, hi_sum: float) -> None:
+        super().__init__(f"{kind}: total {total}, minimums {lo_sum}, maximums {hi_sum}")
+        self.kind = kind
+        self.total = total
+        self.lo_sum = lo_sum
+        self.hi_sum = hi_sum
+
+
+def best_response(curves: ResponseCurves, lam: float, lo: FloatArray, hi: FloatArray) -> FloatArray:
+    """Each channel's spend maximising ``f(x) - lam * x`` on ``[lo, hi]``.
+
+    The maximiser is ``lo`` or the falling-marginal root clipped to the bounds: on an
+    S-shaped curve the rising-marginal root is a minimum of ``f - lam x``, and past the
+    falling root ``f - lam x`` decreases. Ties go to the larger spend, so the total is a
+    non-increasing function of ``lam``.
+    """
+    root = curves.descending_root(lam)
+    cand = np.clip(root, lo, hi)
+    gain = (curves.value(cand) - lam * cand) - (curves.value(lo) - lam * lo)
+    out: FloatArray = np.where(gain >= -1e-12 * np.abs(curves.value(cand)), cand, lo)
+    return out
+
+
+def _fill_rounding(x: FloatArray, total: float, lo: FloatArray, hi: FloatArray) -> FloatArray:
+    """Spread a rounding-sized gap to ``total`` over channels with room, inside the bounds."""
+    x = np.clip(x, lo, hi)
+    for _ in range(4):
+        gap = total - float(x.sum())
+        if abs(gap) <= 1e-12 * max(1.0, abs(total)):
+            break
+        room = (hi - x) if gap > 0 else (x - lo)
+        room = np.where(np.isfinite(room), room, abs(gap) + 1.0)
+        if room.sum() <= 0:
+            break
+        x = np.clip(x + gap * room / room.sum(), lo, hi)
+    return x
+
+
+def maximise(
+    curves: ResponseCurves,
+    total: float,
+    lo: FloatArray | None = None,
+    hi: FloatArray | None = None,
+) -> Solution:
+    """Best split of a weekly ``total`` over channels within per-channel bounds.
+
+    Args:
+        curves: The channels' response curves.
+        total: Weekly spend to allocate (the whole of it is spent).
+        lo: Per-channel minimum weekly spend (default 0).
+        hi: Per-channel maximum weekly spend (default ``total``).
+
+    Returns:
+        The optimum; ``x.sum() == total`` up to rounding and every bound holds.
+
+    Raises:
+        InfeasibleBounds: ``lo > hi`` somewhere, or the bounds cannot add up to ``total``.
+    """
+    n = curves.n
+    lo = np.zeros(n) if lo is None else np.asarray(lo, dtype=np.float64)
+    hi = np.full(n, float(total)) if hi is None else np.asarray(hi, dtype=np.float64)
+    hi = np.minimum(hi, max(float(total), 0.0))
+    lo_sum, hi_sum = float(lo.sum()), float(hi.sum())
+    tol = 1e-9 * max(1.0, abs(total))
+    if lo_sum > total + tol:
+        raise InfeasibleBounds("below-minimums", total, lo_sum, hi_sum)
+    if np.any(lo > hi + tol):
+        raise InfeasibleBounds("min-above-max", total, lo_sum, hi_sum)
+    hi = np.maximum(hi, lo)
+    if hi_sum < total - tol:
+        raise InfeasibleBounds("above-maximums", total, lo_sum, hi_sum)
+    if n == 0:
+        return Solution(np.zeros(0), 0.0, 0.0, True)
+    if total - lo_sum <= tol:
+        return _finish(curves, lo.copy(), lo, hi, total, certified=True)
+    if hi_sum - total <= tol:
+        return _finish(curves, hi.copy(), lo, hi, total, certified=True)
+    infl = curves.inflection()
+    bumpy = (~curves.logistic) & (curves.shape > 1.0) & (infl > lo + tol) & (hi > lo + tol)
+    if not bumpy.any():
+        x, lam = _concave_fill(curves, total, lo, hi)
+        return _finish(curves, x, lo, hi, total, certified=True, price=lam)
+
+    # An S-shaped channel's best response jumps from its minimum onto the concave branch
+    # when the price falls below its switch price (the slope of the tangent from its
+    # minimum). Sorting the switch prices orders the on/off patterns, and the demand at
+    # each switch locates the budget with a binary search.
+    order, price = _switch_prices(curves, lo, hi, bumpy, infl)
+    m = len(order)
+    tops = np.minimum(infl, hi)
+
+    def bounds(on: npt.NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+        return (
+            np.where(bumpy & on, np.maximum(lo, tops), lo),
+            np.where(bumpy & ~on, lo, hi),
+        )
+
+    def pattern(k: int) -> npt.NDArray[np.bool_]:
+        on = np.zeros(n, dtype=bool)
+        on[order[:k]] = True
+        return on
+
+    def demand(i: int) -> float:
+        # Position i = 2k - 1: at switch price k (1-based) before channel k turns on;
+        # i = 2k: just after.
+        k = (i + 1) // 2
+        on = pattern(k if i % 2 == 0 else k - 1)
+        lam = float(price[order[k - 1]])
+        lo2, hi2 = bounds(on)
+        root = curves.descending_root(lam)
+        x = np.clip(root, lo2, hi2)
+        j = order[k - 1]
+        if on[j]:
+            x[j] = min(max(float(_tangent_x(curves, lo, hi, j)), lo[j]), hi[j])
+        return float(x.sum())
+
+    # First position whose demand reaches the total (demand rises with position).
+    first, last = 1, 2 * m + 1
+    while first < last:
+        mid = (first + last) // 2
+        if demand(mid) >= total - tol:
+            last = mid
+        else:
+            first = mid + 1
+    pos = first
+    if pos % 2 == 1 or abs(demand(pos) - total) <= tol:
+        # Between two switches (or exactly on one): one pattern, a concave problem.
+        k = (pos + 1) // 2 - 1 if pos % 2 == 1 else pos // 2
+        lo2, hi2 = bounds(pattern(k))
+        x, lam = _concave_fill(curves, total, lo2, hi2)
+        return _finish(curves, x, lo, hi, total, certified=True, price=lam)
+
+    # The total falls inside channel g's jump: a duality gap. Which S-shaped channels are
+    # funded is now a combinatorial choice; search the patterns around the jump (g on or
+    # off, swapped with its neighbours in switch order), then let g (or a neighbour) take
+    # whatever the others leave, possibly on the convex part of its curve.
+    k = pos // 2
+    g = int(order[k - 1])
+    base_off = pattern(k - 1)
+    base_on = pattern(k)
+    tries: list[npt.NDArray[np.bool_]] = [base_off, base_on]
+    for r in range(1, _NEIGHBOURS + 1):
+        if k - 1 - r >= 0:
+            on = base_on.copy()
+            on[order[k - 1 - r]] = False
+            tries.append(on)
+        if k - 1 + r < m:
+            on = base_off.copy()
+            on[order[k - 1 + r]] = True
+            tries.append(on)
+    best_x: FloatArray | None = None
+    best_v = -math.inf
+    best_on = base_off
+    for on in tries:
+        lo2, hi2 = bounds(on)
+        if lo2.sum() > total + tol or hi2.sum() < total - tol:
+            continue
+        x, _ = _concave_fill(curves, total, lo2, hi2)
+        v = float(curves.value(x).sum())
+        if v > best_v:
+            best_x, best_v, best_on = x, v, on
+    partial = {g}
+    if best_x is not None:
+        lo2, hi2 = bounds(best_on)
+        edge = bumpy & best_on & (best_x <= lo2 + 1e-7 * np.maximum(1.0, best_x))
+        partial.update(int(j) for j in np.flatnonzero(edge)[:2])
+    for j in sorted(partial):
+        on = best_on.copy()
+        on[j] = False
+        lo2, hi2 = bounds(on)
+        got = _partial_scan(curves, total, lo2, hi2, j, float(lo[j]), float(hi[j]))
+        if got is not None and got[1] > best_v:
+            best_x, best_v = got
+    if best_x is None:  # pragma: no cover - the scan over g always finds a feasible split
+        best_x = np.clip(lo + (total - lo_sum) * (hi - lo) / max(hi_sum - lo_sum, 1e-300), lo, hi)
+    return _finish(curves, best_x, lo, hi, total, certified=False)
+
+
+_NEIGHBOURS = 3
+
+
+def _tangent_x(curves: ResponseCurves, lo: FloatArray, hi: FloatArray, j: int) -> float:
+    """Where channel j's best response lands when it switches on (the tangent point)."""
+    return float(_tangents(curves, lo, hi)[j])
+
+
+def _tangents(curves: ResponseCurves, lo: FloatArray, hi: FloatArray) -> FloatArray:
+    cache = curves.__dict__.setdefault("_tangent_cache", {})
+    key = (lo.tobytes(), hi.tobytes())
+    got = cache.get(key)
+    if got is not None:
+        return got  # type: ignore[no-any-return]
+    s = np.where(curves.logistic, 2.0, np.maximum(curves.shape, 1.0 + 1e-9))
+    # From lo = 0 the tangent touches at k (s - 1)^(1/s); from lo > 0 solve
+    # f'(x)(x - lo) = f(x) - f(lo) by bisection in log x (the left side minus the right
+    # falls past the inflection point).
+    xt = curves.k * (s - 1.0) ** (1.0 / s)
+    need = lo > 0
+    if need.any():
+        idx = np.flatnonzero(need)
+        sub = curves.subset(idx)
+        a = np.log(np.maximum(sub.inflection(), lo[idx]) + 1e-300)
+        b = np.log(np.maximum(sub.k, lo[idx]) * 1e6)
+        flo = sub.value(lo[idx])
+        for _ in range(80):
+            mid = 0.5 * (a + b)
+            xm = np.exp(mid)
+            phi = sub.marginal(xm) * (xm - lo[idx]) - (sub.value(xm) - flo)
+            a = np.where(phi > 0, mid, a)
+            b = np.where(phi > 0, b, mid)
+        xt[idx] = np.exp(0.5 * (a + b))
+    xt = np.minimum(xt, hi)
+    cache[key] = xt
+    return xt
+
+
+def _switch_prices(
+    curves: ResponseCurves,
+    lo: FloatArray,
+    hi: FloatArray,
+    bumpy: npt.NDArray[np.bool_],
+    infl: FloatArray,
+) -> tuple[npt.NDArray[np.intp], FloatArray]:
+    """S-shaped channels by falling switch price, and every channel's switch price."""
+    xt = _tangents(curves, lo, hi)
+    span = np.maximum(xt - lo, 1e-300)
+    chord = (curves.value(xt) - curves.value(lo)) / span
+    price = np.where(bumpy, chord, np.inf)
+    idx = np.flatnonzero(bumpy)
+    order = idx[np.argsort(-price[idx], kind="stable")]
+    return order.astype(np.intp), price
+
+
+def _finish(
+    curves: ResponseCurves,
+    x: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    total: float,
+    *,
+    certified: bool,
+    price: float | None = None,
+) -> Solution:
+    x = _fill_rounding(x, total, lo, hi)
+    if price is None:
+        price = _price_of(curves, x, lo, hi)
+    return Solution(x, price, float(curves.value(x).sum()), certified)
+
+
+def _price_of(curves: ResponseCurves, x: FloatArray, lo: FloatArray, hi: FloatArray) -> float:
+    """The shared marginal return of channels strictly inside their bounds."""
+    inside = (x > lo + 1e-9 * np.maximum(1.0, x)) & (x < hi - 1e-9 * np.maximum(1.0, x))
+    m = curves.marginal(x)
+    if inside.any():
+        return float(np.median(m[inside]))
+    if np.isfinite(m).any():
+        return float(np.median(m[np.isfinite(m)]))
+    return 0.0
+
+
+def _second(curves: ResponseCurves, x: FloatArray) -> FloatArray:
+    """Second derivative of each channel's curve at ``x`` (negative on the concave part)."""
+    xs = np.maximum(x, 1e-150 * curves.k)
+    h = expit(curves.shape * (np.log(xs) - np.log(curves.k)))
+    m = curves.beta * curves.shape * h * (1.0 - h) / xs
+    hill = m / xs * ((curves.shape - 1.0) - 2.0 * curves.shape * h)
+    t = np.tanh(_C_LOGISTIC * x / curves.k)
+    logi = -2.0 * curves.beta * (_C_LOGISTIC / curves.k) ** 2 * t * (1.0 - t * t)
+    out: FloatArray = np.where(curves.logistic, logi, hill)
+    return out
+
+
+def _concave_fill(
+    curves: ResponseCurves,
+    total: float,
+    lo: FloatArray,
+    hi: FloatArray,
+    t0: float | None = None,
+) -> tuple[FloatArray, float]:
+    """Water-filling when every curve is concave on its bounds: Newton on the log price.
+
+    The demand ``sum clip(root(lam), lo, hi)`` is continuous and falling in the price, so a
+    bracketed Newton iteration (bisection when a step leaves the bracket) converges fast.
+    """
+    warm: FloatArray | None = None
+
+    def demand(t: float) -> tuple[FloatArray, float]:
+        nonlocal warm
+        root = curves.descending_root(math.exp(t), warm)
+        warm = root
+        x = np.clip(root, lo, hi)
+        return x, float(x.sum()) - total
+
+    if total - float(lo.sum()) <= 1e-12 * max(1.0, total):
+        return lo.copy(), _price_of(curves, lo, lo, hi)
+    mid = np.clip(np.full(curves.n, total / curves.n), lo, hi)
+    m = curves.marginal(np.maximum(mid, 1e-12 * max(total, 1.0)))
+    finite = m[np.isfinite(m) & (m > 0)]
+    t = math.log(float(np.median(finite))) if finite.size else 0.0
+    if t0 is not None:
+        t = t0
+    a, b = -math.inf, math.inf
+    x, f = demand(t)
+    for _ in range(200):
+        if abs(f) <= 1e-13 * max(1.0, total):
+            break
+        if f > 0:
+            a = t
+        else:
+            b = t
+        sec = _second(curves, x)
+        inside = (x > lo) & (x < hi) & (sec < 0)
+        slope = float(np.sum(math.exp(t) / sec[inside]))
+        step_ok = slope < 0
+        t_new = t - f / slope if step_ok else math.nan
+        if not (step_ok and a < t_new < b and math.isfinite(t_new)):
+            if math.isinf(a):
+                t_new = b - 2.0 if math.isfinite(b) else t - 2.0
+            elif math.isinf(b):
+                t_new = a + 2.0
+            else:
+                t_new = 0.5 * (a + b)
+        if math.isfinite(a) and math.isfinite(b) and b - a < 1e-15 * max(1.0, abs(t)):
+            break
+        t = t_new
+        x, f = demand(t)
+    return x, math.exp(t)
+
+
+def _partial_scan(
+    curves: ResponseCurves,
+    total: float,
+    lo2: FloatArray,
+    hi2: FloatArray,
+    j: int,
+    low: float,
+    top: float,
+) -> tuple[FloatArray, float] | None:
+    """Channel ``j`` anywhere in ``[low, top]``; the others (concave) water-fill the rest.
+
+    The value ``f_j(x) + F(total - x)`` peaks at an end or where ``f_j'(x)`` equals the
+    others' price ``F'(total - x)`` with the difference falling (possibly on the convex
+    part of ``f_j``). Scan ``x``, then refine each sign change with a root search.
+    """
+    n = curves.n
+    others = np.array([i for i in range(n) if i != j], dtype=np.intp)
+    if others.size == 0:
+        return None
+    sub = curves.subset(others)
+    lo_o, hi_o = lo2[others], hi2[others]
+    xmin = max(low, total - float(hi_o.sum()))
+    xmax = min(top, total - float(lo_o.sum()))
+    if xmax < xmin:
+        return None
+    one = curves.subset(np.array([j], dtype=np.intp))
+    state: dict[str, float] = {}
+
+    def fill(xj: float) -> tuple[FloatArray, float]:
+        xo, lam = _concave_fill(sub, total - xj, lo_o, hi_o, t0=state.get("t"))
+        if lam > 0 and math.isfinite(lam):
+            state["t"] = math.log(lam)
+        return xo, lam
+
+    def chi(xj: float) -> float:
+        _, lam = fill(xj)
+        return float(one.marginal(np.array([xj]))[0]) - lam
+
+    def assemble(xj: float) -> FloatArray:
+        xo, _ = fill(xj)
+        full = np.empty(n)
+        full[others] = xo
+        full[j] = xj
+        return full
+
+    found = [assemble(xmin), assemble(xmax)]
+    if xmax - xmin > 1e-12 * max(1.0, total):
+        grid = np.linspace(xmin, xmax, _SCAN_POINTS)
+        vals = [chi(float(x)) for x in grid]
+        for i in range(len(grid) - 1):
+            if vals[i] > 0 >= vals[i + 1]:
+                xr = brentq(chi, float(grid[i]), float(grid[i + 1]), xtol=1e-12 * max(1.0, total))
+                found.append(assemble(xr))
+    vals_f = [float(curves.value(x).sum()) for x in found]
+    i = int(np.argmax(vals_f))
+    return found[i], vals_f[i]
+
+
+def dp_maximise(
+    curves: ResponseCurves,
+    total: float,
+    lo: FloatArray | None = None,
+    hi: FloatArray | None = None,
+    grid: int = 400,
+) -> FloatArray:
+    """Reference answer by dynamic programming over a spend grid (slow; for checks).
+
+    Exact up to the grid step ``(total - sum(lo)) / grid`` for any curve shapes.
+    """
+    n = curves.n
+    lo = np.zeros(n) if lo is None else np.asarray(lo, dtype=np.float64)
+    hi = np.full(n, float(total)) if hi is None else np.asarray(hi, dtype=np.float64)
+    free = total - float(lo.sum())
+    step = free / grid
+    units = np.arange(grid + 1)
+    best = np.full(grid + 1, -np.inf)
+    best[0] = 0.0
+    choice = np.zeros((n, grid + 1), dtype=np.intp)
+    for c in range(n):
+        cap = min(grid, math.floor((hi[c] - lo[c]) / step + 1e-9)) if step > 0 else 0
+        xs = lo[c] + units[: cap + 1] * step
+        one = curves.subset(np.array([c])).value(xs[:, None])[:, 0] if cap >= 0 else np.zeros(1)
+        nxt = np.full(grid + 1, -np.inf)
+        arg = np.zeros(grid + 1, dtype=np.intp)
+        for u in range(cap + 1):
+            cand = np.full(grid + 1, -np.inf)
+            cand[u:] = best[: grid + 1 - u] + one[u]
+            better = cand > nxt
+            nxt = np.where(better, cand, nxt)
+            arg = np.where(better, u, arg)
+        best, choice[c] = nxt, arg
+    x = np.zeros(n)
+    rem = grid
+    for c in range(n - 1, -1, -1):
+        u = int(choice[c, rem])
+        x[c] = lo[c] + u * step
+        rem -= u
+    return x

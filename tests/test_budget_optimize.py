@@ -1,0 +1,146 @@
+"""Properties of the budget optimiser: sums, bounds, KKT, global optimality, infeasibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+
+from agents.budget import InfeasibleBounds, ResponseCurves, maximise
+from agents.budget._optimize import dp_maximise
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> tuple[ResponseCurves, float, np.ndarray, np.ndarray]:
+    n = draw(st.integers(1, 6))
+    f = st.floats(0.5, 10.0)
+    beta = np.array(draw(st.lists(f, min_size=n, max_size=n)))
+    k = np.array(draw(st.lists(st.floats(0.3, 3.0), min_size=n, max_size=n)))
+    shape = np.array(draw(st.lists(st.floats(0.6, 3.5), min_size=n, max_size=n)))
+    logistic = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    total = draw(st.floats(0.1, 12.0))
+    lo = np.array(
+        [draw(st.sampled_from([0.0, 0.0, draw(st.floats(0.0, total / n))])) for _ in range(n)]
+    )
+    hi = np.array(
+        [draw(st.sampled_from([total, lo[i] + draw(st.floats(0.0, total))])) for i in range(n)]
+    )
+    return ResponseCurves(beta, k, shape, logistic), total, lo, hi
+
+
+def _feasible(total: float, lo: np.ndarray, hi: np.ndarray) -> bool:
+    hi = np.minimum(hi, total)
+    tol = 1e-9 * max(1.0, total)
+    return bool(np.all(lo <= hi + tol) and lo.sum() <= total + tol and hi.sum() >= total - tol)
+
+
+def _check_kkt(c: ResponseCurves, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    m = c.marginal(x)
+    scale = np.maximum(1.0, x)
+    free = hi > lo + 1e-7 * scale  # a channel pinned by lo == hi has no condition
+    inside = free & (x > lo + 1e-7 * scale) & (x < hi - 1e-7 * scale)
+    at_lo = free & ~inside & (x <= lo + 1e-7 * scale)
+    at_hi = free & ~inside & ~at_lo
+    if inside.any():
+        lam = float(np.median(m[inside]))
+        assert np.allclose(m[inside], lam, rtol=1e-5, atol=1e-9), (m, x, lo, hi)
+        assert np.all(m[at_lo] <= lam * (1 + 1e-5) + 1e-9)
+        assert np.all(m[at_hi] >= lam * (1 - 1e-5) - 1e-9)
+    elif at_lo.any() and at_hi.any():
+        assert m[at_lo].max() <= m[at_hi].min() * (1 + 1e-5) + 1e-9
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_allocation_sums_respects_bounds_and_kkt(p: tuple) -> None:
+    c, total, lo, hi = p
+    if not _feasible(total, lo, hi):
+        with pytest.raises(InfeasibleBounds):
+            maximise(c, total, lo, hi)
+        return
+    sol = maximise(c, total, lo, hi)
+    assert sol.x.sum() == pytest.approx(total, rel=1e-8, abs=1e-10)
+    assert np.all(sol.x >= lo - 1e-9 * max(1, total))
+    assert np.all(sol.x <= np.minimum(hi, total) + 1e-9 * max(1, total))
+    _check_kkt(c, sol.x, lo, np.minimum(hi, total))
+    # Never worse than the exact optimum on a grid (which any split can be rounded to).
+    grid = dp_maximise(c, total, lo, np.minimum(hi, total), grid=120)
+    assert sol.value >= c.value(grid).sum() - 1e-9 * max(1.0, abs(sol.value))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 5.0), min_size=1, max_size=5),
+    st.floats(0.1, 10.0),
+)
+def test_infeasible_minimums_always_raise(mins: list[float], total: float) -> None:
+    n = len(mins)
+    c = ResponseCurves(np.ones(n), np.ones(n), np.full(n, 2.0))
+    lo = np.array(mins)
+    if lo.sum() > total * (1 + 1e-6) + 1e-6:
+        with pytest.raises(InfeasibleBounds) as info:
+            maximise(c, total, lo)
+        assert info.value.kind == "below-minimums"
+    else:
+        assert maximise(c, total, lo).x.sum() == pytest.approx(total, rel=1e-8)
+
+
+def test_caps_below_total_raise() -> None:
+    c = ResponseCurves(np.ones(2), np.ones(2), np.ones(2))
+    with pytest.raises(InfeasibleBounds) as info:
+        maximise(c, 10.0, None, np.array([3.0, 4.0]))
+    assert info.value.kind == "above-maximums"
+    with pytest.raises(InfeasibleBounds) as info:
+        maximise(c, 10.0, np.array([5.0, 0.0]), np.array([4.0, 10.0]))
+    assert info.value.kind == "min-above-max"
+
+
+def _slsqp_best(c: ResponseCurves, total: float, starts: int, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    n = c.n
+    best = -np.inf
+    for _ in range(starts):
+        x0 = rng.dirichlet(np.ones(n)) * total
+        res = minimize(
+            lambda v: -c.value(v).sum(),
+            x0,
+            jac=lambda v: -c.marginal(np.maximum(v, 1e-12)),
+            bounds=[(0.0, total)] * n,
+            constraints=[{"type": "eq", "fun": lambda v: v.sum() - total}],
+            method="SLSQP",
+            options={"ftol": 1e-12, "maxiter": 300},
+        )
+        v = np.clip(res.x, 0.0, total)
+        if abs(v.sum() - total) < 1e-6 * total:
+            best = max(best, float(c.value(v).sum()))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_matches_or_beats_multistart_slsqp_on_s_curves(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 5
+    c = ResponseCurves(rng.uniform(1, 10, n), rng.uniform(0.5, 3, n), rng.uniform(1.2, 3.5, n))
+    total = float(c.k.sum() * rng.uniform(0.2, 1.2))
+    ours = maximise(c, total).value
+    assert ours >= _slsqp_best(c, total, 20, seed) - 1e-9 * ours
+
+
+def test_concave_curves_are_certified_and_equalise_marginals() -> None:
+    c = ResponseCurves(np.array([5.0, 3.0, 1.0]), np.array([1.0, 2.0, 0.5]), np.ones(3))
+    sol = maximise(c, 2.0)
+    assert sol.certified
+    m = c.marginal(sol.x)[sol.x > 0]
+    assert np.allclose(m, sol.price, rtol=1e-8)
+
+
+def test_s_curve_channel_is_funded_past_inflection_or_not_at_all() -> None:
+    # One strongly S-shaped channel and one concave channel; a small budget should all go to
+    # the concave one, a large one should fund the S-curve past its inflection point.
+    c = ResponseCurves(np.array([10.0, 2.0]), np.array([4.0, 1.0]), np.array([3.0, 1.0]))
+    small = maximise(c, 0.5)
+    assert small.x[0] == pytest.approx(0.0, abs=1e-9)
+    big = maximise(c, 8.0)
+    assert big.x[0] > c.inflection()[0]
