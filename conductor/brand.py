@@ -1,0 +1,981 @@
+"""Brand strategy as code: the brand file's schema, its loader, and the rule engine's API.
+
+A brand file (YAML, see ``docs/brand.md``) says how the brand speaks, which claims it
+may never make, which competitors it never names, what each channel must carry, how
+money and audiences may be used, and what the run does when a rule is broken. It is
+loaded with :func:`load_brand`; :meth:`BrandStrategy.review` checks a step's artifacts
+and returns a :class:`~conductor.verdict.Verdict`. The checks are deterministic regular
+expressions and arithmetic: text inside the copy ("ignore the brand rules") cannot
+change them. :func:`model_review` adds an optional LLM brand-voice opinion that can warn
+or escalate but never lift a deterministic block.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from conductor import _brand_packs as packs
+from conductor.errors import BrandError, LLMError
+from conductor.specs import Allocation, Audience, Copy, Insight
+from conductor.verdict import Action, Severity, Verdict
+
+if TYPE_CHECKING:
+    from conductor._brand_rules import Engine
+
+__all__ = [
+    "AudienceExclusion",
+    "AudienceRules",
+    "BannedPhrase",
+    "BrandStrategy",
+    "BudgetRules",
+    "ChannelRules",
+    "ClaimPacks",
+    "ClaimRules",
+    "CompanyInfo",
+    "Competitor",
+    "DisclaimerRule",
+    "EndorsementPack",
+    "FinancePack",
+    "ForbiddenClaim",
+    "GradeRange",
+    "HealthPack",
+    "ModelReviewPolicy",
+    "RequiredTerm",
+    "ReviewPolicy",
+    "SeverityActions",
+    "SignoffPolicy",
+    "SignoffTopic",
+    "VoiceReview",
+    "VoiceRules",
+    "VoiceScore",
+    "check_copy",
+    "load_brand",
+    "model_review",
+    "parse_brand",
+    "rule_ids",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_regex(value: str, *, what: str) -> str:
+    if "(?P<" in value:
+        raise ValueError(f"{what} may not use named groups '(?P<...>)'")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{what} is not a valid regular expression: {exc}") from exc
+    return value
+
+
+def _phrase_shorthand(value: Any, key: str) -> Any:
+    # Lists of rules read better in YAML when a bare string is allowed for the simple case.
+    return {key: value} if isinstance(value, str) else value
+
+
+# --- company and voice -------------------------------------------------------------------
+
+
+class CompanyInfo(_Model):
+    """Who sends the messages: what email and SMS law require every message to carry."""
+
+    legal_name: str = Field(min_length=1, description="Registered company name, e.g. 'Acme Inc.'.")
+    postal_address: str = Field(
+        min_length=1, description="Physical postal address printed in every marketing email."
+    )
+    unsubscribe_url: str = Field(
+        min_length=1, description="Link that unsubscribes the reader from marketing email."
+    )
+    sms_opt_out: str = Field(
+        default="Reply STOP to opt out",
+        min_length=1,
+        description="Opt-out instruction appended to every marketing SMS.",
+    )
+
+
+class BannedPhrase(_Model):
+    """A word or phrase the brand never uses, with what to say instead."""
+
+    phrase: str = Field(min_length=1, description="The word or phrase (matched as whole words).")
+    replacement: str | None = Field(
+        default=None,
+        description="What to write instead; when set the fix is applied mechanically.",
+    )
+    reason: str = Field(default="", description="Why it is banned, shown to the writer.")
+    regex: bool = Field(default=False, description="Treat `phrase` as a regular expression.")
+    case_sensitive: bool = Field(default=False, description="Match letter case exactly.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _phrase_shorthand(value, "phrase")
+
+    @model_validator(mode="after")
+    def _valid_regex(self) -> BannedPhrase:
+        if self.regex:
+            _check_regex(self.phrase, what="phrase")
+        return self
+
+
+class RequiredTerm(_Model):
+    """A term every piece of copy (on the listed channels) must contain."""
+
+    term: str = Field(min_length=1, description="The term, matched as whole words.")
+    channels: list[str] = Field(
+        default_factory=list, description="Channels it is required on; empty means all."
+    )
+    reason: str = Field(default="", description="Why it is required.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _phrase_shorthand(value, "term")
+
+
+class GradeRange(_Model):
+    """Allowed Flesch-Kincaid reading grade of the copy."""
+
+    min: float | None = Field(default=None, ge=0, description="Lowest allowed grade.")
+    max: float | None = Field(default=None, ge=0, description="Highest allowed grade.")
+    min_words: int = Field(
+        default=30,
+        ge=1,
+        description="Only copy with at least this many words is graded (short text is noisy).",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GradeRange:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class ModelReviewPolicy(_Model):
+    """How an optional LLM brand-voice score turns into warnings or escalations."""
+
+    warn_below: float = Field(
+        default=0.6, ge=0, le=1, description="A voice score under this adds a warning."
+    )
+    escalate_below: float | None = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="A voice score under this sends the copy to a person (null: never).",
+    )
+
+
+class VoiceRules(_Model):
+    """How the brand sounds."""
+
+    description: str = Field(
+        default="", description="The voice in a few sentences (used by the model review)."
+    )
+    tone: list[str] = Field(default_factory=list, description="Tone words, e.g. warm, plain.")
+    avoid_tone: list[str] = Field(
+        default_factory=list, description="Tones the brand never takes, e.g. pushy, smug."
+    )
+    banned: list[BannedPhrase] = Field(
+        default_factory=list, description="Words and phrases never to use, with replacements."
+    )
+    required_terms: list[RequiredTerm] = Field(
+        default_factory=list, description="Terms copy must contain (per channel)."
+    )
+    reading_grade: GradeRange | None = Field(
+        default=None, description="Allowed Flesch-Kincaid grade range; null: not checked."
+    )
+    max_exclamations: int | None = Field(
+        default=1, ge=0, description="Most '!' allowed in one piece of copy; null: no limit."
+    )
+    max_caps_words: int | None = Field(
+        default=0, ge=0, description="Most ALL-CAPS words (acronyms excepted); null: no limit."
+    )
+    allowed_caps: list[str] = Field(
+        default_factory=list,
+        description="Extra all-caps words that are not shouting (acronyms, product names).",
+    )
+    max_emoji: int | None = Field(
+        default=0, ge=0, description="Most emoji allowed in one piece of copy; null: no limit."
+    )
+    model_review: ModelReviewPolicy = Field(
+        default_factory=ModelReviewPolicy, description="Thresholds for the optional LLM review."
+    )
+
+
+# --- claims ------------------------------------------------------------------------------
+
+
+class ForbiddenClaim(_Model):
+    """A claim the brand may never make, e.g. 'risk-free' or 'clinically proven'."""
+
+    pattern: str = Field(min_length=1, description="Phrase (whole words) or regular expression.")
+    regex: bool = Field(default=False, description="Treat `pattern` as a regular expression.")
+    name: str = Field(default="", description="Short name of the claim shown in messages.")
+    message: str = Field(default="", description="Why it is forbidden, for the writer.")
+    fix: str = Field(default="", description="What to do instead.")
+    replacement: str | None = Field(
+        default=None, description="Mechanical replacement text, when a safe wording exists."
+    )
+    severity: Severity = Field(default=Severity.ERROR, description="How bad a match is.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _phrase_shorthand(value, "pattern")
+
+    @model_validator(mode="after")
+    def _valid_regex(self) -> ForbiddenClaim:
+        if self.regex:
+            _check_regex(self.pattern, what="pattern")
+        return self
+
+
+class HealthPack(_Model):
+    """Rules for health and dietary-supplement marketing (FDA/FTC style)."""
+
+    disclaimer: str = Field(
+        default=packs.HEALTH_DISCLAIMER,
+        min_length=1,
+        description="Disclaimer required whenever copy makes a structure/function claim.",
+    )
+    extra_conditions: list[str] = Field(
+        default_factory=list,
+        description="More disease or condition words that make a cure/treat claim.",
+    )
+
+
+class FinancePack(_Model):
+    """Rules for financial promotions: no promised returns; a risk warning on investments."""
+
+    risk_warning: str = Field(
+        default=packs.FINANCE_RISK_WARNING,
+        min_length=1,
+        description="Warning required whenever copy promotes an investment.",
+    )
+    extra_investment_terms: list[str] = Field(
+        default_factory=list,
+        description="More words that make a message an investment promotion.",
+    )
+
+
+class EndorsementPack(_Model):
+    """Rules for testimonials and reviews (FTC endorsement guides style)."""
+
+    disclosure: str = Field(
+        default=packs.ENDORSEMENT_DISCLOSURE,
+        min_length=1,
+        description="Disclosure required when a testimonial quotes a specific result.",
+    )
+
+
+class ClaimPacks(_Model):
+    """Industry rule packs; a pack is on when its key is present (``health: {}``)."""
+
+    health: HealthPack | None = Field(default=None, description="Health/supplement pack.")
+    finance: FinancePack | None = Field(default=None, description="Financial promotions pack.")
+    endorsements: EndorsementPack | None = Field(
+        default=None, description="Testimonials and reviews pack."
+    )
+
+
+class ClaimRules(_Model):
+    """Claims the brand may not make."""
+
+    forbidden: list[ForbiddenClaim] = Field(
+        default_factory=list, description="Brand-specific forbidden claim patterns."
+    )
+    superlatives: bool = Field(
+        default=True,
+        description="Flag unqualified superlatives ('#1', 'the best', 'unbeatable').",
+    )
+    packs: ClaimPacks = Field(default_factory=ClaimPacks, description="Industry rule packs.")
+
+
+class Competitor(_Model):
+    """A competitor that copy must not name."""
+
+    name: str = Field(min_length=1, description="The competitor's name.")
+    aliases: list[str] = Field(default_factory=list, description="Other names and spellings.")
+    case_sensitive: bool = Field(
+        default=False,
+        description="Match case exactly (for names that are also words, e.g. 'Evergreen').",
+    )
+    replacement: str | None = Field(
+        default=None, description="Neutral wording to use instead, e.g. 'other banks'."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _phrase_shorthand(value, "name")
+
+
+# --- channels and disclaimers ------------------------------------------------------------
+
+
+class ChannelRules(_Model):
+    """What one channel's messages must carry and how long they may be."""
+
+    max_length: int | None = Field(
+        default=None, ge=1, description="Most characters of text, required elements included."
+    )
+    unicode_max_length: int | None = Field(
+        default=None,
+        ge=1,
+        description="Limit when the text needs Unicode (emoji, curly quotes): SMS drops to 70.",
+    )
+    subject_max_length: int | None = Field(
+        default=None, ge=1, description="Most characters of the subject line (email)."
+    )
+    require_unsubscribe: bool = Field(default=False, description="Must carry an unsubscribe link.")
+    require_postal_address: bool = Field(
+        default=False, description="Must carry the company's postal address."
+    )
+    require_opt_out: bool = Field(
+        default=False, description="Must carry an opt-out instruction ('Reply STOP...')."
+    )
+    disclaimers: list[str] = Field(
+        default_factory=list, description="Disclaimers every message on this channel carries."
+    )
+
+
+class DisclaimerRule(_Model):
+    """A disclaimer required when copy mentions certain things (e.g. '% off' → terms)."""
+
+    text: str = Field(min_length=1, description="The disclaimer, exactly as it must appear.")
+    when: list[str] = Field(
+        default_factory=list,
+        description="Phrases (whole words) that make it required; empty means always.",
+    )
+    when_regex: bool = Field(default=False, description="Treat `when` entries as regexes.")
+    channels: list[str] = Field(
+        default_factory=list, description="Channels it applies to; empty means all."
+    )
+    name: str = Field(default="", description="Short name shown in messages.")
+
+    @model_validator(mode="after")
+    def _valid_regex(self) -> DisclaimerRule:
+        if self.when_regex:
+            for w in self.when:
+                _check_regex(w, what="when")
+        return self
+
+
+# --- money and people --------------------------------------------------------------------
+
+
+class BudgetRules(_Model):
+    """Rules for money: shares per channel, banned channels, pace of change, sign-off."""
+
+    max_share: dict[str, float] = Field(
+        default_factory=dict,
+        description="Channel -> most of the total it may get (0..1); key '*' means any channel.",
+    )
+    banned_channels: list[str] = Field(
+        default_factory=list, description="Channels that may not receive any money."
+    )
+    max_change: float | None = Field(
+        default=None,
+        ge=0,
+        description="Most relative change of a channel vs the previous period (0.3 = ±30 %).",
+    )
+    signoff_above: float | None = Field(
+        default=None, ge=0, description="Allocations whose total exceeds this need sign-off."
+    )
+    currency: str = Field(
+        default="USD",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 currency the amounts above are in.",
+    )
+
+    @field_validator("max_share")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        for channel, share in value.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"max_share for {channel!r} must be between 0 and 1, not {share}")
+        return value
+
+
+_OPS_WITH_LIST = ("in", "not_in")
+_OPS_WITHOUT_VALUE = ("is_true", "is_false")
+
+
+class AudienceExclusion(_Model):
+    """People who must never be targeted, as a condition on one customer column."""
+
+    name: str = Field(min_length=1, description="Short name, e.g. 'minors' or 'vulnerable'.")
+    column: str = Field(min_length=1, description="Customer column the condition reads.")
+    op: Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "is_true", "is_false"] = Field(
+        description="Comparison: the person is excluded when `column op value` holds."
+    )
+    value: Any = Field(default=None, description="Value compared with (a list for in/not_in).")
+    reason: str = Field(min_length=1, description="Why they are excluded (shown in audits).")
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> AudienceExclusion:
+        if self.op in _OPS_WITH_LIST and not isinstance(self.value, list):
+            raise ValueError(f"op {self.op!r} needs a list value")
+        if self.op in _OPS_WITHOUT_VALUE and self.value is not None:
+            raise ValueError(f"op {self.op!r} takes no value")
+        if self.op not in _OPS_WITH_LIST + _OPS_WITHOUT_VALUE and self.value is None:
+            raise ValueError(f"op {self.op!r} needs a value")
+        return self
+
+    def excludes(self, value: Any) -> bool:
+        """Whether a person whose ``column`` holds ``value`` is excluded.
+
+        Args:
+            value: The person's value in ``column`` (None when unknown).
+
+        Returns:
+            True when the person must not be targeted. Unknown values are excluded for
+            ``is_false``/``not_in``-style rules only when the comparison holds.
+        """
+        v = self.value
+        if self.op == "is_true":
+            return value is True
+        if self.op == "is_false":
+            return value is False
+        if self.op == "in":
+            return value in v
+        if self.op == "not_in":
+            return value not in v
+        if value is None:
+            return False
+        try:
+            return bool(
+                {
+                    "eq": lambda: value == v,
+                    "ne": lambda: value != v,
+                    "lt": lambda: value < v,
+                    "le": lambda: value <= v,
+                    "gt": lambda: value > v,
+                    "ge": lambda: value >= v,
+                }[self.op]()
+            )
+        except TypeError:
+            return False
+
+
+class AudienceRules(_Model):
+    """Rules for who may be targeted, and how often."""
+
+    consent_required: bool = Field(
+        default=True, description="Everyone targeted must have marketing consent."
+    )
+    min_age: int | None = Field(
+        default=None, ge=0, le=120, description="Youngest age that may be targeted."
+    )
+    sensitive_attributes: list[str] = Field(
+        default_factory=list,
+        description="Attributes never used for targeting (health, religion, ethnicity, ...).",
+    )
+    fairness_groups: list[str] = Field(
+        default_factory=list, description="Protected groups whose treatment rates are compared."
+    )
+    fairness_threshold: float = Field(
+        default=0.1, ge=0, le=1, description="Largest allowed gap in action rate between groups."
+    )
+    max_contacts_per_week: float | None = Field(
+        default=None, gt=0, description="Most messages per person per week."
+    )
+    exclusions: list[AudienceExclusion] = Field(
+        default_factory=list, description="People never targeted (applied by agents on data)."
+    )
+
+
+# --- review policy -----------------------------------------------------------------------
+
+
+class SeverityActions(_Model):
+    """What the run does, per severity, when no rule-specific action is set."""
+
+    info: Action = Field(default=Action.PASS, description="Action for info findings.")
+    warning: Action = Field(default=Action.WARN, description="Action for warnings.")
+    error: Action = Field(default=Action.REVISE, description="Action for errors.")
+    critical: Action = Field(default=Action.BLOCK, description="Action for critical findings.")
+
+
+class SignoffTopic(_Model):
+    """A content category that always needs a person's sign-off."""
+
+    name: str = Field(min_length=1, description="Name of the category, e.g. 'pricing change'.")
+    keywords: list[str] = Field(
+        min_length=1, description="Phrases (whole words) that put copy in the category."
+    )
+    reason: str = Field(default="", description="Why a person must approve it.")
+
+
+class SignoffPolicy(_Model):
+    """Artifacts that always go to a person, even when every rule passes."""
+
+    steps: list[str] = Field(default_factory=list, description="Steps whose output always does.")
+    channels: list[str] = Field(
+        default_factory=list, description="Copy channels that always need sign-off."
+    )
+    new_channels: bool = Field(
+        default=True,
+        description="Copy for a channel the brand file does not configure needs sign-off.",
+    )
+    topics: list[SignoffTopic] = Field(
+        default_factory=list, description="Content categories that need sign-off."
+    )
+    artifact_kinds: list[Literal["copy", "allocation", "audience", "insight"]] = Field(
+        default_factory=list, description="Artifact kinds that always need sign-off."
+    )
+
+
+class ReviewPolicy(_Model):
+    """What happens when a rule is broken, and who must sign off."""
+
+    by_severity: SeverityActions = Field(
+        default_factory=SeverityActions, description="Default action per severity."
+    )
+    rules: dict[str, Action] = Field(
+        default_factory=dict,
+        description="Rule id (or prefix ending in '.*') -> action; wins over by_severity.",
+    )
+    severities: dict[str, Severity] = Field(
+        default_factory=dict, description="Rule id (or prefix '.*') -> severity override."
+    )
+    disabled: list[str] = Field(
+        default_factory=list, description="Rule ids (or prefixes '.*') that are not checked."
+    )
+    signoff: SignoffPolicy = Field(
+        default_factory=SignoffPolicy, description="What always needs a person's sign-off."
+    )
+    approvers: list[str] = Field(
+        default_factory=list, description="Roles that may sign off (e.g. brand_manager, legal)."
+    )
+
+    @model_validator(mode="after")
+    def _known_rules(self) -> ReviewPolicy:
+        from conductor._brand_rules import RULES
+
+        for name, ids in (
+            ("rules", list(self.rules)),
+            ("severities", list(self.severities)),
+            ("disabled", self.disabled),
+        ):
+            for rid in ids:
+                if rid.endswith(".*"):
+                    prefix = rid[:-1]
+                    if any(r.startswith(prefix) for r in RULES):
+                        continue
+                elif rid in RULES:
+                    continue
+                close = difflib.get_close_matches(rid, list(RULES), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"{name}: unknown rule id {rid!r}{hint}")
+        return self
+
+
+# --- the strategy ------------------------------------------------------------------------
+
+
+class BrandStrategy(_Model):
+    """A brand's rules as code: voice, claims, competitors, channels, money, people, policy."""
+
+    name: str = Field(min_length=1, description="Brand name, as customers know it.")
+    description: str = Field(default="", description="What the brand sells, to whom.")
+    company: CompanyInfo = Field(description="Legal sender details required by law.")
+    voice: VoiceRules = Field(default_factory=VoiceRules, description="How the brand sounds.")
+    claims: ClaimRules = Field(default_factory=ClaimRules, description="Claims it may not make.")
+    competitors: list[Competitor] = Field(
+        default_factory=list, description="Competitors copy must not name."
+    )
+    channels: dict[str, ChannelRules] = Field(
+        default_factory=dict, description="Channel name -> its required elements and limits."
+    )
+    disclaimers: list[DisclaimerRule] = Field(
+        default_factory=list, description="Disclaimers required when copy mentions something."
+    )
+    budget: BudgetRules = Field(default_factory=BudgetRules, description="Rules for money.")
+    audience: AudienceRules = Field(default_factory=AudienceRules, description="Rules for people.")
+    review_policy: ReviewPolicy = Field(
+        default_factory=ReviewPolicy, description="Actions per rule/severity and sign-off."
+    )
+
+    _engine: Engine | None = PrivateAttr(default=None)
+    _source: str | None = PrivateAttr(default=None)
+
+    @field_validator("channels")
+    @classmethod
+    def _lower_channels(cls, value: dict[str, ChannelRules]) -> dict[str, ChannelRules]:
+        return {k.strip().lower(): v for k, v in value.items()}
+
+    @property
+    def source(self) -> str | None:
+        """The file this strategy was loaded from, if any."""
+        return self._source
+
+    def engine(self) -> Engine:
+        """The compiled rule engine for this strategy (built once, then reused)."""
+        if self._engine is None:
+            from conductor._brand_rules import Engine
+
+            self._engine = Engine(self)
+        return self._engine
+
+    def channel(self, channel: str) -> ChannelRules | None:
+        """The rules of a channel (case-insensitive), or None when the file has none."""
+        return self.channels.get(channel.strip().lower())
+
+    def footer(self, channel: str) -> str:
+        """Text that, appended to a message, carries the channel's required elements.
+
+        Args:
+            channel: Channel name (email, sms, push, ...).
+
+        Returns:
+            For email the unsubscribe link and postal address, for SMS the opt-out
+            instruction, plus the channel's always-required disclaimers; "" when the
+            channel requires nothing.
+        """
+        rules = self.channel(channel)
+        if rules is None:
+            return ""
+        parts = list(rules.disclaimers)
+        parts.extend(self.required_elements(channel).values())
+        return " ".join(parts)
+
+    def required_elements(self, channel: str) -> dict[str, str]:
+        """The channel's legally required elements, by rule id, as text to append."""
+        rules = self.channel(channel)
+        out: dict[str, str] = {}
+        if rules is None:
+            return out
+        c = self.company
+        if rules.require_postal_address:
+            out["channel.postal-address-missing"] = f"{c.legal_name}, {c.postal_address}."
+        if rules.require_unsubscribe:
+            out["channel.unsubscribe-missing"] = f"Unsubscribe: {c.unsubscribe_url}"
+        if rules.require_opt_out:
+            out["channel.opt-out-missing"] = c.sms_opt_out
+        return out
+
+    def action_for(self, rule: str, severity: Severity) -> Action:
+        """The review policy's action for a rule id at a severity."""
+        return self.engine().action_for(rule, severity)
+
+    def review(
+        self,
+        artifacts: Sequence[Copy | Allocation | Audience | Insight],
+        *,
+        step: str | None = None,
+    ) -> Verdict:
+        """Check artifacts against every rule of the brand.
+
+        Args:
+            artifacts: What a step produced (copy, allocations, audiences, insights).
+            step: The step id, for step-scoped sign-off rules and messages.
+
+        Returns:
+            A verdict listing every violation (with span, message, fix and the policy's
+            action) and every reason a person must sign off.
+        """
+        return self.engine().review(artifacts, step=step)
+
+
+def rule_ids() -> list[str]:
+    """Every stable rule id the engine can report, sorted."""
+    from conductor._brand_rules import RULES
+
+    return sorted(RULES)
+
+
+def check_copy(
+    brand: BrandStrategy, channel: str, text: str, *, subject: str | None = None
+) -> Verdict:
+    """Check one piece of copy (what ``conductor check-copy`` runs).
+
+    Args:
+        brand: The brand strategy.
+        channel: Channel it will be sent on.
+        text: The copy exactly as the customer would see it.
+        subject: Subject line, for email.
+
+    Returns:
+        The verdict for that one piece of copy (artifact id ``copy``).
+    """
+    return brand.review([Copy(id="copy", channel=channel, text=text, subject=subject)])
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def load_brand(path: str | Path) -> BrandStrategy:
+    """Load and validate a brand strategy file.
+
+    Args:
+        path: The YAML file.
+
+    Returns:
+        The validated strategy, its rule engine compiled.
+
+    Raises:
+        BrandError: The file is missing, is not valid YAML, or breaks the schema; the
+            error names the file, line and column and says how to fix it.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BrandError(
+            "brand file not found",
+            file=p,
+            code="brand.not-found",
+            hint="check the path (brand files usually live in pipelines/brands/)",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BrandError(
+            f"cannot read the brand file: {exc}",
+            file=p,
+            code="brand.unreadable",
+            hint="save it as UTF-8 text",
+        ) from None
+    return parse_brand(text, source=str(p))
+
+
+def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
+    """Parse and validate brand YAML text (``load_brand`` without the file).
+
+    Args:
+        text: The YAML document.
+        source: Name used in error locations.
+
+    Returns:
+        The validated strategy.
+
+    Raises:
+        BrandError: Invalid YAML or schema, located by line and column.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        raise BrandError(
+            f"not valid YAML: {problem.strip() or 'syntax error'}",
+            file=source,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+            code="brand.yaml",
+            hint="check indentation, colons and quotes around text containing ':' or '#'",
+        ) from None
+    except YAMLError as exc:
+        raise BrandError(
+            f"not valid YAML: {exc}", file=source, code="brand.yaml", hint="fix the YAML syntax"
+        ) from None
+    if data is None:
+        raise BrandError(
+            "the brand file is empty",
+            file=source,
+            code="brand.empty",
+            hint="start from pipelines/brands/acme.yaml",
+        )
+    if not isinstance(data, Mapping):
+        raise BrandError(
+            f"the brand file must be a mapping of keys, not a {type(data).__name__}",
+            file=source,
+            line=1,
+            column=1,
+            code="brand.invalid",
+            hint="the file starts with keys such as 'name:', 'company:', 'voice:'",
+        )
+    try:
+        brand = BrandStrategy.model_validate(_plain(data))
+    except ValidationError as exc:
+        raise _schema_error(exc, data, source) from None
+    brand._source = source
+    brand.engine()
+    return brand
+
+
+def _plain(node: Any) -> Any:
+    # ruamel's round-trip types (CommentedMap, ScalarFloat...) are converted so pydantic
+    # sees ordinary dicts/lists and strict types behave as with JSON.
+    if isinstance(node, Mapping):
+        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _locate(data: Any, loc: Sequence[int | str]) -> tuple[int | None, int | None]:
+    """Line and column (1-based) of the deepest node of ``loc`` that exists in the YAML."""
+    line: int | None = 1
+    col: int | None = 1
+    node = data
+    for part in loc:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, Mapping) and part in node:
+                if lc is not None:
+                    ln, cn = lc.key(part)
+                    line, col = ln + 1, cn + 1
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                if lc is not None:
+                    ln, cn = lc.item(part)
+                    line, col = ln + 1, cn + 1
+                node = node[part]
+            else:
+                break
+        except (KeyError, IndexError, TypeError):
+            break
+    return line, col
+
+
+def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of ``loc`` (for 'did you mean')."""
+    current: Any = BrandStrategy
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif get_origin(current) in (dict, list):
+            args = get_args(current)
+            current = args[-1] if args else None
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if get_origin(tp) not in (dict, list) and len(args) == 1:
+        return args[0]
+    return tp
+
+
+def _schema_error(exc: ValidationError, data: Any, source: str) -> BrandError:
+    problems: list[tuple[int | None, int | None, str, str]] = []
+    for err in exc.errors(include_url=False):
+        # Pydantic adds the union member / validator name to loc; those are not YAML keys.
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        line, col = _locate(data, loc)
+        hint = ""
+        if err["type"] == "extra_forbidden":
+            model = _model_at(loc[:-1])
+            known = list(model.model_fields) if model else []
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
+            msg = f"unknown key {str(loc[-1])!r}"
+            if close:
+                msg += f" (did you mean {close[0]!r}?)"
+                hint = f"rename it to {close[0]!r}"
+            elif known:
+                hint = "allowed keys here: " + ", ".join(known)
+        elif err["type"] == "missing":
+            msg = f"missing required key {str(loc[-1])!r}"
+            line, col = _locate(data, loc[:-1])
+            hint = f"add '{loc[-1]}:' (see docs/brand.md)"
+        else:
+            msg = f"{dotted}: {err['msg']}"
+            if err["type"] == "enum":
+                hint = "use one of the allowed values"
+        problems.append((line, col, msg, hint))
+    problems.sort(key=lambda p: (p[0] or 0, p[1] or 0))
+    line, col, msg, hint = problems[0]
+    if len(problems) > 1:
+        more = "; ".join(f"line {p[0]}: {p[2]}" for p in problems[1:6])
+        msg += f" (and {len(problems) - 1} more: {more})"
+    return BrandError(
+        msg,
+        file=source,
+        line=line,
+        column=col,
+        code="brand.schema",
+        hint=hint or "see docs/brand.md for every key of the brand file",
+    )
+
+
+# --- optional model review ---------------------------------------------------------------
+
+
+class VoiceScore(_Model):
+    """The model's judgement of one piece of copy against the brand voice."""
+
+    id: str = Field(description="Id of the copy judged.")
+    score: float = Field(ge=0, le=1, description="How well the copy fits the voice, 0..1.")
+    rationale: str = Field(description="Why, in one or two sentences a marketer understands.")
+
+
+class VoiceReview(_Model):
+    """What the model returns: one score per piece of copy."""
+
+    scores: list[VoiceScore] = Field(description="One entry per copy id.")
+
+
+def model_review(brand: BrandStrategy, copies: Sequence[Copy], llm: Any) -> Verdict:
+    """Score copy against the brand voice with a chat model (optional, advisory).
+
+    The model may add warnings or escalate to a person; it never blocks, so it cannot
+    lift or replace a deterministic verdict (merge both with ``Verdict.merge``).
+
+    Args:
+        brand: The brand strategy (its ``voice`` is the yardstick).
+        copies: The copy to score.
+        llm: A LangChain chat model supporting ``with_structured_output``.
+
+    Returns:
+        A verdict with ``voice.model-tone`` findings and one note per copy.
+
+    Raises:
+        LLMError: The model failed or returned something that is not a ``VoiceReview``.
+    """
+    from conductor._brand_packs import voice_prompt
+
+    if not copies:
+        return Verdict()
+    try:
+        raw = llm.with_structured_output(VoiceReview).invoke(voice_prompt(brand, copies))
+        result = raw if isinstance(raw, VoiceReview) else VoiceReview.model_validate(raw)
+    except ValidationError as exc:
+        raise LLMError(
+            f"brand-voice review returned an invalid answer: {exc.error_count()} error(s)",
+            code="llm.invalid-output",
+            hint="use a model that supports structured output",
+        ) from None
+    except LLMError:
+        raise
+    except Exception as exc:  # providers raise many types; the run needs one error
+        raise LLMError(
+            f"brand-voice review failed: {exc}",
+            code="llm.failed",
+            hint="check the model settings or run without the model review",
+        ) from exc
+    return brand.engine().voice_verdict(copies, result)
