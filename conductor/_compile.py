@@ -91,14 +91,29 @@ class Services:
     seed: int = 0
     observer: RunObserver = field(default_factory=_NullObserver)
     audit: Callable[..., None] = lambda **_: None
-    model_reviewer: Callable[[Any, list[Any]], Verdict] | None = None
-    llm_meter: Callable[[Any, str], Any] | None = None
+    model_reviewer: Callable[[Any, list[Any], Any], Verdict] | None = None
+    llm_meter: Callable[[Any, str, Callable[[dict[str, Any]], None]], Any] | None = None
 
 
 def _is_transient(exc: BaseException) -> bool:
+    # Model calls are retried with backoff inside `structured_call`; when that gives up the
+    # run stops (resumable) rather than retrying the whole step and multiplying the waits.
+    return isinstance(exc, ConnectionError | TimeoutError) and not isinstance(exc, LLMError)
+
+
+def _as_llm_error(exc: BaseException) -> LLMError | None:
+    """A provider error an agent let through (it called ``ctx.llm`` directly), as LLMError."""
     if isinstance(exc, LLMError):
-        return exc.code in ("llm.unavailable", "llm.timeout", "llm.rate-limited")
-    return isinstance(exc, ConnectionError | TimeoutError)
+        return exc
+    if not type(exc).__module__.startswith(("openai", "httpx", "httpcore")):
+        return None
+    from conductor._usage import error_code
+
+    return LLMError(
+        f"the language model failed: {type(exc).__name__}: {exc}",
+        code=error_code(exc),
+        hint="check the model settings (OPENAI_BASE_URL, CONDUCTOR_MODEL), then `conductor resume`",
+    )
 
 
 def _verdict_of(brand: Any, output: AgentOutput, step: str) -> Verdict:
@@ -177,12 +192,16 @@ def _add_step(
             ups[slot] = up_cls.output_type.model_validate(state["outputs"][up])
         return ups
 
-    def make_ctx(state: RunState, feedback: list[Violation]) -> RunContext:
+    def make_ctx(
+        state: RunState, feedback: list[Violation], usage: list[dict[str, Any]]
+    ) -> RunContext:
         step_dir = svc.out_dir / "steps" / sid
         step_dir.mkdir(parents=True, exist_ok=True)
         llm = svc.llm
         if llm is not None and svc.llm_meter is not None:
-            llm = svc.llm_meter(llm, sid)
+            # Every request the agent makes is limit-checked, priced and collected here,
+            # so the node can put this step's bill into the checkpoint with its output.
+            llm = svc.llm_meter(llm, sid, usage.append)
         return RunContext(
             run_id=svc.run_id,
             step=sid,
@@ -215,7 +234,8 @@ def _add_step(
         feedback = [Violation.model_validate(v) for v in feedback_json]
         spec = spec_type.model_validate(state["plans"][sid]["spec"])
         inputs = Inputs(upstream=upstream(state), catalog=svc.catalog)
-        ctx = make_ctx(state, feedback)
+        usage: list[dict[str, Any]] = []
+        ctx = make_ctx(state, feedback, usage)
         revising = bool(feedback) and sid in state.get("outputs", {})
         svc.observer.event("start", sid, agent=pl.agent, revising=revising, round=ctx.round)
         t0 = time.perf_counter()
@@ -236,6 +256,11 @@ def _add_step(
         except Exception as exc:
             if _is_transient(exc):
                 raise
+            llm_error = _as_llm_error(exc)
+            if llm_error is not None:
+                # Not the agent's fault: stop the run so it can be resumed once the model
+                # is reachable again (a failed step would end the run for good).
+                raise llm_error from exc
             seconds = time.perf_counter() - t0
             if isinstance(exc, ConductorError):
                 err = exc.to_dict()
@@ -259,6 +284,7 @@ def _add_step(
                 "errors": {sid: err},
                 "timings": {sid: seconds},
                 "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
+                "llm_calls": usage,
             }
         finally:
             structlog.contextvars.unbind_contextvars("run_id", "step", "agent")
@@ -282,15 +308,16 @@ def _add_step(
             "timings": {sid: state.get("timings", {}).get(sid, 0.0) + seconds},
             "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
             "feedback": {sid: []},
+            "llm_calls": usage,
         }
-        update.update(review(state, output))
+        update.update(review(state, output, ctx.llm))
         return update
 
-    def review(state: RunState, output: AgentOutput) -> dict[str, Any]:
+    def review(state: RunState, output: AgentOutput, llm: Any) -> dict[str, Any]:
         verdict = _verdict_of(svc.brand, output, sid)
-        if svc.model_reviewer is not None:
+        if svc.model_reviewer is not None and svc.brand is not None and llm is not None:
             verdict = Verdict.merge(
-                [verdict, svc.model_reviewer(svc.brand, list(output.artifacts()))]
+                [verdict, svc.model_reviewer(svc.brand, list(output.artifacts()), llm)]
             )
         rounds = list(state.get("rounds", {}).get(sid, []))
         action = verdict.action

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import traceback
 from collections.abc import Iterator, Mapping
@@ -41,6 +42,7 @@ from conductor.pipeline import (
     plan_pipeline,
     resolve_goal,
 )
+from conductor.report import llm_usage
 from conductor.store import AuditEvent, PostgresStore, RunRecord, SQLiteStore, open_store
 
 __all__ = ["RunResult", "Runner"]
@@ -139,7 +141,69 @@ class Runner:
             observer=self.observer,
             audit=audit,
         )
+        if self.llm is not None:
+            self._meter_services(svc, audit)
         return svc
+
+    def _ledger(self, pipeline: Pipeline, run_id: str) -> Any:
+        """The run's LLM usage ledger, holding every request the audit log has seen.
+
+        The audit log is the bill of record: it also has requests of a step that a limit or
+        a crash cut short, which never reached a checkpoint, so limits keep counting them.
+        """
+        from conductor._usage import PriceTable, UsageLedger, UsageRecord
+
+        try:
+            prior = [
+                UsageRecord.model_validate(ev.detail)
+                for ev in self.store.audit_events(run_id=run_id)
+                if ev.kind == "llm"
+            ]
+        except RunError:
+            prior = []
+        return UsageLedger(
+            run_id=run_id,
+            prices=PriceTable.from_env(os.environ),
+            limits=pipeline.limits,
+            calls=prior,
+        )
+
+    def _meter_services(self, svc: Services, audit: Any) -> None:
+        from conductor._usage import metered
+
+        ledger = self._ledger(svc.pipeline, svc.run_id)
+        ledger.subscribe(lambda rec: audit(kind="llm", step=rec.get("step"), detail=rec))
+        limits = svc.pipeline.limits
+        svc.llm_meter = lambda llm, sid, on_record: metered(
+            llm, ledger, limits, step=sid, on_record=on_record
+        )
+        if svc.brand is not None and svc.pipeline.review.model_review:
+            from conductor.brand import model_review
+
+            svc.model_reviewer = lambda brand, arts, llm: model_review(
+                brand, [a for a in arts if getattr(a, "kind", None) == "copy"], llm
+            )
+
+    def _goal(
+        self, pipeline: Pipeline, day: dt.date, run_id: str
+    ) -> tuple[BusinessGoal, list[Any]]:
+        """The typed goal; with a model configured, free text it helps to read.
+
+        Returns the goal and the usage records of the model requests made for it.
+        """
+        if self.llm is None or not isinstance(pipeline.goal, str):
+            return resolve_goal(pipeline, day), []
+        from conductor._usage import metered
+        from conductor.llm import parse_goal_with_llm
+
+        ledger = self._ledger(pipeline, run_id)
+        goal = parse_goal_with_llm(
+            pipeline.goal,
+            today=day,
+            model=metered(self.llm, ledger, pipeline.limits, purpose="goal-parse"),
+            ledger=ledger,
+        )
+        return goal, [r.model_dump(mode="json") for r in ledger.calls]
 
     def _graph(self, plans: Mapping[str, StepPlan], goal: BusinessGoal, svc: Services) -> Any:
         return build_graph(plans, goal, svc).compile(checkpointer=self.store.checkpointer())
@@ -161,10 +225,10 @@ class Runner:
         """Validate, plan and run a pipeline until it finishes or waits for a person."""
         pipeline = check_pipeline(path, today=today)
         day = today or pipeline.today or dt.date.today()
-        goal = resolve_goal(pipeline, day)
+        run_id = run_id or new_run_id(pipeline.name)
+        goal, goal_calls = self._goal(pipeline, day, run_id)
         brand = load_brand_for(pipeline)
         plans = plan_pipeline(pipeline, goal, brand=brand, today=day)
-        run_id = run_id or new_run_id(pipeline.name)
         try:
             existing = self.store.get_run(run_id)
         except RunError:
@@ -192,13 +256,18 @@ class Runner:
                 info={"today": day.isoformat()},
             )
         )
+        for rec in goal_calls:
+            self.store.append_audit(
+                AuditEvent(run_id=run_id, pipeline=pipeline.name, kind="llm", detail=rec)
+            )
         svc = self._services(pipeline, run_id, out, day, brand)
         with self._locked(run_id, out):
             svc.audit(
                 kind="run", detail={"event": "started", "pipeline_file": str(pipeline.source)}
             )
             self._audit_plan(svc, plans, goal)
-            return self._drive(svc, plans, goal, initial_state(run_id, plans, goal))
+            start = initial_state(run_id, plans, goal) | {"llm_calls": goal_calls}
+            return self._drive(svc, plans, goal, start)
 
     def resume(self, run_id: str) -> RunResult:
         """Continue a run after a crash or a stop (finished steps are not run again)."""
@@ -431,17 +500,12 @@ class Runner:
         errors = dict(values.get("errors", {}))
         if error:
             errors["_run"] = error
-        info = {
-            "today": svc.today.isoformat(),
-            "llm_calls": len(values.get("llm_calls", [])),
-            "llm_cost_usd": round(
-                sum(c.get("cost_usd", 0.0) for c in values.get("llm_calls", [])), 6
-            ),
-            "llm_tokens": sum(
-                c.get("input_tokens", 0) + c.get("output_tokens", 0)
-                for c in values.get("llm_calls", [])
-            ),
-        }
+        logged = [
+            ev.detail for ev in self.store.audit_events(run_id=svc.run_id) if ev.kind == "llm"
+        ]
+        usage = llm_usage(logged or values.get("llm_calls", []))
+        usage.pop("detail")
+        info: dict[str, Any] = {"today": svc.today.isoformat(), "llm": usage}
         if error:
             info["error"] = error
         self.store.update_run(

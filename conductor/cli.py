@@ -167,8 +167,14 @@ def _finish(result: Any) -> None:
             out.print(f"  approve: conductor approve {rid} {w['step']} --as NAME")
             out.print(f"  reject:  conductor reject {rid} {w['step']} --as NAME --comment '...'")
     else:
-        first = next(iter(result.errors.items()), None)
-        msg = f"{first[0]}: {first[1].get('message')}" if first else result.status
+        # A run-level error (a limit, the model) explains more than the step it hit.
+        first = next(iter(sorted(result.errors.items(), key=lambda kv: kv[0] != "_run")), None)
+        if first is None:
+            msg = result.status
+        elif first[0] == "_run":
+            msg = str(first[1].get("message"))
+        else:
+            msg = f"step {first[0]}: {first[1].get('message')}"
         err.print(f"[red bold]Run {rid} {result.status}[/]: {escape(msg)}")
         if first and first[1].get("hint"):
             err.print(f"  hint: {escape(first[1]['hint'])}")
@@ -445,12 +451,18 @@ def status(
                 str(st["executions"]),
             )
         out.print(t)
-    llm = result.get("llm", {})
+    llm = rec.info.get("llm") or result.get("llm", {})
+    failed = f", {llm['failed_calls']} failed" if llm.get("failed_calls") else ""
     out.print(
-        f"LLM: {llm.get('calls', 0)} call(s), "
+        f"LLM: {llm.get('calls', 0)} call(s){failed}, "
         f"{llm.get('input_tokens', 0)} input + {llm.get('output_tokens', 0)} output tokens, "
         f"cost ${llm.get('cost_usd', 0.0):.4f}"
     )
+    for model, m in (llm.get("by_model") or {}).items():
+        out.print(
+            f"  {escape(model)}: {m['calls']} call(s), {m['input_tokens']} + "
+            f"{m['output_tokens']} tokens, ${m['cost_usd']:.4f}"
+        )
     if rec.waiting_on:
         out.print(f"[yellow]waiting for sign-off on: {', '.join(rec.waiting_on)}[/]")
     if rec.info.get("error"):

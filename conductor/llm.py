@@ -88,7 +88,7 @@ _MAX_LISTED_ERRORS = 12
 def chat_model_from_env(
     env: Mapping[str, str] | None = None,
     *,
-    timeout: float = 30,
+    timeout: float | None = None,
     max_retries: int = 0,
 ) -> BaseChatModel | None:
     """The configured chat model, or None when no model is configured.
@@ -99,7 +99,7 @@ def chat_model_from_env(
     Args:
         env: Environment to read (default: ``os.environ``).
         timeout: Seconds before a request is abandoned (it is then retried by
-            :func:`structured_call`).
+            :func:`structured_call`); default ``CONDUCTOR_LLM_TIMEOUT`` or 30.
         max_retries: Retries inside the OpenAI SDK. Keep 0: :func:`structured_call`
             retries with backoff and records every attempt.
 
@@ -114,6 +114,16 @@ def chat_model_from_env(
         return None
     from langchain_openai import ChatOpenAI
 
+    if timeout is None:
+        raw = source.get("CONDUCTOR_LLM_TIMEOUT", "").strip() or "30"
+        try:
+            timeout = float(raw)
+        except ValueError:
+            raise LLMError(
+                f"CONDUCTOR_LLM_TIMEOUT must be a number of seconds, not {raw!r}",
+                code="llm.bad-config",
+                hint="e.g. CONDUCTOR_LLM_TIMEOUT=30",
+            ) from None
     base_url = source.get("OPENAI_BASE_URL", "").strip() or None
     model = source.get("CONDUCTOR_MODEL", "").strip() or DEFAULT_MODEL
     return ChatOpenAI(

@@ -88,6 +88,11 @@ class ReviewConfig(BaseModel):
         default="escalate",
         description="What happens when violations remain after `max_rounds` revisions.",
     )
+    model_review: bool = Field(
+        default=True,
+        description="With a language model configured, also score copy against the brand "
+        "voice (it can warn or escalate, never overrule a deterministic block).",
+    )
 
 
 class Limits(BaseModel):

@@ -15,7 +15,9 @@ from typing import Any
 from conductor.pipeline import Pipeline
 from conductor.store import AuditEvent
 
-__all__ = ["build_result", "render_summary", "write_run_files"]
+__all__ = ["TRUTH_FILE", "build_result", "llm_usage", "render_summary", "write_run_files"]
+
+TRUTH_FILE = "truth_check.json"
 
 
 def build_result(
@@ -54,13 +56,33 @@ def build_result(
         "steps": steps,
         "waiting": list(waiting),
         "error": dict(error) if error else None,
-        "llm": {
-            "calls": len(calls),
-            "input_tokens": sum(c.get("input_tokens", 0) for c in calls),
-            "output_tokens": sum(c.get("output_tokens", 0) for c in calls),
-            "cost_usd": round(sum(c.get("cost_usd", 0.0) for c in calls), 6),
-            "detail": calls,
-        },
+        "llm": llm_usage(calls),
+    }
+
+
+def llm_usage(calls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Totals of a run's model requests (usage records as JSON), overall and per model/step."""
+
+    def total(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return {
+            "calls": len(rows),
+            "failed_calls": sum(1 for c in rows if not c.get("ok", True)),
+            "input_tokens": sum(int(c.get("input_tokens", 0)) for c in rows),
+            "output_tokens": sum(int(c.get("output_tokens", 0)) for c in rows),
+            "cost_usd": round(sum(float(c.get("cost_usd", 0.0)) for c in rows), 6),
+        }
+
+    def by(key: str) -> dict[str, Any]:
+        groups: dict[str, list[Mapping[str, Any]]] = {}
+        for c in calls:
+            groups.setdefault(str(c.get(key) or "-"), []).append(c)
+        return {k: total(v) for k, v in groups.items()}
+
+    return total(calls) | {
+        "models": sorted({str(c.get("model")) for c in calls if c.get("model")}),
+        "by_model": by("model"),
+        "by_step": by("step"),
+        "detail": list(calls),
     }
 
 
@@ -144,6 +166,16 @@ def write_run_files(
         pipeline=pipeline, state=state, status=status, waiting=waiting, error=error
     )
     result["audit"] = [ev.model_dump(mode="json") for ev in audit]
+    logged = [ev.detail for ev in audit if ev.kind == "llm"]
+    if logged:
+        # The audit log also holds requests made by a step that was cut short (a limit, a
+        # crash), which never reached the checkpoint: it is the complete bill.
+        result["llm"] = llm_usage(logged)
+    truth = out_dir / TRUTH_FILE
+    if truth.exists():
+        # Written by `conductor demo`: how the agents' answers compare with the generator's
+        # known truth. Kept beside the run so `conductor report` can show it again.
+        result["truth_check"] = json.loads(truth.read_text(encoding="utf-8"))
     _atomic_write(out_dir / "result.json", json.dumps(result, indent=2, default=str))
     _atomic_write(out_dir / "summary.md", render_summary(result, audit))
     try:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from conductor import (
     Agent,
@@ -169,3 +169,39 @@ class SpendAgent(Agent[BudgetSpec, SpendOut]):
     def run(self, spec: BudgetSpec, inputs: Inputs, ctx: RunContext) -> SpendOut:
         _count(ctx.step)
         return SpendOut(allocation=Allocation(id="budget", amounts=dict(spec.amounts)))
+
+
+class TaglineSpec(TaskSpec):
+    """Spec of the tagline agent."""
+
+    product: str = Field(default="running shoes", description="What the tagline sells.")
+    channel: str = Field(default="social", description="Channel.")
+
+
+class Tagline(BaseModel):
+    """What the model is asked for."""
+
+    text: str = Field(min_length=3, max_length=120, description="The tagline.")
+
+
+@register
+class TaglineAgent(Agent[TaglineSpec, CopyOut]):
+    """Asks the configured model for a tagline (structured output); counts executions."""
+
+    name = "test_tagline"
+    description = "Test agent: drafts a tagline with the language model."
+    spec_type = TaglineSpec
+    output_type = CopyOut
+
+    def run(self, spec: TaglineSpec, inputs: Inputs, ctx: RunContext) -> CopyOut:
+        from conductor.llm import RetryPolicy, structured_call
+
+        _count(ctx.step)
+        if ctx.llm is None:
+            text = f"Meet our {spec.product}."
+        else:
+            fast = RetryPolicy(initial_delay=0.05, max_delay=0.2, max_retries=2)
+            text = structured_call(
+                ctx.llm, Tagline, f"A tagline for {spec.product}", purpose="copy", retry=fast
+            ).text
+        return CopyOut(copies=[Copy(id="tagline", channel=spec.channel, text=text)])
