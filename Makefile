@@ -7,11 +7,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck bench clean
 
-$(STAMP): pyproject.toml examples/acme_plugin/pyproject.toml
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -m pip install --quiet --no-deps -e examples/acme_plugin
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -540,6 +540,7 @@ def audit(
 def agents(
     name: Annotated[str | None, typer.Argument(help="Show one agent.")] = None,
     schema: Annotated[bool, typer.Option("--schema", help="Print the spec's JSON schema.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """List registered agents and their spec fields."""
     from conductor.agents import available_agents, broken_agents, get_agent
@@ -552,6 +553,24 @@ def agents(
         found = {name: cls}
     else:
         found = available_agents()
+    if as_json:
+        _print_json(
+            [
+                {
+                    "name": n,
+                    "description": cls.description,
+                    "version": cls.version,
+                    "module": cls.__module__,
+                    "spec": cls.spec_type.__name__,
+                    "output": cls.output_type.__name__,
+                    "needs": {k: v.__name__ for k, v in cls.needs.items()},
+                    "data": {k: dict(v.columns) for k, v in cls.data.items()},
+                    "parameters": sorted(cls.spec_type.model_fields),
+                }
+                for n, cls in found.items()
+            ]
+        )
+        return
     for n, cls in found.items():
         out.print(f"[bold]{n}[/] — {escape(cls.description)}")
         out.print(f"  spec {cls.spec_type.__name__} → output {cls.output_type.__name__}")
