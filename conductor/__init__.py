@@ -1,4 +1,11 @@
-"""Conductor: run a marketing organisation's specialist AI agents as one orchestra."""
+"""Conductor: run a marketing organisation's specialist AI agents as one orchestra.
+
+The Python API mirrors the CLI: :func:`validate_pipeline`, :func:`load_pipeline`,
+:func:`plan_pipeline` (with :func:`resolve_goal`), and :class:`Runner` for ``run``,
+``resume`` and ``decide`` (approve / reject / edit).
+"""
+
+from typing import Any
 
 from conductor.agents import (
     Agent,
@@ -39,6 +46,19 @@ from conductor.goals import (
     Objective,
     Span,
     Target,
+    describe_goal,
+    goal_from_mapping,
+    parse_goal,
+    parse_goal_partial,
+)
+from conductor.pipeline import (
+    Pipeline,
+    StepPlan,
+    ValidationReport,
+    load_pipeline,
+    plan_pipeline,
+    resolve_goal,
+    validate_pipeline,
 )
 from conductor.specs import (
     AgentOutput,
@@ -83,6 +103,7 @@ __all__ = [
     "LLMError",
     "Money",
     "Objective",
+    "Pipeline",
     "PipelineError",
     "PipelineInvalid",
     "PlanContext",
@@ -90,17 +111,41 @@ __all__ = [
     "RunContext",
     "RunError",
     "RunLocked",
+    "RunResult",
+    "Runner",
     "Severity",
     "Span",
     "SpecError",
+    "StepPlan",
     "Target",
     "TaskSpec",
+    "ValidationReport",
     "Verdict",
     "Violation",
     "apply_fixes",
     "available_agents",
+    "describe_goal",
     "get_agent",
+    "goal_from_mapping",
+    "load_pipeline",
+    "parse_goal",
+    "parse_goal_partial",
+    "plan_pipeline",
     "register",
+    "resolve_goal",
     "spec_hash",
+    "validate_pipeline",
 ]
 __version__ = "0.1.0"
+
+# The runner pulls in LangGraph and the store drivers: load it on first use so that
+# `import conductor` stays light for agent authors.
+_LAZY = {"Runner": "conductor._runtime", "RunResult": "conductor._runtime"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'conductor' has no attribute {name!r}")
