@@ -387,7 +387,13 @@ def _add_step(
     def gate_node(state: RunState) -> dict[str, Any]:
         rounds = state.get("rounds", {}).get(sid, [])
         last = rounds[-1]["verdict"] if rounds else {}
-        roles = pl.approve or list(p.approvers)
+        roles = list(pl.approve)
+        if rounds and rounds[-1]["decision"] == Action.ESCALATE.value:
+            # Brand escalations go to the roles the brand names, where the pipeline staffs them.
+            policy = getattr(svc.brand, "review_policy", None)
+            brand_roles = list(getattr(policy, "approvers", []) or [])
+            roles += [r for r in brand_roles if r in p.approvers and r not in roles]
+        roles = roles or list(p.approvers)
         request = {
             "step": sid,
             "agent": pl.agent,
