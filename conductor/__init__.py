@@ -68,6 +68,7 @@ from conductor.specs import (
     Copy,
     Insight,
     TaskSpec,
+    model_assisted,
     spec_hash,
 )
 from conductor.verdict import Action, Severity, Verdict, Violation, apply_fixes
@@ -128,6 +129,7 @@ __all__ = [
     "get_agent",
     "goal_from_mapping",
     "load_pipeline",
+    "model_assisted",
     "parse_goal",
     "parse_goal_partial",
     "plan_pipeline",

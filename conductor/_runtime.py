@@ -184,26 +184,32 @@ class Runner:
                 brand, [a for a in arts if getattr(a, "kind", None) == "copy"], llm
             )
 
-    def _goal(
-        self, pipeline: Pipeline, day: dt.date, run_id: str
-    ) -> tuple[BusinessGoal, list[Any]]:
-        """The typed goal; with a model configured, free text it helps to read.
+    def _plan_with_model(
+        self, pipeline: Pipeline, day: dt.date, run_id: str, brand: Any
+    ) -> tuple[BusinessGoal, dict[str, StepPlan], list[dict[str, Any]]]:
+        """Goal and plans; with a model configured, it helps read free text and fills the
+        spec fields agents mark as model-assisted.
 
-        Returns the goal and the usage records of the model requests made for it.
+        Returns the goal, the plans and the usage records of the model requests made.
         """
-        if self.llm is None or not isinstance(pipeline.goal, str):
-            return resolve_goal(pipeline, day), []
+        if self.llm is None:
+            goal = resolve_goal(pipeline, day)
+            return goal, plan_pipeline(pipeline, goal, brand=brand, today=day), []
+        from conductor._assist import assist_plans
         from conductor._usage import metered
         from conductor.llm import parse_goal_with_llm
 
         ledger = self._ledger(pipeline, run_id)
-        goal = parse_goal_with_llm(
-            pipeline.goal,
-            today=day,
-            model=metered(self.llm, ledger, pipeline.limits, purpose="goal-parse"),
-            ledger=ledger,
-        )
-        return goal, [r.model_dump(mode="json") for r in ledger.calls]
+        model = metered(self.llm, ledger, pipeline.limits, purpose="planning")
+        if isinstance(pipeline.goal, str):
+            goal = parse_goal_with_llm(pipeline.goal, today=day, model=model, ledger=ledger)
+        else:
+            goal = resolve_goal(pipeline, day)
+        plans = plan_pipeline(pipeline, goal, brand=brand, today=day)
+        plans, notes = assist_plans(plans, goal, model)
+        for note in notes:
+            log.warning("model-assisted spec value not used", note=note)
+        return goal, plans, [r.model_dump(mode="json") for r in ledger.calls]
 
     def _graph(self, plans: Mapping[str, StepPlan], goal: BusinessGoal, svc: Services) -> Any:
         return build_graph(plans, goal, svc).compile(checkpointer=self.store.checkpointer())
@@ -226,9 +232,8 @@ class Runner:
         pipeline = check_pipeline(path, today=today)
         day = today or pipeline.today or dt.date.today()
         run_id = run_id or new_run_id(pipeline.name)
-        goal, goal_calls = self._goal(pipeline, day, run_id)
         brand = load_brand_for(pipeline)
-        plans = plan_pipeline(pipeline, goal, brand=brand, today=day)
+        goal, plans, goal_calls = self._plan_with_model(pipeline, day, run_id, brand)
         try:
             existing = self.store.get_run(run_id)
         except RunError:

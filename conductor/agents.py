@@ -51,7 +51,7 @@ class Provenance(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    source: Literal["parameter", "goal", "upstream", "default", "brand"] = Field(
+    source: Literal["parameter", "goal", "upstream", "default", "brand", "model"] = Field(
         description="Kind of origin."
     )
     detail: str = Field(default="", description="Which parameter, goal span or upstream step.")

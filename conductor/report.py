@@ -82,6 +82,7 @@ def llm_usage(calls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "models": sorted({str(c.get("model")) for c in calls if c.get("model")}),
         "by_model": by("model"),
         "by_step": by("step"),
+        "by_purpose": by("purpose"),
         "detail": list(calls),
     }
 

@@ -23,6 +23,8 @@ __all__ = [
     "Copy",
     "Insight",
     "TaskSpec",
+    "assisted_fields",
+    "model_assisted",
     "spec_hash",
 ]
 
@@ -169,3 +171,29 @@ class AgentOutput(BaseModel):
         if not replaced:
             raise KeyError(artifact.id)
         return self.model_copy(update=data)
+
+
+_ASSISTED = "model_assisted"
+
+
+def model_assisted(default: Any = ..., **kw: Any) -> Any:
+    """A pydantic ``Field`` whose default a configured language model may replace.
+
+    Use it like ``Field``: ``tone: str = model_assisted("warm", description="...")``.
+    When a run has a model and nothing else set the field (no ``with:`` value, nothing
+    derived from the goal, brand or upstream), the model proposes a value from the goal;
+    ``conductor plan`` and ``result.json`` then show ``model`` as its provenance. The
+    description is what the model is told the field means, so write one.
+    """
+    extra = dict(kw.pop("json_schema_extra", None) or {})
+    extra[_ASSISTED] = True
+    return Field(default, json_schema_extra=extra, **kw)
+
+
+def assisted_fields(spec_type: type[TaskSpec]) -> list[str]:
+    """Names of the spec's model-assisted fields."""
+    return [
+        name
+        for name, f in spec_type.model_fields.items()
+        if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get(_ASSISTED)
+    ]

@@ -171,3 +171,44 @@ def test_call_cap_stops_the_run_and_raising_it_lets_it_resume(
     assert result["status"] == "done"
     assert result["llm"]["calls"] == 2
     assert counts(tmp_path)["notes"] == 1
+
+
+ASSISTED = """\
+pipeline: assisted
+goal: {objective: grow_revenue, kpi: revenue, source_text: "Grow revenue with a fun, playful summer campaign"}
+steps:
+  tagline: {agent: test_tagline, with: WITH}
+review: {model_review: false}
+"""
+
+
+def test_model_assisted_field_is_filled_from_the_goal_unless_given(
+    llm_cli: Cli, tmp_path: Path, server: ScriptedOpenAI
+) -> None:
+    (tmp_path / "p.yaml").write_text(ASSISTED.replace("WITH", "{product: sandals}"))
+    server.script(
+        answer({"tone": "playful", "rationale": "the goal says 'fun, playful'"}),
+        answer(TAGLINE),
+    )
+    plan = json.loads(llm_cli("plan", "p.yaml", "--json").stdout)
+    assert plan["steps"]["tagline"]["spec"]["tone"] == "warm"  # plan never calls a model
+    assert len(server.requests) == 0
+
+    r = llm_cli("run", "p.yaml", "--run-id", "assisted")
+    assert r.returncode == 0, r.stdout + r.stderr
+    step = _result(tmp_path, "assisted")["steps"]["tagline"]
+    assert step["spec"]["tone"] == "playful"
+    assert step["provenance"]["tone"]["source"] == "model"
+    assert step["provenance"]["product"]["source"] == "parameter"
+    assert "playful tagline" in json.dumps(server.requests[1])
+    assert _result(tmp_path, "assisted")["llm"]["by_purpose"]["spec-assist"]["calls"] == 1
+
+    # An explicit value wins: the model is not asked.
+    (tmp_path / "p.yaml").write_text(ASSISTED.replace("WITH", "{tone: formal}"))
+    server.script(answer(TAGLINE))
+    r = llm_cli("run", "p.yaml", "--run-id", "explicit")
+    assert r.returncode == 0, r.stdout + r.stderr
+    step = _result(tmp_path, "explicit")["steps"]["tagline"]
+    assert step["spec"]["tone"] == "formal"
+    assert step["provenance"]["tone"]["source"] == "parameter"
+    assert len(server.requests) == 3

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +25,7 @@ from conductor import (
     RunContext,
     TaskSpec,
     apply_fixes,
+    model_assisted,
     register,
 )
 
@@ -176,6 +178,9 @@ class TaglineSpec(TaskSpec):
 
     product: str = Field(default="running shoes", description="What the tagline sells.")
     channel: str = Field(default="social", description="Channel.")
+    tone: Literal["warm", "playful", "formal"] = model_assisted(
+        "warm", description="Tone of voice the goal calls for."
+    )
 
 
 class Tagline(BaseModel):
@@ -202,6 +207,10 @@ class TaglineAgent(Agent[TaglineSpec, CopyOut]):
         else:
             fast = RetryPolicy(initial_delay=0.05, max_delay=0.2, max_retries=2)
             text = structured_call(
-                ctx.llm, Tagline, f"A tagline for {spec.product}", purpose="copy", retry=fast
+                ctx.llm,
+                Tagline,
+                f"A {spec.tone} tagline for {spec.product}",
+                purpose="copy",
+                retry=fast,
             ).text
         return CopyOut(copies=[Copy(id="tagline", channel=spec.channel, text=text)])
