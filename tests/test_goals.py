@@ -418,7 +418,7 @@ def test_docs_list_every_error_code() -> None:
     docs = (Path(__file__).parent.parent / "docs" / "goals.md").read_text(encoding="utf-8")
     source = "".join(
         (Path(__file__).parent.parent / "conductor" / name).read_text(encoding="utf-8")
-        for name in ("goals.py", "_goal_parser.py")
+        for name in ("goals.py", "_goal_parser.py", "_goal_dates.py", "_goal_text.py")
     )
     codes = set(re.findall(r'code="(goal\.[a-z-]+)"', source))
     assert codes >= {"goal.unparsed", "goal.contradiction", "goal.invalid-horizon"}
