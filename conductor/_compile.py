@@ -27,7 +27,7 @@ from typing import Annotated, Any, Protocol, TypedDict
 
 import structlog
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import RetryPolicy, interrupt
+from langgraph.types import Command, RetryPolicy, interrupt
 
 from conductor.agents import Agent, Inputs, RunContext, get_agent
 from conductor.data import DataCatalog
@@ -373,8 +373,8 @@ def _add_step(
             update["status"] = {sid: "done"}
         return update
 
-    def route(state: RunState) -> list[str]:
-        st = state["status"].get(sid)
+    def route(state: RunState, update: Mapping[str, Any]) -> list[str]:
+        st = update.get("status", {}).get(sid, state["status"].get(sid))
         if st == "revising":
             return [sid]
         if st == "waiting":
@@ -383,6 +383,16 @@ def _add_step(
             svc.observer.event("done", sid, status=st)
             return list(after) or [END]
         return []  # waiting for another upstream step
+
+    # Nodes say where the run goes next (a Command) instead of conditional edges: a branch
+    # would re-read the whole run state after every step just to look at one status.
+    def step_node(state: RunState) -> Command[str]:
+        update = run_node(state)
+        return Command(update=update, goto=route(state, update))
+
+    def gate_step(state: RunState) -> Command[str]:
+        update = gate_node(state)
+        return Command(update=update, goto=route(state, update))
 
     def gate_node(state: RunState) -> dict[str, Any]:
         rounds = state.get("rounds", {}).get(sid, [])
@@ -431,8 +441,6 @@ def _add_step(
         return update
 
     retry = RetryPolicy(max_attempts=3, initial_interval=0.5, retry_on=_is_transient)
-    g.add_node(sid, run_node, retry_policy=retry)
-    g.add_node(f"{sid}.gate", gate_node)
-    targets = [sid, f"{sid}.gate", *after, END]
-    g.add_conditional_edges(sid, route, targets)
-    g.add_conditional_edges(f"{sid}.gate", route, targets)
+    targets = (sid, f"{sid}.gate", *after, END)
+    g.add_node(sid, step_node, retry_policy=retry, destinations=targets)
+    g.add_node(f"{sid}.gate", gate_step, destinations=targets)

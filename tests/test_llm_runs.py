@@ -28,7 +28,7 @@ goal: "Grow online revenue 12% in Q3 2027 with a $250k budget across search and 
 today: 2027-05-01
 steps:
   notes: {agent: test_note, with: {label: N}}
-  tagline: {agent: test_tagline, needs: [notes], with: {product: trail shoes}}
+  tagline: {agent: test_tagline, needs: [notes], with: {product: trail shoes, tone: warm}}
 review: {model_review: false}
 LIMITS
 """
