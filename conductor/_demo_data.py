@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -42,13 +41,8 @@ __all__ = [
     "JourneyTruth",
     "PlanTruth",
     "PolicyTruth",
-    "attribution_error",
-    "contacted_without_consent",
     "generate_demo_data",
     "load_truth",
-    "policy_value",
-    "true_policy_value",
-    "uplift_share",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -195,6 +189,9 @@ _ACTION_CATALOGUE: tuple[tuple[str, str, str, str, str], ...] = (
     ("no_offer", "none", "nothing sent", "", ""),
 )
 
+# Customers who asked not to be contacted (the brand's `suppressed` exclusion), whatever
+# their consent flag says.
+_SUPPRESSED_SHARE = 0.02
 _COUNTRIES = ("GB", "DE", "FR", "NL", "ES", "IE")
 _COUNTRY_P = (0.34, 0.22, 0.16, 0.10, 0.10, 0.08)
 _GENDERS = ("female", "male", "non_binary")
@@ -336,6 +333,7 @@ class BudgetTruth(_Model):
         *,
         max_share: Mapping[str, float] | None = None,
         excluded: Sequence[str] = (),
+        max_change: float | None = None,
     ) -> PlanTruth:
         """The true optimal split of ``budget`` over ``weeks`` (multi-start SLSQP).
 
@@ -344,6 +342,9 @@ class BudgetTruth(_Model):
             weeks: Horizon length in weeks (spend is spread evenly over it).
             max_share: Channel -> maximum share of the budget; key ``"*"`` applies to all.
             excluded: Channels that get nothing.
+            max_change: Largest relative change of a channel's spend against the current
+                mix at the same budget (0.3: each channel within +-30%), as a brand rule
+                may impose.
 
         Returns:
             The optimum and the current mix at the same budget.
@@ -360,14 +361,19 @@ class BudgetTruth(_Model):
         names = list(self.curves)
         weekly = budget / weeks
         caps = _share_caps(names, max_share or {}, excluded)
-        if caps.sum() < 1.0 - 1e-9:
+        floors = np.zeros(len(names))
+        if max_change is not None:
+            cur = _current_vector(self, names)
+            caps = np.minimum(caps, cur * (1 + max_change))
+            floors = np.minimum(cur * max(0.0, 1 - max_change), caps)
+        if caps.sum() < 1.0 - 1e-9 or floors.sum() > 1.0 + 1e-9:
             raise ConductorError(
                 "the channel caps leave part of the budget unspendable",
                 code="demo.infeasible-budget",
                 hint="raise max_share or allow more channels",
             )
         shares = _best_shares(
-            [self.curves[n] for n in names], weekly, caps, _current_vector(self, names)
+            [self.curves[n] for n in names], weekly, caps, _current_vector(self, names), floors
         )
         current = {n: self.current_mix.get(n, 0.0) * budget for n in names}
         best_rev = self.weekly_revenue({n: s * weekly for n, s in zip(names, shares, strict=True)})
@@ -502,12 +508,14 @@ def _generate(
 ) -> DemoTruth:
     # Independent streams: the spend history depends on the seed only, so the budget
     # story is the same whatever the number of customers.
-    rng, rng_spend, rng_exp = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    rng, rng_spend, rng_exp, rng_suppr = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
     )
     tick(0)
     ids = _customer_ids(customers)
     cust = _customers(rng, customers)
+    # A separate stream, so adding the flag left every other draw unchanged.
+    cust["suppressed"] = rng_suppr.random(customers) < _SUPPRESSED_SHARE
     tick(1)
     journey, ev = _journeys(rng, customers, cust["aov"], today)
     tick(2)
@@ -608,6 +616,7 @@ def _customers_table(ids: pa.Array, c: Mapping[str, npt.NDArray[np.generic]]) ->
             "loyalty_member": pa.array(c["loyalty"]),
             "gender": pick(_GENDERS, c["gender"]),
             "health_interest": pa.array(c["health"]),
+            "suppressed": pa.array(c["suppressed"]),
         }
     )
 
@@ -1050,9 +1059,13 @@ def _current_vector(truth: BudgetTruth, names: Sequence[str]) -> FloatArray:
 
 
 def _best_shares(
-    curves: Sequence[ChannelCurve], weekly: float, caps: FloatArray, current: FloatArray
+    curves: Sequence[ChannelCurve],
+    weekly: float,
+    caps: FloatArray,
+    current: FloatArray,
+    floors: FloatArray | None = None,
 ) -> FloatArray:
-    """Maximise total weekly response over budget shares (sum 1, 0 <= share <= cap).
+    """Maximise total weekly response over budget shares (sum 1, floor <= share <= cap).
 
     Hill curves with shape > 1 are not concave, so a single local solve can stop at a
     poor corner. Starting from the current mix, from an even split over every subset of
@@ -1075,8 +1088,14 @@ def _best_shares(
         out: FloatArray = -d * weekly / norm
         return out
 
+    lo = np.zeros(n) if floors is None else np.asarray(floors, dtype=np.float64)
+
     def project(v: FloatArray) -> FloatArray:
-        v = np.minimum(np.maximum(v, 0.0), caps)
+        v = np.minimum(np.maximum(v, lo), caps)
+        excess = v.sum() - 1.0
+        slack = v - lo
+        if excess > 1e-12 and slack.sum() > 0:  # floors pushed it over: trim the slack
+            v = np.maximum(v - excess * slack / slack.sum(), lo)
         for _ in range(n):  # spill what exceeds a cap onto channels with room
             room = caps - v
             short = 1.0 - v.sum()
@@ -1102,7 +1121,7 @@ def _best_shares(
             v0,
             jac=grad,
             method="SLSQP",
-            bounds=list(zip(np.zeros(n), caps, strict=True)),
+            bounds=list(zip(lo, caps, strict=True)),
             constraints=cons,
             options={"ftol": 1e-12, "maxiter": 300},
         )
@@ -1111,239 +1130,3 @@ def _best_shares(
         if f < best_f:
             best_v, best_f = v, f
     return best_v
-
-
-# ---------------------------------------------------------------------------------------
-# Scoring agents' answers against the truth
-# ---------------------------------------------------------------------------------------
-
-
-def attribution_error(truth: DemoTruth, credits: Mapping[str, float]) -> dict[str, float]:
-    """Per-channel absolute error of an attribution's credit shares against the truth.
-
-    Credits may be conversions or revenue (any scale): both are turned into shares.
-    Channels missing from ``credits`` count as zero; unknown channels are included with
-    a true share of zero.
-
-    Raises:
-        ConductorError: The credits do not add up to a positive total.
-    """
-    total = float(sum(credits.values()))
-    if not math.isfinite(total) or total <= 0:
-        raise ConductorError(
-            "the attribution credits do not add up to a positive total",
-            code="demo.bad-credits",
-            hint="pass each channel's credited conversions (or revenue)",
-        )
-    names = list(truth.journey.shares) + [c for c in credits if c not in truth.journey.shares]
-    return {
-        n: float(abs(credits.get(n, 0.0) / total - truth.journey.shares.get(n, 0.0))) for n in names
-    }
-
-
-def uplift_share(
-    truth: DemoTruth,
-    allocation: Mapping[str, float],
-    budget: float,
-    weeks: float,
-    *,
-    max_share: Mapping[str, float] | None = None,
-    excluded: Sequence[str] = (),
-) -> float:
-    """Share of the true optimal uplift (over the current mix) an allocation achieves.
-
-    Both the allocation and the optimum are evaluated on the true curves at steady state,
-    spend spread evenly over ``weeks``. 1.0 means as good as the true optimum, 0.0 no
-    better than keeping the current mix, negative worse than it. Pass the same caps the
-    agent had to respect so the optimum it is compared with respects them too. When
-    nothing within the caps beats the current mix, the result is 1.0 for an allocation
-    that reaches the capped optimum and 0.0 otherwise.
-
-    Args:
-        truth: The demo truth.
-        allocation: Channel -> spend over the whole horizon.
-        budget: Total budget over the horizon.
-        weeks: Horizon length in weeks.
-        max_share: Channel -> maximum budget share (``"*"`` for all channels).
-        excluded: Channels that may get nothing.
-    """
-    plan = truth.budget.optimal_plan(budget, weeks, max_share=max_share, excluded=excluded)
-    got = truth.budget.weekly_revenue({c: v / weeks for c, v in allocation.items()}) * weeks
-    if plan.uplift <= 1e-9 * max(plan.revenue, 1.0):
-        # Under these caps nothing beats the current mix, so there is no uplift to share:
-        # full marks for reaching the (capped) optimum, none otherwise.
-        return 1.0 if got >= plan.revenue * (1 - 1e-6) else 0.0
-    return (got - plan.current_revenue) / plan.uplift
-
-
-_NO_ACTION_VALUES = ("", "none", "suppressed", "holdout", "control")
-
-
-def _check_assignments(
-    truth: DemoTruth, con: duckdb.DuckDBPyConnection, no_action: Sequence[str]
-) -> None:
-    known = set(truth.policy.actions) | set(no_action)
-    unknown = [
-        str(r[0])
-        for r in con.execute(
-            "SELECT DISTINCT action FROM assign WHERE action IS NOT NULL LIMIT 50"
-        ).fetchall()
-        if r[0] not in known
-    ]
-    if unknown:
-        raise DataError(
-            f"unknown actions in the assignments: {', '.join(unknown[:5])}",
-            code="demo.unknown-action",
-            hint=f"actions must be one of: {', '.join(truth.policy.actions)}",
-        )
-    dup = con.execute(
-        "SELECT customer_id FROM assign GROUP BY 1 HAVING count(*) > 1 LIMIT 1"
-    ).fetchall()
-    if dup:
-        raise DataError(
-            f"customer {dup[0][0]} has more than one assignment",
-            code="demo.duplicate-assignment",
-            hint="write one row per customer",
-        )
-
-
-def _rewards_sql(truth: DemoTruth, out_dir: Path) -> str:
-    path = out_dir / truth.policy.reward_table
-    if not path.exists():
-        raise DataError(
-            "the true reward table is missing from the demo data folder",
-            file=path,
-            code="demo.no-truth",
-            hint="regenerate the data with `conductor demo`",
-        )
-    return "read_parquet('" + str(path).replace("'", "''") + "')"
-
-
-def _value(
-    truth: DemoTruth, out_dir: Path, con: duckdb.DuckDBPyConnection, no_action: Sequence[str]
-) -> float:
-    _check_assignments(truth, con, no_action)
-    cases = " ".join(
-        f"WHEN '{a}' THEN r.\"p_{a}\"" for a in truth.policy.actions if a != _NO_ACTION
-    )
-    row = con.execute(
-        f"""SELECT avg(CASE a.action {cases} ELSE r."p_{_NO_ACTION}" END)
-            FROM {_rewards_sql(truth, out_dir)} r LEFT JOIN assign a
-              ON a.customer_id = r.customer_id
-            WHERE r.consent_marketing"""
-    ).fetchone()
-    return float(row[0]) if row and row[0] is not None else 0.0
-
-
-def _open_assignments(
-    path: Path, customer_column: str, action_column: str
-) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
-    cust = '"' + customer_column.replace('"', '""') + '"'
-    act = '"' + action_column.replace('"', '""') + '"'
-    src = "read_parquet('" + str(path).replace("'", "''") + "')"
-    try:
-        con.execute(
-            f"CREATE VIEW assign AS SELECT CAST({cust} AS VARCHAR) AS customer_id, "
-            f"CAST({act} AS VARCHAR) AS action FROM {src}"
-        )
-        con.execute("SELECT count(*) FROM assign").fetchall()
-    except duckdb.Error as exc:
-        con.close()
-        raise DataError(
-            f"cannot read the assignments: {str(exc).splitlines()[0]}",
-            file=path,
-            code="demo.bad-assignments",
-            hint=f"expected Parquet with columns {customer_column!r} and {action_column!r}",
-        ) from None
-    return con
-
-
-def policy_value(
-    truth: DemoTruth,
-    out_dir: Path,
-    assignments_parquet: Path,
-    *,
-    customer_column: str = "customer_id",
-    action_column: str = "action",
-    no_action: Sequence[str] = _NO_ACTION_VALUES,
-) -> float:
-    """True expected reward per eligible customer of a policy's assignments file.
-
-    The population is every customer with marketing consent (the same population as the
-    truth's oracle, logging and best-single values). Customers missing from the file, or
-    given null or one of the ``no_action`` values, count as ``no_offer``.
-
-    Args:
-        truth: The demo truth.
-        out_dir: The demo data folder (holds the per-customer reward probabilities).
-        assignments_parquet: Parquet with one row per customer and the chosen action.
-        customer_column: Column holding the customer id.
-        action_column: Column holding the action id.
-        no_action: Values meaning "nothing sent".
-
-    Raises:
-        DataError: The file cannot be read, lacks the columns, repeats a customer or names
-            an unknown action.
-    """
-    con = _open_assignments(assignments_parquet, customer_column, action_column)
-    try:
-        return _value(truth, out_dir, con, no_action)
-    finally:
-        con.close()
-
-
-def true_policy_value(
-    truth: DemoTruth,
-    out_dir: Path,
-    assignments: Mapping[str, str | None],
-    *,
-    no_action: Sequence[str] = _NO_ACTION_VALUES,
-) -> float:
-    """True expected reward per eligible customer of ``customer_id -> action``.
-
-    Same rules as :func:`policy_value`.
-    """
-    table = pa.table(
-        {
-            "customer_id": pa.array(list(assignments.keys()), pa.string()),
-            "action": pa.array(list(assignments.values()), pa.string()),
-        }
-    )
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("assign", table)
-        return _value(truth, out_dir, con, no_action)
-    finally:
-        con.close()
-
-
-def contacted_without_consent(
-    truth: DemoTruth,
-    out_dir: Path,
-    assignments_parquet: Path,
-    *,
-    customer_column: str = "customer_id",
-    action_column: str = "action",
-    no_action: Sequence[str] = _NO_ACTION_VALUES,
-) -> int:
-    """How many customers without marketing consent were assigned an action (should be 0).
-
-    ``no_offer``, null and the ``no_action`` values do not count as contact.
-
-    Raises:
-        DataError: As for :func:`policy_value`.
-    """
-    con = _open_assignments(assignments_parquet, customer_column, action_column)
-    try:
-        _check_assignments(truth, con, no_action)
-        quiet = ", ".join("'" + v.replace("'", "''") + "'" for v in (*no_action, _NO_ACTION))
-        row = con.execute(
-            f"""SELECT count(*) FROM assign a JOIN {_rewards_sql(truth, out_dir)} r
-                  ON a.customer_id = r.customer_id
-                WHERE NOT r.consent_marketing AND a.action IS NOT NULL
-                  AND a.action NOT IN ({quiet})"""
-        ).fetchone()
-        return int(row[0]) if row else 0
-    finally:
-        con.close()

@@ -20,10 +20,12 @@ from conductor._demo_data import (
     EVENT_TYPES,
     DemoTruth,
     _removal_effects,
-    attribution_error,
-    contacted_without_consent,
     generate_demo_data,
     load_truth,
+)
+from conductor._demo_truth import (
+    attribution_error,
+    contacted_without_consent,
     policy_value,
     true_policy_value,
     uplift_share,
@@ -99,6 +101,14 @@ def test_files_satisfy_the_agents_data_contracts(demo: tuple[Path, DemoTruth]) -
     customers = pq.read_schema(out / "customers.parquet")
     for col in ("age", "country", "tenure_days", "avg_order_value", "health_interest", "gender"):
         assert col in customers.names
+    # The brand's `suppressed` exclusion reads this flag: a few customers, whatever consent says.
+    assert customers.field("suppressed").type == pa.bool_()
+    con = _con(out)
+    share, both = con.execute(
+        "SELECT avg(suppressed::INT), count(*) FILTER (suppressed AND consent_marketing) "
+        "FROM customers"
+    ).fetchone()
+    assert 0.005 < share < 0.05 and both > 0
 
 
 def test_events_are_well_formed(demo: tuple[Path, DemoTruth]) -> None:
@@ -465,6 +475,29 @@ def test_optimum_respects_caps_and_no_random_split_beats_it(
             continue
         trial = {c: s * budget / weeks for c, s in zip(allowed, share, strict=True)}
         assert truth.budget.weekly_revenue(trial) <= best * (1 + 1e-7)
+
+
+@settings(max_examples=15, deadline=None)
+@given(change=st.floats(0.1, 0.6), cap=st.floats(0.5, 1.0))
+def test_optimum_within_max_change_of_the_current_mix(
+    demo: tuple[Path, DemoTruth], change: float, cap: float
+) -> None:
+    _, truth = demo
+    budget, weeks = 250_000.0, 13.0
+    plan = truth.budget.optimal_plan(budget, weeks, max_share={"*": cap}, max_change=change)
+    assert sum(plan.allocation.values()) == pytest.approx(budget, rel=1e-6)
+    for name, amount in plan.allocation.items():
+        cur = plan.current_allocation[name]
+        # A share cap below the current share wins over the change floor.
+        floor = min(cur * (1 - change), cap * budget)
+        assert floor - 1e-3 <= amount <= min(cur * (1 + change), cap * budget) + 1e-3
+    free = truth.budget.optimal_plan(budget, weeks, max_share={"*": cap})
+    assert plan.revenue <= free.revenue * (1 + 1e-9)
+    assert plan.revenue >= plan.current_revenue * (1 - 1e-9)
+    # The caps the plan respects are the ones it is scored against.
+    assert uplift_share(
+        truth, plan.allocation, budget, weeks, max_share={"*": cap}, max_change=change
+    ) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_infeasible_caps_and_bad_budget(demo: tuple[Path, DemoTruth]) -> None:

@@ -701,7 +701,14 @@ def test_revise_applies_fixes_and_drops_unfixable_variants(
     revised = PersonalizationAgent().revise(spec, plan, Inputs(upstream={}, catalog=cat), ctx)
     cat.close()
     fixed = next(c for c in revised.messages if c.id == base.id)
-    assert fixed.text.endswith("Terms apply.")
+    # The appended text goes before the brand's footer, which stays last.
+    footer = FakeBrand().footer(base.channel)
+    assert "Terms apply." in fixed.text
+    if footer:
+        assert fixed.text.endswith(footer)
+        assert fixed.text.index("Terms apply.") < fixed.text.index(footer)
+    else:
+        assert fixed.text.endswith("Terms apply.")
     if "picked" in base.text:
         assert "chosen" in fixed.text and "picked" not in fixed.text
     assert variant.id not in {c.id for c in revised.messages}
@@ -735,3 +742,52 @@ def test_band_fairness_group_is_derived_from_the_column(
     levels = {r.level for r in plan.fairness.rows if r.group == "age_band"}
     assert len(levels) == 4 and all(lv.startswith("[") for lv in levels)
     assert plan.fairness.missing_groups == ["nope"]
+
+
+def test_revise_after_a_fairness_finding_stops_using_the_group_column(
+    world: dict[str, Path], tmp_path: Path
+) -> None:
+    params: dict[str, Any] = {"fairness_groups": ["age_band"], "fairness_threshold": 0.0}
+    plan = run_agent(world, tmp_path, **params)
+    assert "age" in plan.policy.attributes_used and plan.fairness.flagged == ["age_band"]
+    audience = plan.audiences[0]
+    feedback = [
+        Violation(
+            rule="audience.fairness-gap",
+            severity=Severity.ERROR,
+            action=Action.REVISE,
+            artifact_id=audience.id,
+            artifact_kind="audience",
+            field="fairness_gap",
+            message="Protected groups are treated too differently.",
+        )
+    ]
+    spec = PersonalizationSpec.model_validate({"actions": ACTIONS, **params})
+    cat = DataCatalog({k: DataSource(path=v) for k, v in world.items()})
+    ctx = RunContext(
+        run_id="t",
+        step="nba",
+        agent="personalization",
+        goal=GOAL,
+        out_dir=tmp_path,
+        feedback=feedback,
+        round=1,
+        seed=7,
+    )
+    try:
+        revised = PersonalizationAgent().revise(spec, plan, Inputs(upstream={}, catalog=cat), ctx)
+    finally:
+        cat.close()
+    assert "age" not in revised.policy.attributes_used
+    assert "age (excluded (`exclude_features`))" in revised.policy.dropped_attributes
+    assert any(w.startswith("brand review:") and "age_band" in w for w in revised.warnings)
+    # Measured still, just not targeted on.
+    assert {r.group for r in revised.fairness.rows} == {"age_band"}
+
+
+def test_exclude_features_keeps_a_column_out_of_the_model(
+    world: dict[str, Path], tmp_path: Path
+) -> None:
+    plan = run_agent(world, tmp_path, exclude_features=["AGE"])
+    assert "age" not in plan.policy.attributes_used
+    assert not any(f == "age" for f in plan.policy.features)

@@ -63,6 +63,7 @@ from conductor import (
     PlanContext,
     RunContext,
     SpecError,
+    Violation,
     apply_fixes,
 )
 from conductor.data import quote_ident
@@ -226,6 +227,11 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
             measured_only=spec.fairness_groups,
             step=ctx.step,
         )
+        if spec.exclude_features:
+            excluded = {c.lower() for c in spec.exclude_features}
+            for col in [c for c in chosen if c.lower() in excluded]:
+                chosen.remove(col)
+                dropped[col] = "excluded (`exclude_features`)"
         enc = encode_features(con, cust_cols, chosen, n)
         dropped.update(enc.dropped)
         rfm: Rfm | None = None
@@ -448,7 +454,10 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
         subject they point at. A template message with no mechanical fix is kept, with a
         warning, for the brand's escalation policy to route; a flagged LLM variant without
         one is dropped (its pair keeps the template message). Feedback on audiences or
-        insights cannot be fixed by rewriting, so the plan is computed again.
+        insights cannot be fixed by rewriting, so the plan is computed again; when the
+        brand flagged a fairness gap, the columns behind the flagged groups (``age`` for
+        ``age_band``) are left out of the features first, and the copy fixes are applied to
+        the new plan's messages.
         """
         feedback = list(ctx.feedback)
         copy_ids = {c.id for c in output.messages}
@@ -459,38 +468,96 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
             and v.artifact_id not in copy_ids
             and v.artifact_kind not in ("", "copy")
         ]
-        if other:
-            return self.run(spec, inputs, ctx)
-        messages: list[Copy] = []
-        dropped: set[str] = set()
-        warnings = list(output.warnings)
-        for c in output.messages:
-            vs = [v for v in feedback if v.artifact_id == c.id]
-            if not vs:
-                messages.append(c)
-                continue
-            text_vs = [v for v in vs if v.field in ("text", "")]
-            subj_vs = [v for v in vs if v.field == "subject"]
-            text = apply_fixes(c.text, text_vs)
-            subject = apply_fixes(c.subject, subj_vs) if c.subject is not None else None
-            mechanical = all(v.replacement is not None or v.append is not None for v in vs)
-            is_variant = c.id.rsplit("/", 1)[-1].startswith("v") and c.id.count("/") >= 3
-            if not mechanical and is_variant:
-                dropped.add(c.id)
-                continue
-            if not mechanical:
-                warnings.append(
-                    f"{c.id}: {'; '.join(v.message for v in vs if v.replacement is None and v.append is None)}"
-                    " (no mechanical fix; needs a person or a new template)"
-                )
-            messages.append(c.model_copy(update={"text": text, "subject": subject}))
-        index = [
-            m.model_copy(update={"copy_ids": [i for i in m.copy_ids if i not in dropped]})
-            for m in output.message_index
-        ]
-        return output.model_copy(
-            update={"messages": messages, "message_index": index, "warnings": warnings}
-        )
+        if not other:
+            return _fix_copy(output, feedback, ctx.brand)
+        notes: list[str] = []
+        blocked = _fairness_sources(output, other)
+        if blocked:
+            spec = spec.model_copy(
+                update={"exclude_features": sorted({*spec.exclude_features, *blocked})}
+            )
+            gaps = ", ".join(
+                f"{g} ({output.fairness.gaps.get(g, 0.0):.0%})" for g in output.fairness.flagged
+            )
+            notes.append(
+                f"brand review: action rates differed across {gaps}, above the brand's "
+                f"{output.fairness.threshold:.0%}; {', '.join(blocked)} no longer used for "
+                "targeting, policy learned again"
+            )
+        fresh = self.run(spec, inputs, ctx)
+        # The messages were rendered again from the same templates under the same ids, so
+        # the copy fixes of this round still apply to them.
+        fixed = _fix_copy(fresh, feedback, ctx.brand)
+        return fixed.model_copy(update={"warnings": [*notes, *fixed.warnings]})
+
+
+def _fairness_sources(output: PersonalizationPlan, feedback: list[Violation]) -> list[str]:
+    """Feature columns behind the fairness groups the brand review flagged.
+
+    A group is read from its own column or, for ``<column>_band``, from ``<column>``; only
+    columns the model actually used are returned (a gap that comes through proxies cannot
+    be fixed by dropping a column, and is left to the brand's escalation policy).
+    """
+    if not any(v.rule == "audience.fairness-gap" for v in feedback):
+        return []
+    used = {a.lower(): a for a in output.policy.attributes_used}
+    out: list[str] = []
+    for group in output.fairness.flagged:
+        low = group.lower()
+        for cand in (low, low.removesuffix("_band")):
+            if cand in used and used[cand] not in out:
+                out.append(used[cand])
+    return out
+
+
+def _append_before_footer(text: str, channel: str, vs: list[Violation], brand: Any) -> str:
+    footer = str(brand.footer(channel) or "").strip() if brand is not None else ""
+    body = text.rstrip()
+    if not footer or not body.endswith(footer) or not any(v.append for v in vs):
+        return apply_fixes(text, vs)
+    head = body[: -len(footer)]
+    sep = head[len(head.rstrip()) :] or " "
+    return apply_fixes(head.rstrip(), vs) + sep + footer
+
+
+def _fix_copy(
+    output: PersonalizationPlan, feedback: list[Violation], brand: Any
+) -> PersonalizationPlan:
+    """Apply the review's mechanical fixes to the flagged messages.
+
+    Text the review asks to append (a disclaimer) goes before the brand's channel footer,
+    so the unsubscribe line or opt-out instruction stays last.
+    """
+    messages: list[Copy] = []
+    dropped: set[str] = set()
+    warnings = list(output.warnings)
+    for c in output.messages:
+        vs = [v for v in feedback if v.artifact_id == c.id]
+        if not vs:
+            messages.append(c)
+            continue
+        text_vs = [v for v in vs if v.field in ("text", "")]
+        subj_vs = [v for v in vs if v.field == "subject"]
+        text = _append_before_footer(c.text, c.channel, text_vs, brand)
+        subject = apply_fixes(c.subject, subj_vs) if c.subject is not None else None
+        mechanical = all(v.replacement is not None or v.append is not None for v in vs)
+        is_variant = c.id.rsplit("/", 1)[-1].startswith("v") and c.id.count("/") >= 3
+        if not mechanical and is_variant:
+            dropped.add(c.id)
+            continue
+        if not mechanical:
+            warnings.append(
+                f"{c.id}: {'; '.join(v.message for v in vs if v.replacement is None and v.append is None)}"
+                " (no mechanical fix; needs a person or a new template)"
+            )
+        messages.append(c.model_copy(update={"text": text, "subject": subject}))
+    index = [
+        m.model_copy(update={"copy_ids": [i for i in m.copy_ids if i not in dropped]})
+        for m in output.message_index
+    ]
+    return output.model_copy(
+        update={"messages": messages, "message_index": index, "warnings": warnings}
+    )
 
 
 # ---------------------------------------------------------------------- helpers

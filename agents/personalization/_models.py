@@ -159,6 +159,11 @@ class PersonalizationSpec(TaskSpec):
         default=None,
         description="Customer columns used as model features (None = every usable column).",
     )
+    exclude_features: list[str] = Field(
+        default_factory=list,
+        description="Customer columns never used as features, even when usable (revise() adds "
+        "the columns behind a group the brand's fairness review flagged).",
+    )
     fairness_groups: list[str] = Field(
         default_factory=list, description="Customer columns to compare action rates across."
     )
