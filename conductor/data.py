@@ -38,7 +38,7 @@ _NUMERIC += ("UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
 
 def _accepts(kind: ColumnType, duck_type: str) -> bool:
     t = duck_type.upper()
-    if kind == "any" or t == '"NULL"' or t == "NULL":
+    if kind == "any" or t in {'"NULL"', "NULL"}:
         # An all-empty column (e.g. a CSV column nobody filled in) has no type yet: the
         # agent sees NULLs and handles them like any other missing value.
         return True
