@@ -37,6 +37,7 @@ __all__ = [
     "FINANCE_GUARANTEE",
     "FINANCE_INVESTMENT_TERMS",
     "FINANCE_PROMISSORY",
+    "FINANCE_PROMISSORY_NEGATABLE",
     "FINANCE_RISK_WARNING",
     "GAP",
     "HEALTH_CONDITIONS",
@@ -48,9 +49,11 @@ __all__ = [
     "HEALTH_SF_VERBS",
     "INJECTION",
     "INVENTED_REVIEW",
+    "INVENTED_REVIEW_GLYPHS",
     "NEGATORS",
     "OPT_OUT",
     "PLACEHOLDER",
+    "PLACEHOLDER_CASED",
     "RESULTS_VARY",
     "SENSITIVE_SYNONYMS",
     "SENTENCE_END",
@@ -161,6 +164,12 @@ HEALTH_DISEASE_VERBS = [
     r"reduces?\s+(?:the\s+)?risk\s+of",
     r"lowers?\s+(?:your\s+)?risk\s+of",
     r"beats?",
+    r"kills?",
+    r"stops?",
+    r"shrinks?",
+    r"say\s+goodbye\s+to",
+    r"gets?\s+rid\s+of",
+    r"no\s+more",
 ]
 
 # A cure is a disease claim whatever follows it.
@@ -252,17 +261,23 @@ FINANCE_GUARANTEE = [
 # Promises that are claims even (or especially) when phrased with a negation.
 FINANCE_PROMISSORY = [
     r"(?:can't|cannot|can\s+not|won't|will\s+never|never)\s+lose(?:\s+money)?",
-    r"(?<!not\s)(?:no|zero|without)\s+(?:any\s+)?risk",
-    r"risk[\s-]free",
+    r"(?<!not\s)(?:no|zero|without)\s+(?:any\s+)?risk(?![\s-]free)",
     r"no\s+downside",
+]
+
+_PRONOUN_LL = r"(?:you|we|it|they|he|she|that|this|which|money|savings|portfolio)'ll"
+
+# Promises that a negation in front takes back: "is not risk-free", "no sure thing".
+FINANCE_PROMISSORY_NEGATABLE = [
+    r"risk[\s-]free",
     r"safe\s+bet",
     r"sure\s+thing",
     r"can't\s+miss",
     r"double\s+your\s+money",
     r"triple\s+your\s+money",
     r"get\s+rich",
-    r"(?:will|\w+'ll)\s+(?:double|triple|outperform|beat\s+the\s+market)",
-    r"(?:will|\w+'ll)\s+(?:grow|return|earn|gain|rise)\s+(?:by\s+)?\d+(?:\.\d+)?\s?%",
+    r"(?:will|" + _PRONOUN_LL + r")\s+(?:double|triple|outperform|beat\s+the\s+market)",
+    r"(?:will|" + _PRONOUN_LL + r")\s+(?:grow|return|earn|gain|rise)\s+(?:by\s+)?\d+(?:\.\d+)?\s?%",
     r"(?:returns?|gains?|profits?)\s+of\s+\d+(?:\.\d+)?\s?%\s+(?:a|per|every|each)\s+"
     r"(?:year|month|week|annum)",
     r"beat\s+the\s+market\s+every\s+(?:time|year)",
@@ -273,7 +288,8 @@ FINANCE_PROMISSORY = [
 FINANCE_INVESTMENT_TERMS = [
     r"invest(?:s|ing|ment|ments|or|ors)?",
     r"portfolios?",
-    r"(?:index|mutual|investment|pension|hedge|exchange-traded)\s+funds?",
+    r"(?:index|mutual|investment|pension|hedge|exchange-traded|income|growth|bond|equity|"
+    r"balanced|target[\s-]date)\s+funds?",
     r"etfs?",
     r"stocks?",
     r"shares",
@@ -308,7 +324,7 @@ ENDORSEMENT_TYPICAL = [
 
 # A first-person outcome with a number: "I lost 22 lbs", "my portfolio grew 40%".
 TESTIMONIAL_OUTCOME = [
-    r"(?:I|we)\s+(?:lost|dropped|shed|gained|earned|made|saved|paid\s+off|doubled|tripled|"
+    r"(?:i|we)\s+(?:lost|dropped|shed|gained|earned|made|saved|paid\s+off|doubled|tripled|"
     r"grew|cut)\b[^.!?\"”\n]{0,40}?(?:[$€£]\s?\d[\d,.]*k?|\d[\d,.]*\s?(?:%|lbs?\b|pounds|kg\b|"
     r"kilos|dollars|inches|sizes|points|k\b))",
     r"my\s+(?:portfolio|savings|income|weight|waist|account|balance)\s+(?:grew|doubled|tripled|"
@@ -321,8 +337,11 @@ RESULTS_VARY = (
     r"individual\s+results|typical\s+results\s+(?:are|were|range)"
 )
 
+# Star glyphs are not word characters, so they are matched without a word boundary.
+INVENTED_REVIEW_GLYPHS = [r"(?:★|⭐){3,}"]
+
 INVENTED_REVIEW = [
-    r"(?:★|⭐){3,}",
+    *INVENTED_REVIEW_GLYPHS,
     r"[45](?:\.\d)?[\s-]?stars?\b",
     r"\b\d(?:\.\d)?\s?/\s?5\b",
     r"(?:thousands|millions|hundreds|tens\s+of\s+thousands)\s+of\s+(?:happy|satisfied|"
@@ -375,7 +394,7 @@ INJECTION = [
     r"these\s+|those\s+|every\s+)?(?:of\s+the\s+|of\s+your\s+)?(?:previous\s+|prior\s+|above\s+|"
     r"earlier\s+|preceding\s+|brand\s+|content\s+|safety\s+|compliance\s+|system\s+)*"
     r"(?:instructions?|rules?|guidelines?|polic(?:y|ies)|prompts?|checks?|review|"
-    r"filters?|restrictions?|constraints?)",
+    r"filters?|restrictions?|constraints?|guidance|directions?)",
     r"(?:system|developer)\s+prompt",
     r"you\s+are\s+now\s+(?:a|an|in|the)\b",
     r"as\s+an\s+ai(?:\s+language)?\s+model",
@@ -396,9 +415,16 @@ INJECTION = [
 
 PLACEHOLDER = [
     r"lorem\s+ipsum",
-    r"\[\s*(?:insert|placeholder|tbd|todo|your|name|product|link|url)\b[^\]]{0,40}\]",
-    r"(?-i:\b(?:TODO|TBD|FIXME|XXX)\b)",
+    r"\[\s*(?:insert|placeholder|tbd|todo|your|name|first\s+name|last\s+name|customer|"
+    r"product|link|url|date|price|offer|code|city|store)\b[^\]]{0,40}\]",
     r"<\s*(?:insert|placeholder)[^>]{0,40}>",
+]
+
+# Matched on the original text: capitals are what make these placeholders.
+PLACEHOLDER_CASED = [
+    r"\b(?:TODO|TBD|FIXME|XXX)\b",
+    r"\[[A-Z][A-Z_ ]{2,30}\]",
+    r"\{[A-Z][A-Z_]{2,30}\}",
 ]
 
 OPT_OUT = (
@@ -524,7 +550,9 @@ SENSITIVE_SYNONYMS: dict[str, tuple[str, ...]] = {
 # --- readability -------------------------------------------------------------------------
 
 WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
-SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n+")
+# A line break ends a sentence only at a paragraph break: email copy is often wrapped
+# mid-sentence, and counting every line as a sentence would make it read as grade 2.
+SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n[ \t]*\n\s*")
 
 
 @lru_cache(maxsize=8192)
@@ -538,18 +566,23 @@ def syllables(word: str) -> int:
     return max(1, len(re.findall(r"[aeiouy]{1,2}", w)))
 
 
-def fk_grade(text: str) -> tuple[float, int]:
+def fk_grade(text: str, *, min_words: int = 0) -> tuple[float, int]:
     """Flesch-Kincaid grade level of a text, and its number of words.
+
+    Args:
+        text: The text.
+        min_words: Below this many words the grade is not computed (returned as 0.0),
+            which saves the syllable count on short copy that is not graded anyway.
 
     Returns:
         ``(grade, words)``; grade is 0.0 for text without words.
     """
     words = WORD.findall(text)
-    if not words:
-        return 0.0, 0
-    sentences = sum(1 for part in SENTENCE_END.split(text) if WORD.search(part))
-    syl = sum(syllables(w) for w in words)
     n = len(words)
+    if not words or n < min_words:
+        return 0.0, n
+    sentences = sum(1 for part in SENTENCE_END.split(text) if WORD.search(part))
+    syl = sum(map(syllables, words))
     grade = 0.39 * n / max(1, sentences) + 11.8 * syl / n - 15.59
     return round(grade, 1), n
 
@@ -621,6 +654,17 @@ def check_allocation(rules: BudgetRules, art: Allocation, emit: Emit, signoff: l
                     excerpt=f"{before:,.0f} -> {now:,.0f}",
                     fix=f"Keep {key} between {before * (1 - rules.max_change):,.0f} and "
                     f"{before * (1 + rules.max_change):,.0f} {cur}, or ask for sign-off.",
+                )
+        for ch, (key, now) in sorted(amounts.items()):
+            if now > 0 and prev.get(ch, (key, 0.0))[1] <= 0:
+                emit(
+                    "budget.max-change",
+                    art,
+                    f"{key} is new this period ({cur} {now:,.0f}, nothing before); the brand "
+                    f"allows channels to change by ±{rules.max_change:.0%}.",
+                    field=f"amounts.{key}",
+                    excerpt=f"0 -> {now:,.0f}",
+                    fix=f"Ask for sign-off to open {key}, or keep the money on existing channels.",
                 )
     if rules.signoff_above is not None and total > rules.signoff_above:
         signoff.append(

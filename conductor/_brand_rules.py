@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -98,16 +99,22 @@ RULES: dict[str, RuleInfo] = {
 }
 
 _FLAGS = re.IGNORECASE
-_URL = re.compile(r"https?://\S+|www\.\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b|\{\{[^}]*\}\}", _FLAGS)
+# Built-in patterns are written in lower case and run without IGNORECASE on a lowered copy
+# of the text: Python's `re` can then skip ahead on the first character of a pattern,
+# which makes the scans several times faster than case-insensitive matching.
+_URL = re.compile(r"https?://\S+|www\.\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b|\{\{[^}]*\}\}")
+_URL_HINTS = ("://", "www.", "@", "{{")
 _SENTENCE_END = packs.SENTENCE_END
 _WORD = packs.WORD
-_CAPS = re.compile(r"(?<![\w'])[A-Z][A-Z']*[A-Z](?![\w'])")
+_CAPS = re.compile(r"(?<![\w'-])[A-Z][A-Z']*[A-Z](?:-[A-Z][A-Z']*)*(?![\w'-])")
+_TWO_CAPS = re.compile(r"[A-Z][A-Z']")  # a cheap test before the word-bounded scan
 _NORMALISE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "})
 _GSM7 = re.compile(
     r"^[@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,\-./0-9:;<=>?¡A-ZÄÖÑÜ§¿a-zäöñüà"
     r"\^{}\\\[~\]|€]*$"
 )
-_NOT_NEGATION = re.compile(r"\s*(?:only|just|merely)\b", _FLAGS)
+_NOT_NEGATION = re.compile(r"\s*(?:only|just|merely)\b")
+_NEGATED_GUARANTEE = re.compile(r"\b(?:not|never|no)\s+guaranteed|n't\s+guaranteed")
 
 
 def _bounded(src: str) -> str:
@@ -115,17 +122,53 @@ def _bounded(src: str) -> str:
 
 
 def _phrase(text: str) -> str:
-    """A literal phrase as a regex: whitespace-flexible, straight/curly quotes alike."""
+    """A literal phrase as a regex: space/hyphen-flexible, straight/curly quotes alike."""
     words = text.translate(_NORMALISE).split()
-    return r"\s+".join(re.escape(w) for w in words)
+    # "Summit Supply" also matches "Summit-Supply": writers hyphenate names and phrases.
+    return r"[\s-]+".join(re.escape(w) for w in words)
+
+
+def _lower_phrase(text: str) -> str:
+    """:func:`_phrase` for matching against lowered text."""
+    return _phrase(_lower(text))
+
+
+def _bounded_phrase(src: str, text: str) -> str:
+    """A phrase's regex, anchored on word boundaries where the phrase has word edges.
+
+    "% off" must match in "25% off", so a boundary is only demanded at an end of the
+    phrase that is a letter or digit.
+    """
+    left, body = _edges(src, text)
+    return f"(?<!\\w){body}" if left else body
+
+
+def _edges(src: str, text: str) -> tuple[bool, str]:
+    """(needs a left word boundary, the phrase's regex with its right boundary)."""
+    text = text.strip()
+    left = text[:1].isalnum() or text[:1] == "_"
+    right = r"(?!\w)" if text[-1:].isalnum() or text[-1:] == "_" else ""
+    return left, f"(?:{src}){right}"
+
+
+def _lower(text: str) -> str:
+    """Lower case that keeps every offset (a few characters lower to two, e.g. 'İ')."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
 def _alternation(sources: Iterable[str]) -> re.Pattern[str]:
-    return re.compile(_bounded("|".join(sources)), _FLAGS)
+    """Built-in (lower-case) pattern sources as one word-bounded regex for lowered text."""
+    return re.compile(_bounded("|".join(sources)))
+
+
+_NON_WORD = re.compile(r"[^\w%$]+")
 
 
 def _norm_space(text: str) -> str:
-    return " ".join(re.sub(r"[^\w%$]+", " ", text.translate(_NORMALISE).lower()).split())
+    return " ".join(_NON_WORD.sub(" ", _lower(text.translate(_NORMALISE))).split())
 
 
 def _match_case(template: str, replacement: str) -> str:
@@ -137,29 +180,6 @@ def _match_case(template: str, replacement: str) -> str:
     return replacement
 
 
-class _Family:
-    """One combined regex whose alternatives each map back to a payload."""
-
-    def __init__(self, entries: Sequence[tuple[str, Any]], *, case_sensitive: Sequence[bool] = ()):
-        self.payloads: dict[str, Any] = {}
-        parts = []
-        order = sorted(range(len(entries)), key=lambda i: -len(entries[i][0]))
-        for i in order:
-            src, payload = entries[i]
-            name = f"g{i}"
-            self.payloads[name] = payload
-            cs = case_sensitive[i] if i < len(case_sensitive) else False
-            body = f"(?-i:{src})" if cs else f"(?:{src})"
-            parts.append(f"(?P<{name}>{body})")
-        self.regex = re.compile(_bounded("|".join(parts)), _FLAGS) if parts else None
-
-    def finditer(self, text: str) -> Iterable[tuple[re.Match[str], Any]]:
-        if self.regex is None:
-            return
-        for m in self.regex.finditer(text):
-            yield m, self.payloads[m.lastgroup or ""]
-
-
 @dataclass
 class _Field:
     """One text field of an artifact, prepared for scanning."""
@@ -167,6 +187,103 @@ class _Field:
     name: str
     raw: str
     scan: str  # normalised quotes, approved text and URLs blanked
+    low: str  # ``scan`` lowered, same length
+    placeholders: list[tuple[int, int]] = dataclass_field(default_factory=list)
+
+
+class _Family:
+    """Brand-listed phrases or patterns folded into at most three regexes.
+
+    Plain phrases run on the lowered text (fast); the brand's own regular expressions
+    run case-insensitively and case-sensitive entries exactly, on the original text.
+    Each alternative maps back to its payload; matches come back in text order, and
+    where two overlap the earlier (then longer) one wins, as in a single alternation.
+    The left word boundary is checked once, in front of all alternatives that need it,
+    so a position inside a word is rejected before any alternative is tried.
+    """
+
+    def __init__(self, entries: Sequence[tuple[str, Any, str, bool]]):
+        self.payloads: dict[str, Any] = {}
+        groups: dict[tuple[str, bool], list[str]] = {}
+        order = sorted(range(len(entries)), key=lambda i: -len(entries[i][0]))
+        for i in order:
+            src, payload, mode, left = entries[i]
+            name = f"g{i}"
+            self.payloads[name] = payload
+            groups.setdefault((mode, left), []).append(f"(?P<{name}>{src})")
+        flags = {"low": 0, "ci": _FLAGS, "cs": 0}
+        self.regexes: list[tuple[bool, re.Pattern[str]]] = []
+        for mode in ("low", "ci", "cs"):
+            parts = []
+            if groups.get((mode, True)):
+                parts.append(r"(?<!\w)(?:" + "|".join(groups[(mode, True)]) + ")")
+            parts += groups.get((mode, False), [])
+            if parts:
+                self.regexes.append((mode == "low", re.compile("|".join(parts), flags[mode])))
+
+    def __bool__(self) -> bool:
+        return bool(self.regexes)
+
+    def finditer(self, f: _Field) -> list[tuple[re.Match[str], Any]]:
+        if len(self.regexes) == 1:
+            low, rx = self.regexes[0]
+            text = f.low if low else f.scan
+            return [(m, self.payloads[m.lastgroup or ""]) for m in rx.finditer(text)]
+        found = [
+            (m, self.payloads[m.lastgroup or ""])
+            for low, rx in self.regexes
+            for m in rx.finditer(f.low if low else f.scan)
+        ]
+        found.sort(key=lambda mp: (mp[0].start(), -mp[0].end()))
+        kept: list[tuple[re.Match[str], Any]] = []
+        end = -1
+        for m, payload in found:
+            if m.start() >= end:
+                kept.append((m, payload))
+                end = m.end()
+        return kept
+
+
+_CASED_ESCAPE = re.compile(r"\\[xuUN0-7]")
+
+
+def _lowered_regex(src: str) -> str | None:
+    """A brand regex rewritten for lowered text, or None when that is not safe.
+
+    Letters outside escapes are lowered (``FDA[- ]approved`` -> ``fda[- ]approved``);
+    escapes such as ``\\S`` or ``\\W`` keep their case. Patterns that spell characters
+    by code (``\\x41``, ``\\u00C9``, ``\\N{...}``) or set flags inline stay as they are.
+    """
+    if _CASED_ESCAPE.search(src) or "(?" in src.replace("(?:", "").replace("(?!", "").replace(
+        "(?=", ""
+    ).replace("(?<", ""):
+        return None
+    out: list[str] = []
+    escaped = False
+    for ch in src:
+        out.append(ch if escaped else _lower(ch))
+        escaped = not escaped and ch == "\\"
+    lowered = "".join(out)
+    try:
+        re.compile(lowered)
+    except re.error:
+        return None
+    return lowered
+
+
+def _entry(
+    text: str, payload: Any, *, regex: bool = False, case_sensitive: bool = False
+) -> tuple[str, Any, str, bool]:
+    """One alternative of a :class:`_Family`: (regex source, payload, mode, left boundary)."""
+    if regex:
+        lowered = None if case_sensitive else _lowered_regex(text)
+        mode = "cs" if case_sensitive else "low" if lowered is not None else "ci"
+        return f"(?:{lowered or text})(?!\\w)", payload, mode, True
+    if case_sensitive:
+        left, body = _edges(_phrase(text), text)
+        return body, payload, "cs", left
+    left, body = _edges(_lower_phrase(text), text)
+    return body, payload, "low", left
 
 
 class Engine:
@@ -205,43 +322,51 @@ class Engine:
         approved += [p.disclaimer for p in (pk.health,) if p]
         approved += [p.risk_warning for p in (pk.finance,) if p]
         approved += [p.disclosure for p in (pk.endorsements,) if p]
-        sources = sorted({_phrase(t) for t in approved if t.strip()}, key=len, reverse=True)
-        self._approved = re.compile("|".join([*sources, packs.OPT_OUT]), _FLAGS)
+        sources = sorted({_lower_phrase(t) for t in approved if t.strip()}, key=len, reverse=True)
+        self._approved = re.compile("|".join([*sources, packs.OPT_OUT]))
 
         self._banned = _Family(
-            [(p.phrase if p.regex else _phrase(p.phrase), p) for p in voice.banned],
-            case_sensitive=[p.case_sensitive for p in voice.banned],
+            [
+                _entry(p.phrase, p, regex=p.regex, case_sensitive=p.case_sensitive)
+                for p in voice.banned
+            ]
         )
         self._required = [
-            (t, re.compile(_bounded(_phrase(t.term)), _FLAGS)) for t in voice.required_terms
+            (
+                t,
+                re.compile(_bounded_phrase(_lower_phrase(t.term), t.term)),
+                {c.lower() for c in t.channels},
+            )
+            for t in voice.required_terms
         ]
-        self._forbidden = _Family(
-            [(c.pattern if c.regex else _phrase(c.pattern), c) for c in claims.forbidden]
+        self._forbidden = _Family([_entry(c.pattern, c, regex=c.regex) for c in claims.forbidden])
+        self._competitors = _Family(
+            [
+                _entry(name, c, case_sensitive=c.case_sensitive)
+                for c in b.competitors
+                for name in [c.name, *c.aliases]
+            ]
         )
-        comp_entries: list[tuple[str, Any]] = []
-        comp_cs: list[bool] = []
-        for c in b.competitors:
-            for name in [c.name, *c.aliases]:
-                comp_entries.append((_phrase(name), c))
-                comp_cs.append(c.case_sensitive)
-        self._competitors = _Family(comp_entries, case_sensitive=comp_cs)
         self._allowed_caps = packs.ALLOWED_CAPS | {w.upper() for w in voice.allowed_caps}
         self._allowed_caps |= {w.upper() for w in _WORD.findall(b.name)}
 
         self._superlative = _alternation(packs.SUPERLATIVE) if claims.superlatives else None
-        self._superlative_q = re.compile(packs.SUPERLATIVE_QUALIFIER, _FLAGS)
-        self._negators = re.compile(packs.NEGATORS, _FLAGS)
-        self._clause_break = re.compile(packs.CLAUSE_BREAK, _FLAGS)
+        self._superlative_q = re.compile(packs.SUPERLATIVE_QUALIFIER)
+        self._negators = re.compile(packs.NEGATORS)
+        self._clause_break = re.compile(packs.CLAUSE_BREAK)
         self._injection = _alternation(packs.INJECTION)
-        self._placeholder = re.compile("|".join(packs.PLACEHOLDER), _FLAGS)
+        self._placeholder = re.compile("|".join(packs.PLACEHOLDER))
+        self._placeholder_cased = re.compile("|".join(packs.PLACEHOLDER_CASED))
         self._emoji = re.compile(packs.EMOJI)
-        self._opt_out = re.compile(packs.OPT_OUT, _FLAGS)
-        self._unsub = re.compile(packs.UNSUBSCRIBE_LINK, _FLAGS)
+        self._opt_out = re.compile(packs.OPT_OUT)
+        self._unsub = re.compile(packs.UNSUBSCRIBE_LINK)
+        self._unsub_url = _lower(b.company.unsubscribe_url)
+        self._postal = _norm_space(b.company.postal_address)
 
         self._health = pk.health is not None
         if pk.health is not None:
             conds = "|".join(
-                [*packs.HEALTH_CONDITIONS, *(_phrase(c) for c in pk.health.extra_conditions)]
+                [*packs.HEALTH_CONDITIONS, *(_lower_phrase(c) for c in pk.health.extra_conditions)]
             )
             verbs = "|".join(packs.HEALTH_DISEASE_VERBS)
             strong = "|".join(packs.HEALTH_DISEASE_STRONG)
@@ -251,44 +376,54 @@ class Engine:
                     f"(?:{verbs}){packs.GAP}(?:{conds})"
                     f"|(?:{conds})(?:{packs.gap(2)}|-)(?:{noun_first})"
                     f"|{strong}"
-                ),
-                _FLAGS,
+                )
             )
             self._sf = re.compile(
                 _bounded(
                     f"(?:{'|'.join(packs.HEALTH_SF_VERBS)}){packs.gap(4)}"
                     f"(?:{'|'.join(packs.HEALTH_SF_FUNCTIONS)})"
-                ),
-                _FLAGS,
+                )
             )
+            self._health_disclaimer = _norm_space(pk.health.disclaimer)
         self._finance = pk.finance is not None
         if pk.finance is not None:
             self._guarantee = _alternation(packs.FINANCE_GUARANTEE)
             self._promissory = _alternation(packs.FINANCE_PROMISSORY)
+            self._promissory_negatable = _alternation(packs.FINANCE_PROMISSORY_NEGATABLE)
             terms = [*packs.FINANCE_INVESTMENT_TERMS]
-            terms += [_phrase(t) for t in pk.finance.extra_investment_terms]
+            terms += [_lower_phrase(t) for t in pk.finance.extra_investment_terms]
             self._investment = _alternation(terms)
+            self._risk_warning = _norm_space(pk.finance.risk_warning)
         self._endorse = pk.endorsements is not None
         if pk.endorsements is not None:
             self._typical = _alternation(packs.ENDORSEMENT_TYPICAL)
             self._outcome = _alternation(packs.TESTIMONIAL_OUTCOME)
-            self._vary = re.compile(packs.RESULTS_VARY, _FLAGS)
+            self._vary = re.compile(packs.RESULTS_VARY)
+            words = [s for s in packs.INVENTED_REVIEW if s not in packs.INVENTED_REVIEW_GLYPHS]
             self._review_claim = re.compile(
-                "|".join(f"(?:{s})" for s in packs.INVENTED_REVIEW), _FLAGS
+                "|".join([f"(?<!\\w)(?:{'|'.join(words)})", *packs.INVENTED_REVIEW_GLYPHS])
             )
-            self._review_q = re.compile(packs.ENDORSEMENT_QUALIFIERS, _FLAGS)
+            self._review_q = re.compile(packs.ENDORSEMENT_QUALIFIERS)
+            self._disclosure = _norm_space(pk.endorsements.disclosure)
 
-        self._conditional = []
+        self._conditional: list[tuple[Any, re.Pattern[str] | None, bool, set[str], str]] = []
         for d in b.disclaimers:
             trigger = None
             if d.when:
-                src = "|".join(w if d.when_regex else _phrase(w) for w in d.when)
-                trigger = re.compile(_bounded(src), _FLAGS)
-            self._conditional.append((d, trigger, {c.lower() for c in d.channels}))
+                if d.when_regex:
+                    trigger = re.compile(_bounded("|".join(d.when)), _FLAGS)
+                else:
+                    trigger = re.compile(
+                        "|".join(_bounded_phrase(_lower_phrase(w), w) for w in d.when)
+                    )
+            chans = {c.lower() for c in d.channels}
+            self._conditional.append((d, trigger, not d.when_regex, chans, _norm_space(d.text)))
+        self._channel_disclaimers = {
+            name: [(d, _norm_space(d)) for d in rules.disclaimers]
+            for name, rules in b.channels.items()
+        }
         pol = b.review_policy.signoff
-        self._topics = _Family(
-            [(_phrase(k), t) for t in pol.topics for k in t.keywords],
-        )
+        self._topics = _Family([_entry(k, t) for t in pol.topics for k in t.keywords])
         self._signoff_channels = {c.lower() for c in pol.channels}
 
     # --- policy --------------------------------------------------------------------------
@@ -373,16 +508,20 @@ class Engine:
 
     def _prepare(self, name: str, raw: str) -> _Field:
         text = raw.translate(_NORMALISE)
+        low = _lower(text)
+        spans = [m.span() for m in self._approved.finditer(low)]
+        if any(h in low for h in _URL_HINTS):
+            spans += [m.span() for m in _URL.finditer(low)]
+        if not spans:
+            return _Field(name, raw, text, low)
         chars = list(text)
-        blanked = False
-        for rx in (self._approved, _URL):
-            for m in rx.finditer(text):
-                chars[m.start() : m.end()] = " " * (m.end() - m.start())
-                blanked = True
-        return _Field(name, raw, "".join(chars) if blanked else text)
+        for start, end in spans:
+            chars[start:end] = " " * (end - start)
+        scan = "".join(chars)
+        return _Field(name, raw, scan, _lower(scan))
 
-    def _negated(self, scan: str, start: int) -> bool:
-        prefix = scan[max(0, start - 80) : start]
+    def _negated(self, low: str, start: int) -> bool:
+        prefix = low[max(0, start - 80) : start]
         breaks = list(self._clause_break.finditer(prefix))
         if breaks:
             prefix = prefix[breaks[-1].end() :]
@@ -398,162 +537,134 @@ class Engine:
         self, art: Copy | Insight, f: _Field, out: list[Violation]
     ) -> tuple[bool, bool, bool]:
         """Claim families shared by copy and insights; returns (sf, investment, outcome)."""
-        s, raw = f.scan, f.raw
-        for m in self._injection.finditer(s):
-            self._v(
-                out,
+        low, raw = f.low, f.raw
+
+        def v(rule: str, message: str, **kw: Any) -> None:
+            self._v(out, rule, art, message, field=f.name, **kw)
+
+        def at(m: re.Match[str]) -> dict[str, Any]:
+            return {"span": m.span(), "excerpt": raw[m.start() : m.end()]}
+
+        for m in self._injection.finditer(low):
+            v(
                 "content.instructions-in-copy",
-                art,
                 "This text contains instructions aimed at an AI or a reviewer. Customer copy "
                 "must never carry them, and they do not change the brand review.",
-                field=f.name,
-                span=m.span(),
-                excerpt=raw[m.start() : m.end()],
                 fix="Remove the instruction and rewrite the message for customers.",
+                **at(m),
             )
-        for m in self._placeholder.finditer(s):
-            self._v(
-                out,
+        holders = [m.span() for m in self._placeholder.finditer(low)]
+        if f.scan != low:  # the cased placeholders need capitals
+            holders += [m.span() for m in self._placeholder_cased.finditer(f.scan)]
+        for span in sorted(set(holders)):
+            found = raw[span[0] : span[1]]
+            f.placeholders.append(span)
+            v(
                 "content.placeholder",
-                art,
-                f"Unfinished placeholder text {raw[m.start() : m.end()]!r}.",
-                field=f.name,
-                span=m.span(),
-                excerpt=raw[m.start() : m.end()],
+                f"Unfinished placeholder text {found!r}.",
+                span=span,
+                excerpt=found,
                 fix="Replace the placeholder with the real wording.",
             )
-        for m, claim in self._forbidden.finditer(s):
+        for m, claim in self._forbidden.finditer(f):
             label = claim.name or raw[m.start() : m.end()]
-            self._v(
-                out,
+            v(
                 "claims.forbidden",
-                art,
                 claim.message or f"The brand never makes the claim {label!r}.",
-                field=f.name,
-                span=m.span(),
-                excerpt=raw[m.start() : m.end()],
                 fix=claim.fix or "Remove the claim or state a fact you can prove.",
                 replacement=None
                 if claim.replacement is None
                 else _match_case(raw[m.start() : m.end()], claim.replacement),
                 severity=claim.severity,
+                **at(m),
             )
-        for m, comp in self._competitors.finditer(s):
-            self._v(
-                out,
+        for m, comp in self._competitors.finditer(f):
+            v(
                 "competitors.named",
-                art,
                 f"Names the competitor {comp.name!r}; the brand never names competitors.",
-                field=f.name,
-                span=m.span(),
-                excerpt=raw[m.start() : m.end()],
                 fix=f"Say {comp.replacement!r} instead, or talk about our own product."
                 if comp.replacement
                 else "Talk about our own product instead.",
                 replacement=comp.replacement,
+                **at(m),
             )
         if self._superlative is not None:
-            for m in self._superlative.finditer(s):
-                if self._qualified(s, m):
+            for m in self._superlative.finditer(low):
+                if self._qualified(low, m):
                     continue
-                self._v(
-                    out,
+                v(
                     "claims.superlative",
-                    art,
                     f"{raw[m.start() : m.end()]!r} is a superlative claim with no source.",
-                    field=f.name,
-                    span=m.span(),
-                    excerpt=raw[m.start() : m.end()],
                     fix="Cite who says so (a footnote or 'according to ...') or use a "
                     "claim you can prove.",
+                    **at(m),
                 )
         sf = investment = outcome = False
         if self._health:
-            for m in self._disease.finditer(s):
-                if self._negated(s, m.start()):
+            for m in self._disease.finditer(low):
+                if self._negated(low, m.start()):
                     continue
-                self._v(
-                    out,
+                v(
                     "claims.health.disease-claim",
-                    art,
                     f"{raw[m.start() : m.end()]!r} claims the product cures, treats or prevents "
                     "a disease. Supplements may not make disease claims.",
-                    field=f.name,
-                    span=m.span(),
-                    excerpt=raw[m.start() : m.end()],
                     fix="Describe how it supports normal body function instead "
                     "(e.g. 'supports a healthy immune system').",
+                    **at(m),
                 )
-            sf = any(not self._negated(s, m.start()) for m in self._sf.finditer(s))
+            sf = any(not self._negated(low, m.start()) for m in self._sf.finditer(low))
         if self._finance:
-            for m in self._guarantee.finditer(s):
-                if self._negated(s, m.start()) or self._negated_guarantee(s, m):
+            for m in self._guarantee.finditer(low):
+                if self._negated(low, m.start()) or _NEGATED_GUARANTEE.search(m.group()):
                     continue
-                self._v(
-                    out,
+                v(
                     "claims.finance.guaranteed-returns",
-                    art,
                     f"{raw[m.start() : m.end()]!r} promises guaranteed returns; no investment "
                     "return can be guaranteed.",
-                    field=f.name,
-                    span=m.span(),
-                    excerpt=raw[m.start() : m.end()],
                     fix="Remove the guarantee; describe the product's aims and risks.",
+                    **at(m),
                 )
-            for m in self._promissory.finditer(s):
-                self._v(
-                    out,
+            promises = list(self._promissory.finditer(low))
+            promises += [
+                m
+                for m in self._promissory_negatable.finditer(low)
+                if not self._negated(low, m.start())
+            ]
+            for m in sorted(promises, key=lambda m: m.start()):
+                v(
                     "claims.finance.promissory",
-                    art,
                     f"{raw[m.start() : m.end()]!r} promises gains or no risk of loss.",
-                    field=f.name,
-                    span=m.span(),
-                    excerpt=raw[m.start() : m.end()],
                     fix="Do not promise outcomes; say that the value can go down as well as up.",
+                    **at(m),
                 )
-            investment = self._investment.search(s) is not None
+            investment = self._investment.search(low) is not None
         if self._endorse:
-            for m in self._typical.finditer(s):
-                self._v(
-                    out,
+            for m in self._typical.finditer(low):
+                v(
                     "claims.endorsement.typical-results",
-                    art,
                     f"{raw[m.start() : m.end()]!r} implies a customer's results are typical.",
-                    field=f.name,
-                    span=m.span(),
-                    excerpt=raw[m.start() : m.end()],
                     fix="Say what results people can generally expect, or drop the claim.",
+                    **at(m),
                 )
-            if self._review_q.search(s) is None:
-                for m in self._review_claim.finditer(s):
-                    self._v(
-                        out,
+            reviews = list(self._review_claim.finditer(low))
+            if reviews and self._review_q.search(low) is None:
+                for m in reviews:
+                    v(
                         "claims.endorsement.invented-review",
-                        art,
                         f"{raw[m.start() : m.end()]!r} cites ratings, reviews or experts with no "
                         "source, so it reads as invented.",
-                        field=f.name,
-                        span=m.span(),
-                        excerpt=raw[m.start() : m.end()],
                         fix="Cite the source (e.g. 'based on 1,240 verified reviews') or drop it.",
+                        **at(m),
                     )
-            outcome = self._outcome.search(s) is not None
+            outcome = self._outcome.search(low) is not None
         return sf, investment, outcome
 
-    def _negated_guarantee(self, scan: str, m: re.Match[str]) -> bool:
-        # "returns are not guaranteed": the negation sits inside the match itself.
-        inner = scan[m.start() : m.end()]
-        return (
-            re.search(r"\b(?:not|never|no)\s+guaranteed|n't\s+guaranteed", inner, _FLAGS)
-            is not None
-        )
-
-    def _qualified(self, scan: str, m: re.Match[str]) -> bool:
-        if m.end() < len(scan) and scan[m.end()] in "*†‡":
+    def _qualified(self, low: str, m: re.Match[str]) -> bool:
+        if m.end() < len(low) and low[m.end()] in "*†‡":
             return True
-        start = max((e.end() for e in _SENTENCE_END.finditer(scan, 0, m.start())), default=0)
-        ends = _SENTENCE_END.search(scan, m.end())
-        sentence = scan[start : ends.end() if ends else len(scan)]
+        start = max((e.end() for e in _SENTENCE_END.finditer(low, 0, m.start())), default=0)
+        ends = _SENTENCE_END.search(low, m.end())
+        sentence = low[start : ends.end() if ends else len(low)]
         return self._superlative_q.search(sentence) is not None
 
     # --- copy ----------------------------------------------------------------------------
@@ -575,23 +686,24 @@ class Engine:
             self._voice(art, f, out)
         body = fields[0]
         self._grade(art, body, out)
-        combined_scan = " ".join(f.scan for f in fields)
-        for term, rx in self._required:
-            if term.channels and channel not in {c.lower() for c in term.channels}:
-                continue
-            if rx.search(" ".join(f.raw.translate(_NORMALISE) for f in fields)) is None:
-                self._v(
-                    out,
-                    "voice.required-term",
-                    art,
-                    f"The copy must mention {term.term!r}."
-                    + (f" {term.reason}" if term.reason else ""),
-                    fix=f"Work {term.term!r} into the message.",
-                )
+        if self._required:
+            raw_low = " ".join(f.raw.translate(_NORMALISE) for f in fields).lower()
+            for term, rx, chans in self._required:
+                if chans and channel not in chans:
+                    continue
+                if rx.search(raw_low) is None:
+                    self._v(
+                        out,
+                        "voice.required-term",
+                        art,
+                        f"The copy must mention {term.term!r}."
+                        + (f" {term.reason}" if term.reason else ""),
+                        fix=f"Work {term.term!r} into the message.",
+                    )
         norm_text = _norm_space(art.text)
         pk = b.claims.packs
         appends: list[str] = []
-        if sf and pk.health is not None and _norm_space(pk.health.disclaimer) not in norm_text:
+        if sf and pk.health is not None and self._health_disclaimer not in norm_text:
             appends.append(pk.health.disclaimer)
             self._v(
                 out,
@@ -602,11 +714,7 @@ class Engine:
                 fix="Add the disclaimer at the end of the message.",
                 append=pk.health.disclaimer,
             )
-        if (
-            investment
-            and pk.finance is not None
-            and _norm_space(pk.finance.risk_warning) not in norm_text
-        ):
+        if investment and pk.finance is not None and self._risk_warning not in norm_text:
             appends.append(pk.finance.risk_warning)
             self._v(
                 out,
@@ -619,8 +727,8 @@ class Engine:
         if (
             outcome
             and pk.endorsements is not None
-            and self._vary.search(art.text.translate(_NORMALISE)) is None
-            and _norm_space(pk.endorsements.disclosure) not in norm_text
+            and self._vary.search(body.low) is None
+            and self._disclosure not in norm_text
         ):
             appends.append(pk.endorsements.disclosure)
             self._v(
@@ -631,31 +739,34 @@ class Engine:
                 fix="Add the results disclosure.",
                 append=pk.endorsements.disclosure,
             )
-        for d, trigger, chans in self._conditional:
-            if chans and channel not in chans:
-                continue
-            if trigger is not None and trigger.search(combined_scan) is None:
-                continue
-            if _norm_space(d.text) not in norm_text:
-                appends.append(d.text)
-                self._v(
-                    out,
-                    "disclaimer.missing",
-                    art,
-                    f"Missing the required disclaimer{' ' + repr(d.name) if d.name else ''}: "
-                    f"{d.text!r}.",
-                    fix="Add the disclaimer.",
-                    append=d.text,
-                )
+        if self._conditional:
+            scan = " ".join(f.scan for f in fields)
+            low = " ".join(f.low for f in fields)
+            for d, trigger, lowered, chans, norm in self._conditional:
+                if chans and channel not in chans:
+                    continue
+                if trigger is not None and trigger.search(low if lowered else scan) is None:
+                    continue
+                if norm not in norm_text:
+                    appends.append(d.text)
+                    self._v(
+                        out,
+                        "disclaimer.missing",
+                        art,
+                        f"Missing the required disclaimer{' ' + repr(d.name) if d.name else ''}: "
+                        f"{d.text!r}.",
+                        fix="Add the disclaimer.",
+                        append=d.text,
+                    )
         if rules is not None:
             appends += self._channel(art, channel, norm_text, out)
             self._length(art, rules, appends, out)
-        self._signoff_copy(art, channel, rules is None, combined_scan, signoff)
+        self._signoff_copy(art, channel, rules is None, fields, signoff)
 
     def _voice(self, art: Copy, f: _Field, out: list[Violation]) -> None:
         s, raw = f.scan, f.raw
         voice = self.brand.voice
-        for m, p in self._banned.finditer(s):
+        for m, p in self._banned.finditer(f):
             found = raw[m.start() : m.end()]
             rep = None if p.replacement is None else _match_case(found, p.replacement)
             self._v(
@@ -669,13 +780,18 @@ class Engine:
                 fix=f"Write {rep!r} instead." if rep is not None else "Rephrase without it.",
                 replacement=rep,
             )
-        if voice.max_caps_words is not None:
+        if voice.max_caps_words is not None and _TWO_CAPS.search(s) is not None:
             shouting = [
-                m for m in _CAPS.finditer(s) if m.group().replace("'", "") not in self._allowed_caps
+                m
+                for m in _CAPS.finditer(s)
+                if m.group().replace("'", "") not in self._allowed_caps
+                and not any(a <= m.start() < e for a, e in f.placeholders)
+                and not all(w in self._allowed_caps for w in m.group().replace("'", "").split("-"))
             ]
             for m in shouting[voice.max_caps_words :]:
                 word = m.group()
-                at_start = not s[: m.start()].strip() or s[: m.start()].rstrip()[-1] in ".!?\n"
+                before = s[: m.start()].rstrip()
+                at_start = not before or before[-1] in ".!?\n"
                 rep = word.capitalize() if at_start else word.lower()
                 self._v(
                     out,
@@ -688,7 +804,7 @@ class Engine:
                     fix=f"Write {rep!r}.",
                     replacement=rep,
                 )
-        if voice.max_exclamations is not None:
+        if voice.max_exclamations is not None and "!" in s:
             marks = [i for i, ch in enumerate(s) if ch == "!"]
             for i in marks[voice.max_exclamations :]:
                 rep = "" if i > 0 and s[i - 1] in "!.?" else "."
@@ -703,7 +819,7 @@ class Engine:
                     fix="Use a full stop; let the words carry the energy.",
                     replacement=rep,
                 )
-        if voice.max_emoji is not None:
+        if voice.max_emoji is not None and not s.isascii():
             emoji = list(self._emoji.finditer(s))
             for m in emoji[voice.max_emoji :]:
                 start = m.start() - 1 if m.start() > 0 and s[m.start() - 1] == " " else m.start()
@@ -723,7 +839,7 @@ class Engine:
         rng = self.brand.voice.reading_grade
         if rng is None:
             return
-        grade, n = packs.fk_grade(f.scan)
+        grade, n = packs.fk_grade(f.scan, min_words=rng.min_words)
         if n < rng.min_words:
             return
         if rng.max is not None and grade > rng.max:
@@ -747,19 +863,18 @@ class Engine:
 
     def _channel(self, art: Copy, channel: str, norm_text: str, out: list[Violation]) -> list[str]:
         b = self.brand
-        rules = b.channels[channel]
-        text = art.text.translate(_NORMALISE)
+        low = _lower(art.text.translate(_NORMALISE))
         missing: list[str] = []
         elements = b.required_elements(channel)
         for rule, element in elements.items():
             if rule == "channel.unsubscribe-missing":
-                ok = b.company.unsubscribe_url in text or self._unsub.search(text) is not None
+                ok = self._unsub_url in low or self._unsub.search(low) is not None
                 what = "an unsubscribe link"
             elif rule == "channel.postal-address-missing":
-                ok = _norm_space(b.company.postal_address) in norm_text
+                ok = self._postal in norm_text
                 what = "the company's postal address"
             else:
-                ok = self._opt_out.search(text) is not None
+                ok = self._opt_out.search(low) is not None
                 what = "an opt-out instruction"
             if not ok:
                 missing.append(element)
@@ -772,8 +887,8 @@ class Engine:
                     fix=f"Add: {element!r}.",
                     append=element,
                 )
-        for d in rules.disclaimers:
-            if _norm_space(d) not in norm_text:
+        for d, norm in self._channel_disclaimers[channel]:
+            if norm not in norm_text:
                 missing.append(d)
                 self._v(
                     out,
@@ -823,7 +938,7 @@ class Engine:
             )
 
     def _signoff_copy(
-        self, art: Copy, channel: str, unknown: bool, scan: str, signoff: list[str]
+        self, art: Copy, channel: str, unknown: bool, fields: Sequence[_Field], signoff: list[str]
     ) -> None:
         pol = self.brand.review_policy.signoff
         if channel in self._signoff_channels:
@@ -833,12 +948,15 @@ class Engine:
                 f"copy {art.id!r}: new content category — channel {art.channel!r} is not in the "
                 "brand file"
             )
+        if not self._topics:
+            return
         seen: set[str] = set()
-        for _m, topic in self._topics.finditer(scan):
-            if topic.name not in seen:
-                seen.add(topic.name)
-                why = f" ({topic.reason})" if topic.reason else ""
-                signoff.append(f"copy {art.id!r}: about {topic.name}{why}")
+        for f in fields:
+            for _m, topic in self._topics.finditer(f):
+                if topic.name not in seen:
+                    seen.add(topic.name)
+                    why = f" ({topic.reason})" if topic.reason else ""
+                    signoff.append(f"copy {art.id!r}: about {topic.name}{why}")
 
     # --- insights ------------------------------------------------------------------------
 

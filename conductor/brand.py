@@ -564,26 +564,22 @@ class ReviewPolicy(_Model):
         default_factory=list, description="Roles that may sign off (e.g. brand_manager, legal)."
     )
 
-    @model_validator(mode="after")
-    def _known_rules(self) -> ReviewPolicy:
+    @field_validator("rules", "severities", "disabled")
+    @classmethod
+    def _known_rules(cls, value: Any) -> Any:
         from conductor._brand_rules import RULES
 
-        for name, ids in (
-            ("rules", list(self.rules)),
-            ("severities", list(self.severities)),
-            ("disabled", self.disabled),
-        ):
-            for rid in ids:
-                if rid.endswith(".*"):
-                    prefix = rid[:-1]
-                    if any(r.startswith(prefix) for r in RULES):
-                        continue
-                elif rid in RULES:
+        for rid in value:
+            if rid.endswith(".*"):
+                prefix = rid[:-1]
+                if any(r.startswith(prefix) for r in RULES):
                     continue
-                close = difflib.get_close_matches(rid, list(RULES), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"{name}: unknown rule id {rid!r}{hint}")
-        return self
+            elif rid in RULES:
+                continue
+            close = difflib.get_close_matches(rid, list(RULES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown rule id {rid!r}{hint}")
+        return value
 
 
 # --- the strategy ------------------------------------------------------------------------
@@ -795,10 +791,12 @@ def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
             hint="start from pipelines/brands/acme.yaml",
         )
     if not isinstance(data, Mapping):
+        kind = "list" if isinstance(data, list) else "single value"
+        lc = getattr(data, "lc", None)
         raise BrandError(
-            f"the brand file must be a mapping of keys, not a {type(data).__name__}",
+            f"the brand file must be a mapping of keys, not a {kind}",
             file=source,
-            line=1,
+            line=lc.line + 1 if lc is not None and lc.line is not None else 1,
             column=1,
             code="brand.invalid",
             hint="the file starts with keys such as 'name:', 'company:', 'voice:'",
@@ -835,6 +833,9 @@ def _locate(data: Any, loc: Sequence[int | str]) -> tuple[int | None, int | None
     line: int | None = 1
     col: int | None = 1
     node = data
+    top = getattr(data, "lc", None)
+    if top is not None and top.line is not None:
+        line, col = top.line + 1, top.col + 1
     for part in loc:
         lc = getattr(node, "lc", None)
         try:
@@ -853,6 +854,34 @@ def _locate(data: Any, loc: Sequence[int | str]) -> tuple[int | None, int | None
         except (KeyError, IndexError, TypeError):
             break
     return line, col
+
+
+_QUOTED_RULE = re.compile(r"unknown rule id '([^']+)'")
+
+
+def _locate_member(
+    data: Any, loc: Sequence[int | str], member: str, default: tuple[int | None, int | None]
+) -> tuple[int | None, int | None]:
+    """Line and column of a key of the mapping (or an item of the list) at ``loc``."""
+    node = data
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return default
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return default
+    try:
+        if isinstance(node, Mapping) and member in node:
+            ln, cn = lc.key(member)
+            return ln + 1, cn + 1
+        if isinstance(node, list) and member in node:
+            ln, cn = lc.item(node.index(member))
+            return ln + 1, cn + 1
+    except (KeyError, IndexError, TypeError):
+        pass
+    return default
 
 
 def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
@@ -904,9 +933,14 @@ def _schema_error(exc: ValidationError, data: Any, source: str) -> BrandError:
             line, col = _locate(data, loc[:-1])
             hint = f"add '{loc[-1]}:' (see docs/brand.md)"
         else:
-            msg = f"{dotted}: {err['msg']}"
+            text = err["msg"].removeprefix("Value error, ")
+            msg = f"{dotted}: {text}"
             if err["type"] == "enum":
                 hint = "use one of the allowed values"
+            named = _QUOTED_RULE.search(text)
+            if named is not None:
+                # Point at the offending rule id itself, not at the list or mapping.
+                line, col = _locate_member(data, loc, named.group(1), (line, col))
         problems.append((line, col, msg, hint))
     problems.sort(key=lambda p: (p[0] or 0, p[1] or 0))
     line, col, msg, hint = problems[0]

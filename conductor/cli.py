@@ -627,12 +627,15 @@ def check_copy_cmd(
     text: Annotated[str, typer.Argument(help="The copy to check.")],
     brand: Annotated[Path, typer.Option("--brand", help="Brand strategy file.")],
     channel: Annotated[str, typer.Option("--channel", help="email, sms, push, social, ...")],
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="Subject line (email copy).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check one piece of copy against a brand strategy (exit 1 when it may not be sent)."""
     from conductor.brand import check_copy, load_brand
 
-    verdict = check_copy(load_brand(brand), channel, text)
+    verdict = check_copy(load_brand(brand), channel, text, subject=subject)
     if as_json:
         _print_json(
             verdict.model_dump(mode="json")
