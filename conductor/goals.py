@@ -30,6 +30,7 @@ __all__ = [
     "Objective",
     "Span",
     "Target",
+    "canonical_channel",
     "describe_goal",
     "goal_from_mapping",
     "parse_goal",
@@ -79,6 +80,22 @@ class Channel(StrEnum):
     DIRECT_MAIL = "direct_mail"
     OOH = "ooh"
     PODCAST = "podcast"
+
+
+def canonical_channel(name: str) -> Channel | None:
+    """The canonical channel a name or synonym stands for ('Google Ads' -> paid_search).
+
+    Agents use it to match the goal's channels to the channel names in their data, which
+    may use a synonym ('search' in a spend file, paid_search in the goal).
+
+    Returns:
+        The channel, or None when the name is not a known channel or synonym.
+    """
+    from conductor import _goal_lexicon as lex
+
+    key = " ".join(str(name).strip().lower().replace("_", " ").replace("-", " ").split())
+    value = lex.CHANNELS.get(key) or lex.CHANNELS.get(key.replace(" ", "_"))
+    return Channel(value) if value else None
 
 
 class _Frozen(BaseModel):

@@ -452,6 +452,17 @@ def test_all_artifact_kinds_in_one_review() -> None:
     assert v.for_artifact("a1")[0].field == "amounts.search"
 
 
+def test_max_change_allows_a_plan_rounded_onto_the_limit() -> None:
+    # 12345.674 * 1.3 = 16049.3762 -> stated as 16049.38 against 12345.67: +30.00003%.
+    prev = {"search": 12345.67, "email": 12000.0, "social": 12000.0}
+    on = {"search": 16049.38, "email": 12000.0, "social": 12000.0}
+    on_limit = Allocation(id="a", amounts=on, previous=prev)
+    assert not brand("acme").review([on_limit], step="s").for_artifact("a")
+    past = Allocation(id="a", amounts=on | {"search": 16049.40}, previous=prev)
+    (v,) = brand("acme").review([past], step="s").for_artifact("a")
+    assert v.rule == "budget.max-change"
+
+
 def test_reading_grade_helper() -> None:
     grade, words = fk_grade("The cat sat on the mat. It was warm.")
     assert words == 9 and grade < 3

@@ -36,6 +36,7 @@ from conductor import (
     Kpi,
     PlanContext,
     RunContext,
+    canonical_channel,
 )
 
 _MIN_WEEKS = 16
@@ -189,6 +190,7 @@ class _Run:
             )
             order = 0
 
+        self._align(history.channels)
         scope, excluded = self._scope(history.channels)
         # Channels with no spend carry no information: they can only be excluded.
         totals = history.spend.sum(axis=0)
@@ -240,6 +242,40 @@ class _Run:
                 "treat the curves and the plan with caution"
             )
         return self._optimise(fit, scope, excluded)
+
+    def _align(self, data_channels: Sequence[str]) -> None:
+        """Put the spec's channel names in the data's words.
+
+        The goal parser writes canonical names (``paid_search``) while a spend file may use
+        a synonym (``search``, ``Google Ads``): a name the data lacks is matched through
+        its canonical channel when exactly one data channel shares it.
+        """
+        known = set(data_channels)
+        by_channel: dict[str, list[str]] = {}
+        for d in data_channels:
+            if (canon := canonical_channel(d)) is not None:
+                by_channel.setdefault(canon, []).append(d)
+
+        def name(c: str) -> str:
+            n = norm_channel(c) if c != "*" else c
+            if n in known or n == "*" or (canon := canonical_channel(n)) is None:
+                return n
+            hits = by_channel.get(canon, [])
+            return hits[0] if len(hits) == 1 else n
+
+        s = self.spec
+        self.spec = s.model_copy(
+            update={
+                "channels": [name(c) for c in s.channels] if s.channels else s.channels,
+                "excluded_channels": [name(c) for c in s.excluded_channels],
+                "banned_channels": [name(c) for c in s.banned_channels],
+                "min_spend": {name(k): v for k, v in s.min_spend.items()},
+                "max_spend": {name(k): v for k, v in s.max_spend.items()},
+                "min_share": {name(k): v for k, v in s.min_share.items()},
+                "max_share": {name(k): v for k, v in s.max_share.items()},
+                "brand_max_share": {name(k): v for k, v in s.brand_max_share.items()},
+            }
+        )
 
     def _scope(self, data_channels: Sequence[str]) -> tuple[list[str], set[str]]:
         spec = self.spec
@@ -661,7 +697,7 @@ class _Run:
                 "S-shaped curves leave a gap in the marginal-price search; the split was found "
                 "by searching which channels to fund (checked, but not proven global)"
             )
-        period = spec.period or f"{horizon[0]} + {w:g} weeks"
+        period = spec.period or f"{horizon[0]} + {w:.3g} weeks"
         allocation = Allocation(
             id="budget/allocation",
             amounts={c.channel: round(c.amount, 2) for c in channels},
@@ -732,7 +768,7 @@ class _Run:
                 id="budget/uplift",
                 statement=(
                     f"The recommended split adds {uplift.value:,.0f} {kpi} ({pct:+.1%}) over "
-                    f"{spec.horizon_weeks:g} weeks vs the current mix at the same spend "
+                    f"{spec.horizon_weeks:.3g} weeks vs the current mix at the same spend "
                     f"({spec.interval:.0%} interval {uplift.low:,.0f} to {uplift.high:,.0f})."
                 ),
                 evidence={
