@@ -327,6 +327,19 @@ def test_channel_filter_groups_or_drops(tmp_path: Path) -> None:
     assert info.value.code == "data.no-matching-channels" and "Paid Search" in info.value.hint
 
 
+def test_goal_channels_match_the_datas_synonyms(tmp_path: Path) -> None:
+    # The goal parser writes paid_search and social; the data says Google Ads and Instagram.
+    rows = [
+        ev("c1", 0, "touch", "Google Ads"),
+        ev("c1", 1, "touch", "Instagram"),
+        ev("c1", 2, "touch", "Radio"),
+        ev("c1", 3, "conversion", revenue=10.0),
+    ]
+    report = run(tmp_path, rows, channels=["paid_search", "social"])
+    assert report.channels == ["Google Ads", "Instagram", "other"]
+    assert report.credits("first_touch") == {"Google Ads": 1.0, "Instagram": 0.0, "other": 0.0}
+
+
 def test_output_round_trips_through_json(tmp_path: Path) -> None:
     rep = run(tmp_path, HAND, attribution=["markov", "linear"], markov_order=3)
     data = json.loads(json.dumps(rep.model_dump(mode="json")))

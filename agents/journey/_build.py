@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.journey._models import JourneySpec
-from conductor import DataCatalog, DataError, DataNeed
+from conductor import DataCatalog, DataError, DataNeed, canonical_channel
 from conductor.data import quote_ident
 
 __all__ = ["JourneyTables", "build_journeys", "channel_key", "sql_literal"]
@@ -347,7 +347,21 @@ def _channel_mapping(
     if spec.channels is None:
         return {n: n for n in names}, sorted(names)
     listed = {channel_key(c): c for c in spec.channels}
-    found = {channel_key(n) for n in names}
+    # The goal says paid_search where the data may say 'search' or 'Google Ads': a data
+    # name the list lacks still matches through the canonical channel both stand for.
+    by_canon: dict[str, str] = {}
+    for k in listed:
+        if (canon := canonical_channel(k)) is not None:
+            by_canon.setdefault(canon, k)
+
+    def match(name: str) -> str | None:
+        key = channel_key(name)
+        if key in listed:
+            return key
+        canon = canonical_channel(name)
+        return by_canon.get(canon) if canon is not None else None
+
+    found = {match(n) for n in names}
     absent = [c for k, c in listed.items() if k not in found]
     if len(absent) == len(listed) and names:
         raise DataError(
@@ -366,11 +380,11 @@ def _channel_mapping(
         warnings.append("requested channel(s) with no touches in the data: " + ", ".join(absent))
     mapping: dict[str, str | None] = {}
     for n in names:
-        if channel_key(n) in listed:
+        if match(n) is not None:
             mapping[n] = n
         else:
             mapping[n] = OTHER if spec.unlisted_channels == "group" else None
-    unlisted = sorted(n for n in names if channel_key(n) not in listed)
+    unlisted = sorted(n for n in names if match(n) is None)
     if unlisted:
         how = f"grouped as {OTHER!r}" if spec.unlisted_channels == "group" else "dropped"
         warnings.append(f"touches on unlisted channel(s) {', '.join(unlisted)} were {how}")
