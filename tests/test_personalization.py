@@ -750,6 +750,10 @@ def test_revise_after_a_fairness_finding_stops_using_the_group_column(
     params: dict[str, Any] = {"fairness_groups": ["age_band"], "fairness_threshold": 0.0}
     plan = run_agent(world, tmp_path, **params)
     assert "age" in plan.policy.attributes_used and plan.fairness.flagged == ["age_band"]
+    # An earlier round already fixed a message (added terms); the re-run must keep that.
+    first = plan.messages[0]
+    fixed_before = first.model_copy(update={"text": first.text + " Terms apply."})
+    plan = plan.model_copy(update={"messages": [fixed_before, *plan.messages[1:]]})
     audience = plan.audiences[0]
     feedback = [
         Violation(
@@ -783,6 +787,8 @@ def test_revise_after_a_fairness_finding_stops_using_the_group_column(
     assert any(w.startswith("brand review:") and "age_band" in w for w in revised.warnings)
     # Measured still, just not targeted on.
     assert {r.group for r in revised.fairness.rows} == {"age_band"}
+    kept = next(c for c in revised.messages if c.id == first.id)
+    assert kept.text.endswith("Terms apply.")
 
 
 def test_exclude_features_keeps_a_column_out_of_the_model(

@@ -485,8 +485,12 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
                 "targeting, policy learned again"
             )
         fresh = self.run(spec, inputs, ctx)
-        # The messages were rendered again from the same templates under the same ids, so
-        # the copy fixes of this round still apply to them.
+        # The messages were rendered again from the same templates under the same ids:
+        # keep the copy earlier rounds already fixed (a disclaimer added in round 1 must
+        # survive a fairness re-run in round 2), and apply this round's fixes on top.
+        before = {c.id: c for c in output.messages}
+        carried = [before.get(c.id, c) for c in fresh.messages]
+        fresh = fresh.model_copy(update={"messages": carried})
         fixed = _fix_copy(fresh, feedback, ctx.brand)
         return fixed.model_copy(update={"warnings": [*notes, *fixed.warnings]})
 
