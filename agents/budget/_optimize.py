@@ -383,8 +383,13 @@ def maximise(
         lo2, hi2 = bounds(best_on)
         edge = bumpy & best_on & (best_x <= lo2 + 1e-7 * np.maximum(1.0, best_x))
         partial.update(int(j) for j in np.flatnonzero(edge)[:2])
-    for j in sorted(partial):
-        on = best_on.copy()
+    scans = [(best_on, j) for j in sorted(partial)]
+    if not np.array_equal(best_on, base_off):
+        # The classic gap: the pattern before g's switch cannot spend the total on its own
+        # (its caps bind), so g takes the rest, below its tangent point.
+        scans.append((base_off, g))
+    for pat, j in scans:
+        on = pat.copy()
         on[j] = False
         lo2, hi2 = bounds(on)
         got = _partial_scan(curves, total, lo2, hi2, j, float(lo[j]), float(hi[j]))

@@ -1,7 +1,7 @@
 """Journey analytics: funnels, paths and exact multi-touch attribution.
 
 Registered as ``journey_analytics`` (entry point ``agents.journey:JourneyAnalyticsAgent``).
-See ``docs/agent-journey.md`` for what it computes and ``docs/data-journey.md`` for the
+See ``docs/agent-journey.md`` for what it computes and ``docs/data.md`` for the
 ``events`` data contract.
 """
 
