@@ -75,6 +75,50 @@ def _check_kkt(c: ResponseCurves, x: np.ndarray, lo: np.ndarray, hi: np.ndarray)
         np.array([1.0, 2.0]),
     )
 )
+@example(  # the best split funds a concave channel with shape < 1 a little: slope ∞ at 0
+    (
+        ResponseCurves(np.ones(2), np.array([0.5, 2.0]), np.array([2.0, 0.75])),
+        0.25,
+        np.zeros(2),
+        np.array([0.25, 0.25]),
+    )
+)
+@example(  # caps leave the gap search a channel pinned at zero
+    (
+        ResponseCurves(np.ones(6), np.ones(6), np.array([2.0, 1, 2, 2, 1, 2])),
+        1.0,
+        np.zeros(6),
+        np.array([1.0, 0, 1, 1, 0.125, 1]),
+    )
+)
+@example(  # shapes just under 1: roots far below any real spend are held at a floor
+    (
+        ResponseCurves(np.array([1, 2, 2, 1, 1.0]), np.ones(5), np.array([1, 1, 1, 2, 0.96875])),
+        0.125,
+        np.zeros(5),
+        np.full(5, 0.125),
+    )
+)
+@example(
+    (
+        ResponseCurves(
+            np.array([1, 2, 1, 4, 1, 1.0]),
+            np.ones(6),
+            np.array([2, 2, 0.9921875, 1, 0.9921875, 1]),
+        ),
+        2.0,
+        np.zeros(6),
+        np.array([2, 2, 2, 2, 2, 0.0]),
+    )
+)
+@example(  # a logistic channel pushed deep into saturation: its root stays precise
+    (
+        ResponseCurves(np.ones(2), np.array([0.375, 1.0]), np.ones(2), np.array([True, False])),
+        12.0,
+        np.zeros(2),
+        np.array([12.0, 1.0]),
+    )
+)
 def test_allocation_sums_respects_bounds_and_kkt(p: tuple) -> None:
     c, total, lo, hi = p
     if not _feasible(total, lo, hi):

@@ -19,6 +19,7 @@ time, and keeps the best.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,8 @@ FloatArray = npt.NDArray[np.float64]
 _C_LOGISTIC = math.atanh(0.5)  # tanh(c x / K) is 1/2 at x = K: K is the half-saturation
 _NEWTON_ITERS = 60
 _SCAN_POINTS = 16
+_X_FLOOR = 1.000001e-12  # x / k at or below which spend counts as none (a held root)
+_V_FLOOR = math.log(1e-12)
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,11 @@ class ResponseCurves:
         lg = self.logistic
         if lg.any():  # closed form
             q = lam * self.k[lg] / (self.beta[lg] * _C_LOGISTIC)
-            t = np.sqrt(np.clip(1.0 - q, 0.0, 1.0 - 1e-16))
-            out[lg] = np.where(q < 1.0, self.k[lg] / _C_LOGISTIC * np.arctanh(t), 0.0)
+            # arctanh(sqrt(1 - q)) = ln((1 + sqrt(1 - q)) / sqrt(q)), written so that a
+            # tiny q (a price deep in saturation) keeps its precision.
+            qc = np.clip(q, 1e-300, 1.0)
+            t = np.log((1.0 + np.sqrt(1.0 - qc)) / np.sqrt(qc))
+            out[lg] = np.where(q < 1.0, self.k[lg] / _C_LOGISTIC * t, 0.0)
         hl = ~lg
         if not hl.any():
             return out
@@ -155,13 +161,16 @@ class ResponseCurves:
             ok = w > 0
             if ok.any():
                 v = np.where(ok, np.log(np.where(ok, w, 1.0)) - lnk, v)
-        v = np.maximum(v, pre.vstart[idx])
+        # Spend below 1e-12 of the half-saturation point is no spend: a Hill curve with
+        # shape just under 1 only reaches a high marginal there (shape 0.99 needs
+        # x < 1e-40 k to double its slope), so such roots are held at that floor.
+        v = np.clip(v, np.maximum(pre.vstart[idx], _V_FLOOR), None)
         for _ in range(_NEWTON_ITERS):
             sv = s * v
             g = c0 + sm1 * v - 2.0 * np.logaddexp(0.0, sv) - target
             d = sm1 - 2.0 * s * expit(sv)
-            v = v - np.clip(g / np.minimum(d, -1e-12), -50.0, 50.0)
-            if float(np.max(np.abs(g))) < 1e-13:
+            v = np.maximum(v - np.clip(g / np.minimum(d, -1e-12), -50.0, 50.0), _V_FLOOR)
+            if float(np.max(np.abs(np.where(v <= _V_FLOOR, 0.0, g)))) < 1e-13:
                 break
         out[idx] = np.exp(v + lnk)
         return out
@@ -395,9 +404,54 @@ def maximise(
         got = _partial_scan(curves, total, lo2, hi2, j, float(lo[j]), float(hi[j]))
         if got is not None and got[1] > best_v:
             best_x, best_v = got
+    if n <= _GRID_CHECK_MAX:
+        # Few channels: a grid search over every split settles which S-shaped channels to
+        # fund (the neighbourhood above can miss it when caps bind), then the same
+        # continuous steps polish its pattern.
+        got = _grid_polish(curves, total, lo, hi, bumpy, tops, bounds)
+        if best_x is None or got[1] > best_v + 1e-12 * max(1.0, abs(best_v)):
+            best_x, best_v = got
     if best_x is None:  # pragma: no cover - the scan over g always finds a feasible split
         best_x = np.clip(lo + (total - lo_sum) * (hi - lo) / max(hi_sum - lo_sum, 1e-300), lo, hi)
     return _finish(curves, best_x, lo, hi, total, certified=False)
+
+
+_GRID_CHECK_MAX = 12  # channels; the grid search costs about 0.2 ms per channel
+_GRID = 240
+
+
+def _grid_polish(
+    curves: ResponseCurves,
+    total: float,
+    lo: FloatArray,
+    hi: FloatArray,
+    bumpy: npt.NDArray[np.bool_],
+    tops: FloatArray,
+    bounds: Callable[[npt.NDArray[np.bool_]], tuple[FloatArray, FloatArray]],
+) -> tuple[FloatArray, float]:
+    """Best split on a spend grid, then its funding pattern solved exactly.
+
+    At a local optimum at most one S-shaped channel sits on the convex part of its curve
+    (two could trade money and both gain), so the grid answer's pattern (channels past
+    their inflection point are on) plus a scan of each channel it left in between give
+    the continuous optimum of that pattern.
+    """
+    x_grid = dp_maximise(curves, total, lo, hi, grid=_GRID)
+    best_x, best_v = x_grid, float(curves.value(x_grid).sum())
+    step = (total - float(lo.sum())) / _GRID
+    on = bumpy & (x_grid >= tops - step)
+    lo2, hi2 = bounds(on)
+    tol = 1e-9 * max(1.0, total)
+    if lo2.sum() <= total + tol and hi2.sum() >= total - tol:
+        x, _ = _concave_fill(curves, total, lo2, hi2)
+        v = float(curves.value(x).sum())
+        if v > best_v:
+            best_x, best_v = x, v
+    for j in np.flatnonzero(bumpy & ~on & (x_grid > lo + 0.5 * step)):
+        got = _partial_scan(curves, total, lo2, hi2, int(j), float(lo[j]), float(hi[j]))
+        if got is not None and got[1] > best_v:
+            best_x, best_v = got
+    return best_x, best_v
 
 
 _NEIGHBOURS = 3
@@ -506,12 +560,23 @@ def _concave_fill(
     The demand ``sum clip(root(lam), lo, hi)`` is continuous and falling in the price, so a
     bracketed Newton iteration (bisection when a step leaves the bracket) converges fast.
     """
+    pinned = hi <= lo
+    if pinned.any() and not pinned.all():
+        # Channels with no room take no part in the price search (a Hill curve with
+        # shape < 1 pinned at zero has an infinite marginal there and would skew it).
+        free = np.flatnonzero(~pinned)
+        xf, lam = _concave_fill(
+            curves.subset(free), total - float(lo[pinned].sum()), lo[free], hi[free], t0
+        )
+        out = lo.copy()
+        out[free] = xf
+        return out, lam
     warm: FloatArray | None = None
 
     def demand(t: float) -> tuple[FloatArray, float]:
         nonlocal warm
         root = curves.descending_root(math.exp(t), warm)
-        warm = root
+        warm = np.where(np.isfinite(root), root, 0.0)
         x = np.clip(root, lo, hi)
         return x, float(x.sum()) - total
 
@@ -533,7 +598,9 @@ def _concave_fill(
         else:
             b = t
         sec = _second(curves, x)
-        inside = (x > lo) & (x < hi) & (sec < 0)
+        # A root held at the spend floor does not move with the price: not in the slope.
+        floor = curves.k * _X_FLOOR
+        inside = (x > lo) & (x < hi) & (sec < 0) & (x > floor)
         slope = float(np.sum(math.exp(t) / sec[inside]))
         step_ok = slope < 0
         t_new = t - f / slope if step_ok else math.nan
@@ -546,7 +613,7 @@ def _concave_fill(
                 t_new = 0.5 * (a + b)
         if math.isfinite(a) and math.isfinite(b) and b - a < 1e-15 * max(1.0, abs(t)):
             break
-        t = t_new
+        t = min(max(t_new, -700.0), 700.0)  # exp() of the log price stays finite
         x, f = demand(t)
     return x, math.exp(t)
 
@@ -585,9 +652,18 @@ def _partial_scan(
             state["t"] = math.log(lam)
         return xo, lam
 
+    room_tol = 1e-12 * max(1.0, total)
+
     def chi(xj: float) -> float:
-        _, lam = fill(xj)
-        return float(one.marginal(np.array([xj]))[0]) - lam
+        # d/dx [f_j(x) + F(total - x)] = f_j'(x) - F'(total - x), where F' is the price at
+        # which the others would take one more unit: the largest marginal among those
+        # with room left. At their minimums that is not the fill's price (the fill spent
+        # nothing): it can be infinite (a Hill curve with shape < 1 at zero).
+        xo, _ = fill(xj)
+        room = xo < hi_o - room_tol
+        lam = float(sub.marginal(xo)[room].max()) if room.any() else -math.inf
+        d = float(one.marginal(np.array([xj]))[0]) - lam
+        return min(max(d, -1e300), 1e300)  # brentq needs finite values
 
     def assemble(xj: float) -> FloatArray:
         xo, _ = fill(xj)
@@ -602,7 +678,12 @@ def _partial_scan(
         vals = [chi(float(x)) for x in grid]
         for i in range(len(grid) - 1):
             if vals[i] > 0 >= vals[i + 1]:
-                xr = brentq(chi, float(grid[i]), float(grid[i + 1]), xtol=1e-12 * max(1.0, total))
+                try:
+                    xr = brentq(chi, float(grid[i]), float(grid[i + 1]), xtol=room_tol)
+                except ValueError:
+                    # The others' fill is warm-started, so chi can differ in the last bits
+                    # between the scan and the root search; the scan point then stands in.
+                    xr = float(grid[i])
                 found.append(assemble(xr))
     vals_f = [float(curves.value(x).sum()) for x in found]
     i = int(np.argmax(vals_f))
@@ -633,15 +714,10 @@ def dp_maximise(
         cap = min(grid, math.floor((hi[c] - lo[c]) / step + 1e-9)) if step > 0 else 0
         xs = lo[c] + units[: cap + 1] * step
         one = curves.subset(np.array([c])).value(xs[:, None])[:, 0] if cap >= 0 else np.zeros(1)
-        nxt = np.full(grid + 1, -np.inf)
-        arg = np.zeros(grid + 1, dtype=np.intp)
-        for u in range(cap + 1):
-            cand = np.full(grid + 1, -np.inf)
-            cand[u:] = best[: grid + 1 - u] + one[u]
-            better = cand > nxt
-            nxt = np.where(better, cand, nxt)
-            arg = np.where(better, u, arg)
-        best, choice[c] = nxt, arg
+        # Max-plus convolution in one array: cand[u, t] = best[t - u] + one[u].
+        shift = units[None, :] - units[: cap + 1, None]
+        cand = np.where(shift >= 0, best[np.maximum(shift, 0)] + one[:, None], -np.inf)
+        best, choice[c] = cand.max(axis=0), cand.argmax(axis=0)
     x = np.zeros(n)
     rem = grid
     for c in range(n - 1, -1, -1):
