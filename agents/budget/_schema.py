@@ -201,7 +201,7 @@ class BudgetPlan(AgentOutput):
         )
         funded = sum(1 for c in self.channels if c.amount > 0)
         return (
-            f"{self.spend:,.0f} {self.currency} over {self.horizon_weeks:g} weeks across "
+            f"{self.spend:,.0f} {self.currency} over {self.horizon_weeks:.3g} weeks across "
             f"{funded} channel(s): expected {self.kpi} {self.expected_kpi.value:,.0f} "
             f"[{self.expected_kpi.low:,.0f}-{self.expected_kpi.high:,.0f}], "
             f"{self.uplift.value:+,.0f} vs the current mix{pct}"
