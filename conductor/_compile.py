@@ -192,11 +192,18 @@ def _add_step(
             ups[slot] = up_cls.output_type.model_validate(state["outputs"][up])
         return ups
 
+    # Fixed for the node's life: built once, not on every execution (the per-step
+    # overhead against a bare LangGraph node is measured in benchmarks/overhead.py).
+    step_dir = svc.out_dir / "steps" / sid
+    step_log = log.bind(run_id=svc.run_id, step=sid, agent=pl.agent)
+    made: list[bool] = []
+
     def make_ctx(
         state: RunState, feedback: list[Violation], usage: list[dict[str, Any]]
     ) -> RunContext:
-        step_dir = svc.out_dir / "steps" / sid
-        step_dir.mkdir(parents=True, exist_ok=True)
+        if not made:
+            step_dir.mkdir(parents=True, exist_ok=True)
+            made.append(True)
         llm = svc.llm
         if llm is not None and svc.llm_meter is not None:
             # Every request the agent makes is limit-checked, priced and collected here,
@@ -214,7 +221,7 @@ def _add_step(
             round=len(state.get("rounds", {}).get(sid, [])),
             today=svc.today,
             seed=svc.seed,
-            log=log.bind(run_id=svc.run_id, step=sid, agent=pl.agent),
+            log=step_log,
             on_progress=lambda d, c, t: svc.observer.event(
                 "progress", sid, desc=d, done=c, total=t
             ),
