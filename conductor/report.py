@@ -179,10 +179,8 @@ def write_run_files(
         result["truth_check"] = json.loads(truth.read_text(encoding="utf-8"))
     _atomic_write(out_dir / "result.json", json.dumps(result, indent=2, default=str))
     _atomic_write(out_dir / "summary.md", render_summary(result, audit))
-    try:
-        from conductor._html import render_html
-    except ImportError:
-        return out_dir
+    from conductor._html import render_html  # plotly is imported only when a report is due
+
     _atomic_write(out_dir / "report.html", render_html(result))
     return out_dir
 
