@@ -1,72 +1,72 @@
 """The personalization agent: segments, next-best-action, evaluation, messages, audiences."""
 
-# ruff: noqa: N803, N806  (X, W, P: matrix names as in the maths they implement)
+# ruff: noqa: N806  (X, W, P: matrix names as in the maths they implement)
 
 from __future__ import annotations
 
-import csv
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-from numpy.typing import NDArray
 
 from agents.personalization._bandit import (
-    RewardModel,
     decide,
     estimate_propensities,
     fit_reward_model,
     importance_weights,
 )
 from agents.personalization._features import (
-    Encoded,
     Rfm,
-    Segmentation,
     encode_features,
-    kmeans_segments,
     rfm_features,
-    rfm_segments,
     select_feature_columns,
-    single_segment,
 )
-from agents.personalization._messages import Pair, build_messages
+from agents.personalization._messages import build_messages
 from agents.personalization._messages import slug as _slug
 from agents.personalization._models import (
-    ActionDef,
-    ActionSummary,
     PersonalizationPlan,
     PersonalizationSpec,
-    PolicyEvaluation,
     PolicySummary,
-    SegmentSummary,
 )
-from agents.personalization._ope import evaluate_policy, lift
 from agents.personalization._privacy import (
-    Suppression,
     fairness_report,
     load_fairness_groups,
     suppress,
+)
+from agents.personalization._steps import (
+    _action_table,
+    _catalogue,
+    _channel_allowed,
+    _check_customers,
+    _contact_cap,
+    _customer_ids,
+    _design,
+    _evaluate,
+    _insights,
+    _load_log,
+    _pairs,
+    _rfm_names,
+    _segment,
+    _segment_table,
+    _target_mask,
+    _write_assignments,
+    _write_segments,
+    _write_suppression,
+    seg_attributes,
 )
 from conductor import (
     Agent,
     Audience,
     Copy,
-    DataError,
     DataNeed,
     Derived,
     Inputs,
-    Insight,
     PlanContext,
     RunContext,
     SpecError,
     Violation,
     apply_fixes,
 )
-from conductor.data import quote_ident
 
 __all__ = ["PersonalizationAgent"]
 
@@ -91,16 +91,6 @@ _KPI_REWARD = {
 }
 
 _RESERVED = ("customer_id", "consent_marketing", "propensity")
-
-
-@dataclass
-class _Log:
-    idx: NDArray[np.int64]
-    action: NDArray[np.int64]
-    reward: NDArray[np.float64]
-    propensity: NDArray[np.float64] | None
-    dropped_unknown_customers: int
-    dropped_unknown_actions: int
 
 
 class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
@@ -562,640 +552,3 @@ def _fix_copy(
     return output.model_copy(
         update={"messages": messages, "message_index": index, "warnings": warnings}
     )
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _channel_allowed(channel: str, spec: PersonalizationSpec) -> bool:
-    if channel in {c.lower() for c in spec.excluded_channels}:
-        return False
-    if channel == "none":
-        return True  # sending nothing is always allowed
-    return spec.channels is None or channel in {c.lower() for c in spec.channels}
-
-
-def _catalogue(spec: PersonalizationSpec, step: str) -> list[ActionDef]:
-    actions = list(spec.actions)
-    if spec.actions_file:
-        path = Path(spec.actions_file)
-        if not path.is_file():
-            raise DataError(
-                "the actions catalogue file does not exist",
-                file=path,
-                code="personalization.actions-file-not-found",
-                hint="`actions_file` is a CSV with columns id, channel, offer[, template, subject]",
-            )
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            need = {"id", "channel", "offer"}
-            have = set(reader.fieldnames or [])
-            if not need <= have:
-                raise DataError(
-                    f"the actions catalogue lacks column(s) {sorted(need - have)}",
-                    file=path,
-                    code="personalization.bad-catalogue",
-                    hint="columns: id, channel, offer[, template, subject]",
-                )
-            for line, row in enumerate(reader, start=2):
-                try:
-                    actions.append(
-                        ActionDef(
-                            id=(row["id"] or "").strip(),
-                            channel=row["channel"] or "",
-                            offer=(row["offer"] or "").strip(),
-                            template=row.get("template") or None,
-                            subject=row.get("subject") or None,
-                        )
-                    )
-                except ValueError as exc:
-                    raise DataError(
-                        f"line {line}: {str(exc).splitlines()[-1].strip()}",
-                        file=path,
-                        code="personalization.bad-catalogue",
-                        hint="every row needs an id, a channel and an offer",
-                    ) from None
-    if not actions:
-        raise SpecError(
-            "the actions catalogue is empty",
-            step=step,
-            field="actions",
-            code="personalization.empty-catalogue",
-            hint="list at least one action (id, channel, offer) in `actions` or `actions_file`",
-        )
-    ids = [a.id for a in actions]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    if dup:
-        raise SpecError(
-            f"duplicate action id(s): {', '.join(dup)}",
-            step=step,
-            field="actions",
-            code="personalization.duplicate-action",
-            hint="every action id must be unique across `actions` and `actions_file`",
-        )
-    return actions
-
-
-def _check_customers(con: Any, cols: dict[str, str]) -> int:
-    if "customer_id" not in {c.lower() for c in cols}:
-        raise DataError(
-            "required column is missing",
-            source="customers",
-            column="customer_id",
-            code="data.missing-column",
-            hint=f"the table has: {', '.join(cols)}",
-        )
-    total, distinct, nulls = con.execute(
-        "SELECT count(*), count(DISTINCT customer_id::VARCHAR), count(*) - count(customer_id) "
-        "FROM customers"
-    ).fetchone()
-    if total == 0:
-        raise DataError(
-            "the customers table is empty",
-            source="customers",
-            code="data.empty",
-            hint="export at least one customer",
-        )
-    if nulls:
-        raise DataError(
-            f"{nulls} customer row(s) have no customer_id",
-            source="customers",
-            column="customer_id",
-            code="data.null-id",
-            hint="every customer needs an id",
-        )
-    if distinct != total:
-        raise DataError(
-            f"{total - distinct} duplicate customer_id value(s)",
-            source="customers",
-            column="customer_id",
-            code="data.duplicate-id",
-            hint="keep one row per customer (deduplicate the export)",
-        )
-    return int(total)
-
-
-def _customer_ids(con: Any) -> NDArray[np.object_]:
-    raw = con.execute("SELECT customer_id::VARCHAR AS id FROM customers ORDER BY 1").fetchnumpy()[
-        "id"
-    ]
-    return np.asarray(np.ma.getdata(raw), dtype=object)
-
-
-def _contact_cap(con: Any, exp_cols: dict[str, str], rules: Any) -> list[tuple[str, Any]]:
-    cap = getattr(rules, "max_contacts_per_week", None) if rules is not None else None
-    if cap is None:
-        return []
-    ts = quote_ident(next((c for c in exp_cols if c.lower() == "timestamp"), "timestamp"))
-    data = con.execute(
-        f"""
-        WITH recent AS (
-            SELECT customer_id::VARCHAR AS customer_id, count(*) AS k
-            FROM exposures
-            WHERE coalesce(TRY_CAST({ts} AS TIMESTAMP), NULL) >
-                  (SELECT max(coalesce(TRY_CAST({ts} AS TIMESTAMP), NULL)) FROM exposures) - INTERVAL 7 DAY
-            GROUP BY 1
-        )
-        SELECT coalesce(r.k, 0) >= ? AS capped
-        FROM (SELECT customer_id::VARCHAR AS customer_id FROM customers) c
-        LEFT JOIN recent r USING (customer_id)
-        ORDER BY c.customer_id
-        """,
-        [float(cap)],
-    ).fetchnumpy()
-    mask: NDArray[np.bool_] = np.ma.filled(np.ma.asarray(data["capped"], dtype=bool), False)
-    return [(f"contact cap: {cap:g} message(s) in the last 7 days reached", mask)]
-
-
-def _rfm_names(rfm: Rfm | None) -> list[str]:
-    if rfm is None:
-        return []
-    return ["recency_days", "frequency", *(["monetary"] if rfm.has_monetary else [])]
-
-
-def _design(enc: Encoded, rfm: Rfm | None) -> NDArray[np.float64]:
-    parts = [np.ones((enc.X.shape[0], 1)), enc.X]
-    if rfm is not None:
-        cols = [rfm.recency_days, rfm.frequency] + ([rfm.monetary] if rfm.has_monetary else [])
-        for c in cols:
-            v = np.log1p(np.maximum(c, 0.0))  # heavy-tailed counts and money
-            sd = v.std()
-            parts.append(((v - v.mean()) / sd if sd > 1e-12 else v * 0.0)[:, None])
-    return np.ascontiguousarray(np.hstack(parts))
-
-
-def _segment(
-    spec: PersonalizationSpec, enc: Encoded, rfm: Rfm | None, n: int, rng: np.random.Generator
-) -> Segmentation:
-    if spec.segment_method == "rfm" and rfm is not None:
-        return rfm_segments(rfm, spec.rfm_bins)
-    feats: dict[str, NDArray[np.float64]] = {}
-    if rfm is not None:
-        feats.update({"recency_days": rfm.recency_days, "frequency": rfm.frequency})
-        if rfm.has_monetary:
-            feats["monetary"] = rfm.monetary
-    feats.update(enc.numeric)
-    if not feats:
-        return single_segment(n)
-    return kmeans_segments(feats, spec.segment_count, rng)
-
-
-def seg_attributes(seg: Segmentation, rfm: Rfm | None, enc: Encoded) -> list[str]:
-    """Attributes the segmentation reads."""
-    if seg.method == "rfm":
-        return _rfm_names(rfm)
-    if seg.method == "kmeans":
-        return [*_rfm_names(rfm), *enc.numeric]
-    return []
-
-
-def _target_mask(
-    spec: PersonalizationSpec, seg: Segmentation, step: str, warnings: list[str]
-) -> NDArray[np.bool_]:
-    if spec.target_segments is None:
-        return np.ones(seg.labels.size, dtype=bool)
-    wanted = {s.lower() for s in spec.target_segments}
-    hit = [i for i, name in enumerate(seg.names) if name.lower() in wanted]
-    if not hit:
-        raise SpecError(
-            "none of the target segments exists in this data",
-            step=step,
-            field="target_segments",
-            code="personalization.unknown-segment",
-            hint=f"segments found: {', '.join(seg.names)}",
-        )
-    unknown = sorted(wanted - {seg.names[i].lower() for i in hit})
-    if unknown:
-        warnings.append(f"target segment(s) not found in the data: {', '.join(unknown)}")
-    return np.isin(seg.labels, hit)
-
-
-def _load_log(
-    con: Any,
-    cols: dict[str, str],
-    action_ids: list[str],
-    spec: PersonalizationSpec,
-    warnings: list[str],
-) -> _Log:
-    lower = {c.lower(): c for c in cols}
-    for need in ("customer_id", "action", "reward"):
-        if need not in lower:
-            raise DataError(
-                "required column is missing",
-                source="exposures",
-                column=need,
-                code="data.missing-column",
-                hint=f"the log has: {', '.join(cols)}",
-            )
-    act, rew = quote_ident(lower["action"]), quote_ident(lower["reward"])
-    prop = quote_ident(lower["propensity"]) if "propensity" in lower else None
-    (total,) = con.execute("SELECT count(*) FROM exposures").fetchone()
-    if total == 0:
-        raise DataError(
-            "the exposures log is empty: there is no history to learn from",
-            source="exposures",
-            code="personalization.empty-log",
-            hint="export past sends with their outcome (customer_id, timestamp, action, reward)",
-        )
-    unknown = con.execute(
-        f"SELECT coalesce({act}::VARCHAR, '(missing)') AS a, count(*) FROM exposures "
-        f"WHERE {act} IS NULL OR NOT list_contains(?::VARCHAR[], {act}::VARCHAR) "
-        "GROUP BY 1 ORDER BY 2 DESC, 1",
-        [action_ids],
-    ).fetchall()
-    n_unknown = sum(int(c) for _, c in unknown)
-    if unknown and spec.unknown_actions == "error":
-        shown = ", ".join(f"{a!r} ({c} rows)" for a, c in unknown[:5])
-        raise DataError(
-            f"the exposures log has actions that are not in the catalogue: {shown}"
-            + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
-            source="exposures",
-            column="action",
-            code="personalization.unknown-action",
-            hint="add them to the actions catalogue, or set `unknown_actions: drop` to ignore "
-            "those rows",
-        )
-    if unknown:
-        warnings.append(f"{n_unknown} log row(s) with actions outside the catalogue were dropped")
-    (bad_reward,) = con.execute(
-        f"SELECT count(*) FROM exposures WHERE coalesce(TRY_CAST({rew} AS DOUBLE), NULL) IS NULL"
-    ).fetchone()
-    if bad_reward:
-        raise DataError(
-            f"{bad_reward} log row(s) have a missing or non-numeric reward",
-            source="exposures",
-            column="reward",
-            code="personalization.bad-reward",
-            hint="reward is 0/1 (converted or not) or a value such as revenue; never empty",
-        )
-    if prop is not None:
-        bad = con.execute(
-            f"SELECT count(*), min(coalesce(TRY_CAST({prop} AS DOUBLE), NULL)), max(coalesce(TRY_CAST({prop} AS DOUBLE), NULL)) "
-            f"FROM exposures WHERE NOT coalesce(TRY_CAST({prop} AS DOUBLE) > 0 AND "
-            f"coalesce(TRY_CAST({prop} AS DOUBLE), NULL) <= 1, false)"
-        ).fetchone()
-        if bad[0]:
-            raise DataError(
-                f"{bad[0]} log row(s) have a propensity outside (0, 1] or missing "
-                f"(seen from {bad[1]} to {bad[2]})",
-                source="exposures",
-                column="propensity",
-                code="personalization.bad-propensity",
-                hint="propensity is the probability the old policy chose that action: > 0 and "
-                "<= 1; drop the column if it is not known",
-            )
-    ts = lower.get("timestamp")
-    ts_order = f"coalesce(TRY_CAST(e.{quote_ident(ts)} AS TIMESTAMP), NULL), " if ts else ""
-    order = f"e.customer_id::VARCHAR, {ts_order}a, r"
-    data = con.execute(
-        f"""
-        WITH c AS (
-            SELECT customer_id::VARCHAR AS customer_id,
-                   row_number() OVER (ORDER BY customer_id::VARCHAR) - 1 AS idx
-            FROM customers
-        )
-        SELECT c.idx AS idx,
-               list_position(?::VARCHAR[], e.{act}::VARCHAR) - 1 AS a,
-               coalesce(TRY_CAST(e.{rew} AS DOUBLE), NULL) AS r
-               {f", coalesce(TRY_CAST(e.{prop} AS DOUBLE), NULL) AS p" if prop else ""}
-        FROM exposures e LEFT JOIN c ON e.customer_id::VARCHAR = c.customer_id
-        WHERE list_contains(?::VARCHAR[], e.{act}::VARCHAR)
-        ORDER BY {order}
-        """,
-        [action_ids, action_ids],
-    ).fetchnumpy()
-    idx_raw = data["idx"]
-    known = ~np.ma.getmaskarray(idx_raw)
-    n_unknown_cust = int((~known).sum())
-    if n_unknown_cust:
-        warnings.append(
-            f"{n_unknown_cust} log row(s) are for customers missing from the customers table "
-            "and were left out"
-        )
-    if not known.any():
-        raise DataError(
-            "no exposure matches a customer of the customers table",
-            source="exposures",
-            column="customer_id",
-            code="personalization.empty-log",
-            hint="check both files use the same customer ids",
-        )
-    idx = np.ma.getdata(idx_raw)[known].astype(np.int64)
-    a = np.ma.getdata(data["a"])[known].astype(np.int64)
-    r = np.ma.getdata(data["r"])[known].astype(np.float64)
-    p = np.ma.getdata(data["p"])[known].astype(np.float64) if prop else None
-    if idx.size < 10:
-        raise DataError(
-            f"only {idx.size} usable exposure row(s): too few to learn from",
-            source="exposures",
-            code="personalization.too-few-exposures",
-            hint="provide at least a few hundred past sends per action",
-        )
-    return _Log(idx, a, r, p, n_unknown_cust, n_unknown)
-
-
-def _evaluate(
-    spec: PersonalizationSpec,
-    X: NDArray[np.float64],
-    population: NDArray[np.bool_],
-    X_log: NDArray[np.float64],
-    log: _Log,
-    logging_p: NDArray[np.float64],
-    weights: NDArray[np.float64],
-    allowed: NDArray[np.bool_],
-    kind: Literal["logistic", "linear"],
-    rng: np.random.Generator,
-) -> PolicyEvaluation:
-    n_log = log.idx.size
-    hold = rng.random(n_log) < spec.holdout_share
-    if hold.sum() < 2 or (~hold).sum() < 2:
-        hold = np.arange(n_log) % 2 == 0
-    tr = ~hold
-    n_act = allowed.size
-    model: RewardModel = fit_reward_model(
-        X_log[tr],
-        log.action[tr],
-        log.reward[tr],
-        weights[tr],
-        n_act,
-        kind=kind,
-        prior_precision=spec.prior_precision,
-    )
-    Xh = X_log[hold]
-    q_hat = model.predict(Xh).astype(np.float64)
-    dec = decide(
-        model,
-        Xh,
-        allowed=allowed,
-        exploration=spec.exploration,
-        samples=spec.thompson_samples,
-        rng=rng,
-        return_probs=True,
-    )
-    assert dec.probs is not None
-    usable = allowed & model.trained
-    pop = X[population] if population.any() else X_log[tr]
-    if pop.shape[0] > 200_000:
-        pop = pop[rng.choice(pop.shape[0], 200_000, replace=False)]
-    mean_pred = model.predict(pop).mean(axis=0)
-    best = int(np.flatnonzero(usable)[np.argmax(mean_pred[usable])])
-    r, a, p = log.reward[hold], log.action[hold], logging_p[hold]
-    conf = spec.confidence
-    new = evaluate_policy(
-        "new", r, a, p, dec.probs, q_hat, max_weight=spec.max_weight, confidence=conf
-    )
-    onehot = np.zeros_like(q_hat)
-    onehot[:, best] = 1.0
-    single = evaluate_policy(
-        "best_single", r, a, p, onehot, q_hat, max_weight=spec.max_weight, confidence=conf
-    )
-    logged_probs = np.zeros_like(q_hat)
-    logged_probs[np.arange(r.size), a] = p
-    logging = evaluate_policy(
-        "logging", r, a, p, logged_probs, np.zeros_like(q_hat), confidence=conf
-    )
-    vs_log = lift("new-logging", new, logging, confidence=conf)
-    vs_single = lift("new-best_single", new, single, confidence=conf)
-    estimates = [*new.estimates, *logging.estimates, *single.estimates, vs_log, vs_single]
-    better = vs_log.ci_low > 0
-    new_dr, log_dr = new.estimates[2].value, logging.estimates[2].value
-    rel = f" ({(new_dr - log_dr) / log_dr:+.1%})" if log_dr else ""
-    if better:
-        conclusion = (
-            f"The new policy is expected to earn {new_dr:.4g} {spec.reward_label} per customer "
-            f"against {log_dr:.4g} for the current one{rel}; the gain is above zero at "
-            f"{conf:.0%} confidence."
-        )
-    elif vs_log.ci_high < 0:
-        conclusion = (
-            f"The new policy looks worse than the current one ({new_dr:.4g} vs {log_dr:.4g} "
-            f"{spec.reward_label} per customer); do not roll it out."
-        )
-    else:
-        conclusion = (
-            f"The new policy's estimated value ({new_dr:.4g} vs {log_dr:.4g} "
-            f"{spec.reward_label} per customer{rel}) is not distinguishable from the current "
-            f"one at {conf:.0%} confidence; roll it out to a test group first."
-        )
-    return PolicyEvaluation(
-        n=int(hold.sum()),
-        confidence=conf,
-        propensities="logged" if log.propensity is not None else "estimated",
-        estimates=estimates,
-        effective_sample_size=new.effective_sample_size,
-        clipped_share=new.clipped_share,
-        better_than_logging=bool(better),
-        conclusion=conclusion,
-    )
-
-
-def _write_assignments(
-    path: Path,
-    cust_ids: NDArray[np.object_],
-    seg: Segmentation,
-    group: NDArray[np.object_],
-    rows: NDArray[np.int64],
-    dec: Any,
-    control_rows: NDArray[np.bool_],
-    chosen_exp: NDArray[np.float64],
-    best_exp: NDArray[np.float64],
-    catalogue: list[ActionDef],
-) -> None:
-    ids = np.array([a.id for a in catalogue], dtype=object)
-    chans = np.array([a.channel for a in catalogue], dtype=object)
-    names = np.array(seg.names, dtype=object)
-    treated = ~control_rows
-    action = np.where(treated, ids[dec.action], None)
-    table = pa.table(
-        {
-            "customer_id": pa.array(cust_ids[rows], pa.string()),
-            "segment": pa.array(names[seg.labels[rows]], pa.string()),
-            "group": pa.array(group[rows], pa.string()),
-            "action": pa.array(action, pa.string()),
-            "channel": pa.array(np.where(treated, chans[dec.action], None), pa.string()),
-            "propensity": pa.array(
-                np.where(treated, dec.propensity, np.nan), pa.float64(), from_pandas=True
-            ),
-            "expected_reward": pa.array(chosen_exp, pa.float64()),
-            "best_single_reward": pa.array(best_exp, pa.float64()),
-            "uplift": pa.array(chosen_exp - best_exp, pa.float64()),
-            "policy_action": pa.array(ids[dec.action], pa.string()),
-        }
-    )
-    pq.write_table(table, path)
-
-
-def _write_suppression(path: Path, cust_ids: NDArray[np.object_], supp: Suppression) -> None:
-    rows = ~supp.eligible
-    pq.write_table(
-        pa.table(
-            {
-                "customer_id": pa.array(cust_ids[rows], pa.string()),
-                "reason": pa.array(supp.reason[rows], pa.string()),
-                "reasons": pa.array(supp.reasons[rows], pa.string()),
-            }
-        ),
-        path,
-    )
-
-
-def _write_segments(
-    path: Path, cust_ids: NDArray[np.object_], seg: Segmentation, rfm: Rfm | None
-) -> None:
-    cols: dict[str, Any] = {
-        "customer_id": pa.array(cust_ids, pa.string()),
-        "segment": pa.array(np.array(seg.names, dtype=object)[seg.labels], pa.string()),
-    }
-    if rfm is not None:
-        cols["recency_days"] = pa.array(rfm.recency_days)
-        cols["frequency"] = pa.array(rfm.frequency)
-        cols["monetary"] = pa.array(rfm.monetary)
-    pq.write_table(pa.table(cols), path)
-
-
-def _segment_table(
-    seg: Segmentation,
-    eligible: NDArray[np.bool_],
-    treated: NDArray[np.bool_],
-    contacted: NDArray[np.bool_],
-    action: NDArray[np.int64],
-    expected: NDArray[np.float64],
-    action_ids: list[str],
-) -> list[SegmentSummary]:
-    k = len(seg.names)
-    size = np.bincount(seg.labels, minlength=k)
-    elig = np.bincount(seg.labels[eligible], minlength=k)
-    tr = np.bincount(seg.labels[treated], minlength=k)
-    ct = np.bincount(seg.labels[contacted], minlength=k)
-    n_act = len(action_ids)
-    pair = np.bincount(seg.labels[treated] * n_act + action[treated], minlength=k * n_act)
-    pair = pair.reshape(k, n_act)
-    exp_sum = np.bincount(seg.labels[treated], weights=expected[treated], minlength=k)
-    out = []
-    for i in range(k):
-        out.append(
-            SegmentSummary(
-                name=seg.names[i],
-                method=seg.method,
-                definition=seg.definitions[i],
-                size=int(size[i]),
-                eligible=int(elig[i]),
-                treated=int(tr[i]),
-                contacted=int(ct[i]),
-                traits={t: round(v, 4) for t, v in seg.traits[i].items()},
-                top_action=action_ids[int(pair[i].argmax())] if tr[i] else None,
-                expected_reward=float(exp_sum[i] / tr[i]) if tr[i] else None,
-            )
-        )
-    return out
-
-
-def _pairs(
-    seg: Segmentation,
-    treated: NDArray[np.bool_],
-    action: NDArray[np.int64],
-    catalogue: list[ActionDef],
-) -> list[Pair]:
-    k, n_act = len(seg.names), len(catalogue)
-    counts = np.bincount(seg.labels[treated] * n_act + action[treated], minlength=k * n_act)
-    pairs = []
-    for flat in np.flatnonzero(counts):
-        s, a = divmod(int(flat), n_act)
-        if not catalogue[a].sends:
-            continue
-        pairs.append(Pair(seg.names[s], seg.traits[s], catalogue[a], int(counts[flat])))
-    return pairs
-
-
-def _action_table(
-    catalogue: list[ActionDef],
-    log: _Log,
-    counts: NDArray[np.int64],
-    action_full: NDArray[np.int64],
-    allowed: NDArray[np.bool_],
-    model: RewardModel,
-) -> list[ActionSummary]:
-    n_act = len(catalogue)
-    sums = np.bincount(log.action, weights=log.reward, minlength=n_act)
-    assigned = np.bincount(action_full[action_full >= 0], minlength=n_act)
-    total = max(int(assigned.sum()), 1)
-    return [
-        ActionSummary(
-            id=a.id,
-            channel=a.channel,
-            offer=a.offer,
-            logged=int(counts[i]),
-            logged_mean_reward=float(sums[i] / counts[i]) if counts[i] else None,
-            assigned=int(assigned[i]),
-            share=float(assigned[i] / total),
-            eligible=bool(allowed[i] and model.trained[i]),
-        )
-        for i, a in enumerate(catalogue)
-    ]
-
-
-def _insights(
-    spec: PersonalizationSpec,
-    policy: PolicySummary,
-    ev: PolicyEvaluation,
-    supp: Suppression,
-    fair: Any,
-    n: int,
-) -> list[Insight]:
-    new, old = ev.get("new", "dr"), ev.get("logging", "dr")
-    gain = ev.get("new-logging", "dr")
-    out = [
-        Insight(
-            id="insight/policy-value",
-            statement=ev.conclusion,
-            evidence={
-                "new_policy_dr": round(new.value, 6),
-                "logging_policy_dr": round(old.value, 6),
-                "lift_dr": round(gain.value, 6),
-                "lift_ci_low": round(gain.ci_low, 6),
-                "lift_ci_high": round(gain.ci_high, 6),
-                "holdout_rows": ev.n,
-            },
-        )
-    ]
-    suppressed = int((~supp.eligible).sum())
-    if suppressed:
-        top = max(supp.counts.items(), key=lambda kv: kv[1])
-        out.append(
-            Insight(
-                id="insight/suppression",
-                statement=(
-                    f"{suppressed:,} of {n:,} customers ({suppressed / n:.1%}) must not be "
-                    f"contacted; the most common reason is '{top[0]}'."
-                ),
-                evidence={"suppressed": suppressed, "customers": n, "top_reason_count": top[1]},
-            )
-        )
-    if policy.uplift:
-        out.append(
-            Insight(
-                id="insight/uplift",
-                statement=(
-                    f"Choosing per customer adds {policy.uplift:.4g} expected "
-                    f"{spec.reward_label} per treated customer over sending everyone "
-                    f"'{policy.best_single_action}'."
-                ),
-                evidence={
-                    "expected_reward": round(policy.expected_reward, 6),
-                    "best_single_expected_reward": round(policy.best_single_expected_reward, 6),
-                    "treated": policy.treated,
-                },
-            )
-        )
-    for g in fair.flagged:
-        out.append(
-            Insight(
-                id=f"insight/fairness/{_slug(g)}",
-                statement=(
-                    f"Action rates differ by {fair.gaps[g]:.0%} across {g}, above the brand's "
-                    f"{fair.threshold:.0%} threshold."
-                ),
-                evidence={"gap": round(fair.gaps[g], 4), "threshold": fair.threshold},
-            )
-        )
-    return out
