@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from conductor._usage import UsageLedger
 from conductor.errors import GoalError
-from conductor.goals import BusinessGoal, Channel, Kpi, Objective, Span
+from conductor.goals import GOAL_VALUE_FIELDS, BusinessGoal, Channel, Kpi, Objective, Span
 
 if TYPE_CHECKING:
     from conductor.llm import RetryPolicy
@@ -41,18 +41,7 @@ PURPOSE = "goal-parse"
 CORE_FIELDS: tuple[str, ...] = ("objective", "kpi", "target", "budget", "horizon")
 
 # BusinessGoal fields a parser fills (the rest is bookkeeping).
-_VALUE_FIELDS: tuple[str, ...] = (
-    "objective",
-    "kpi",
-    "target",
-    "budget",
-    "horizon",
-    "audience",
-    "markets",
-    "channels",
-    "excluded_channels",
-    "constraints",
-)
+_VALUE_FIELDS = GOAL_VALUE_FIELDS
 
 TargetKind = Literal["relative", "absolute", "points", "ceiling", "floor"]
 ConstraintKind = Literal[

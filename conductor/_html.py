@@ -40,6 +40,7 @@ from conductor._html_charts import (
     _value_chart,
     _when,
 )
+from conductor.goals import GOAL_VALUE_FIELDS
 
 __all__ = ["SECTIONS", "render_html"]
 
@@ -263,18 +264,7 @@ class _Context:
         pieces = _highlight(text, spans)
         defaults = _d(goal.get("defaults"))
         fields = []
-        for key in (
-            "objective",
-            "kpi",
-            "target",
-            "budget",
-            "horizon",
-            "audience",
-            "markets",
-            "channels",
-            "excluded_channels",
-            "constraints",
-        ):
+        for key in GOAL_VALUE_FIELDS:
             value = goal.get(key)
             if value in (None, [], {}, ""):
                 continue

@@ -185,6 +185,22 @@ class Constraint(_Frozen):
     span: Span | None = Field(default=None, description="Where in the goal text it was said.")
 
 
+# The BusinessGoal fields that carry the goal's meaning (the rest is bookkeeping:
+# text, spans, defaults, warnings), in the order people read them.
+GOAL_VALUE_FIELDS: tuple[str, ...] = (
+    "objective",
+    "kpi",
+    "target",
+    "budget",
+    "horizon",
+    "audience",
+    "markets",
+    "channels",
+    "excluded_channels",
+    "constraints",
+)
+
+
 class BusinessGoal(_Frozen):
     """The typed business goal every step's spec is derived from."""
 
