@@ -16,7 +16,7 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from conductor import _brand_packs as packs
+from conductor._brand_errors import plain, schema_error
 from conductor.errors import BrandError, LLMError
 from conductor.specs import Allocation, Audience, Copy, Insight
 from conductor.verdict import Action, Severity, Verdict
@@ -802,159 +803,12 @@ def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
             hint="the file starts with keys such as 'name:', 'company:', 'voice:'",
         )
     try:
-        brand = BrandStrategy.model_validate(_plain(data))
+        brand = BrandStrategy.model_validate(plain(data))
     except ValidationError as exc:
-        raise _schema_error(exc, data, source) from None
+        raise schema_error(exc, data, source, BrandStrategy) from None
     brand._source = source
     brand.engine()
     return brand
-
-
-def _plain(node: Any) -> Any:
-    # ruamel's round-trip types (CommentedMap, ScalarFloat...) are converted so pydantic
-    # sees ordinary dicts/lists and strict types behave as with JSON.
-    if isinstance(node, Mapping):
-        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    return node
-
-
-def _locate(data: Any, loc: Sequence[int | str]) -> tuple[int | None, int | None]:
-    """Line and column (1-based) of the deepest node of ``loc`` that exists in the YAML."""
-    line: int | None = 1
-    col: int | None = 1
-    node = data
-    top = getattr(data, "lc", None)
-    if top is not None and top.line is not None:
-        line, col = top.line + 1, top.col + 1
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        try:
-            if isinstance(node, Mapping) and part in node:
-                if lc is not None:
-                    ln, cn = lc.key(part)
-                    line, col = ln + 1, cn + 1
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                if lc is not None:
-                    ln, cn = lc.item(part)
-                    line, col = ln + 1, cn + 1
-                node = node[part]
-            else:
-                break
-        except (KeyError, IndexError, TypeError):
-            break
-    return line, col
-
-
-_QUOTED_RULE = re.compile(r"unknown rule id '([^']+)'")
-
-
-def _locate_member(
-    data: Any, loc: Sequence[int | str], member: str, default: tuple[int | None, int | None]
-) -> tuple[int | None, int | None]:
-    """Line and column of a key of the mapping (or an item of the list) at ``loc``."""
-    node = data
-    for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return default
-    lc = getattr(node, "lc", None)
-    if lc is None:
-        return default
-    try:
-        if isinstance(node, Mapping) and member in node:
-            ln, cn = lc.key(member)
-            return ln + 1, cn + 1
-        if isinstance(node, list) and member in node:
-            ln, cn = lc.item(node.index(member))
-            return ln + 1, cn + 1
-    except (KeyError, IndexError, TypeError):
-        pass
-    return default
-
-
-def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
-    """The pydantic model that owns the last key of ``loc`` (for 'did you mean')."""
-    current: Any = BrandStrategy
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return None
-            current = field.annotation
-        elif get_origin(current) in (dict, list):
-            args = get_args(current)
-            current = args[-1] if args else None
-        else:
-            return None
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(tp: Any) -> Any:
-    args = [a for a in get_args(tp) if a is not type(None)]
-    if get_origin(tp) not in (dict, list) and len(args) == 1:
-        return args[0]
-    return tp
-
-
-def _schema_error(exc: ValidationError, data: Any, source: str) -> BrandError:
-    problems: list[tuple[int | None, int | None, str, str]] = []
-    for err in exc.errors(include_url=False):
-        # Pydantic adds the union member / validator name to loc; those are not YAML keys.
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
-        line, col = _locate(data, loc)
-        hint = ""
-        if err["type"] == "extra_forbidden":
-            model = _model_at(loc[:-1])
-            known = list(model.model_fields) if model else []
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
-            msg = f"unknown key {str(loc[-1])!r}"
-            if close:
-                msg += f" (did you mean {close[0]!r}?)"
-                hint = f"rename it to {close[0]!r}"
-            elif known:
-                hint = "allowed keys here: " + ", ".join(known)
-        elif err["type"] == "missing":
-            msg = f"missing required key {str(loc[-1])!r}"
-            line, col = _locate(data, loc[:-1])
-            hint = f"add '{loc[-1]}:' (see docs/brand.md)"
-        else:
-            text = err["msg"].removeprefix("Value error, ")
-            msg = f"{dotted}: {text}"
-            if err["type"] == "enum":
-                hint = "use one of the allowed values"
-            named = _QUOTED_RULE.search(text)
-            if named is not None:
-                # Point at the offending rule id itself, not at the list or mapping.
-                line, col = _locate_member(data, loc, named.group(1), (line, col))
-        problems.append((line, col, msg, hint))
-    problems.sort(key=lambda p: (p[0] or 0, p[1] or 0))
-    line, col, msg, hint = problems[0]
-    if len(problems) > 1:
-        more = "; ".join(f"line {p[0]}: {p[2]}" for p in problems[1:6])
-        msg += f" (and {len(problems) - 1} more: {more})"
-    return BrandError(
-        msg,
-        file=source,
-        line=line,
-        column=col,
-        code="brand.schema",
-        hint=hint or "see docs/brand.md for every key of the brand file",
-    )
 
 
 # --- optional model review ---------------------------------------------------------------
