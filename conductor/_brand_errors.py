@@ -13,55 +13,21 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from conductor.errors import BrandError
+from conductor.pipeline import yaml_position
 
-__all__ = ["plain", "schema_error"]
-
-
-def plain(node: Any) -> Any:
-    """Ordinary dicts, lists and scalars from ruamel's round-trip data."""
-    # ruamel's round-trip types (CommentedMap, ScalarFloat...) are converted so pydantic
-    # sees ordinary dicts/lists and strict types behave as with JSON.
-    if isinstance(node, Mapping):
-        return {str(k) if not isinstance(k, str) else k: plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [plain(v) for v in node]
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    return node
+__all__ = ["schema_error"]
 
 
 def _locate(data: Any, loc: Sequence[int | str]) -> tuple[int | None, int | None]:
-    """Line and column (1-based) of the deepest node of ``loc`` that exists in the YAML."""
-    line: int | None = 1
-    col: int | None = 1
-    node = data
+    """Line and column (1-based) of the deepest node of ``loc`` that exists in the YAML.
+
+    Where not even the first key exists, the document's own first line answers.
+    """
     top = getattr(data, "lc", None)
+    start: tuple[int | None, int | None] = (1, 1)
     if top is not None and top.line is not None:
-        line, col = top.line + 1, top.col + 1
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        try:
-            if isinstance(node, Mapping) and part in node:
-                if lc is not None:
-                    ln, cn = lc.key(part)
-                    line, col = ln + 1, cn + 1
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                if lc is not None:
-                    ln, cn = lc.item(part)
-                    line, col = ln + 1, cn + 1
-                node = node[part]
-            else:
-                break
-        except (KeyError, IndexError, TypeError):
-            break
-    return line, col
+        start = (top.line + 1, top.col + 1)
+    return yaml_position(data, loc, start)
 
 
 _QUOTED_RULE = re.compile(r"unknown rule id '([^']+)'")

@@ -29,8 +29,9 @@ from pydantic import (
 )
 
 from conductor import _brand_packs as packs
-from conductor._brand_errors import plain, schema_error
+from conductor._brand_errors import schema_error
 from conductor.errors import BrandError, LLMError
+from conductor.pipeline import to_plain
 from conductor.specs import Allocation, Audience, Copy, Insight
 from conductor.verdict import Action, Severity, Verdict
 
@@ -803,7 +804,7 @@ def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
             hint="the file starts with keys such as 'name:', 'company:', 'voice:'",
         )
     try:
-        brand = BrandStrategy.model_validate(plain(data))
+        brand = BrandStrategy.model_validate(to_plain(data))
     except ValidationError as exc:
         raise schema_error(exc, data, source, BrandStrategy) from None
     brand._source = source

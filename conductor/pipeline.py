@@ -199,26 +199,7 @@ class _Doc:
 
     def pos(self, *path: str | int) -> tuple[int | None, int | None]:
         """1-based (line, column) of the deepest key of ``path`` that exists."""
-        node = self.root
-        best: tuple[int | None, int | None] = (1, 1)
-        for key in path:
-            lc = getattr(node, "lc", None)
-            try:
-                if isinstance(node, Mapping) and key in node:
-                    if lc is not None:
-                        line, col = lc.key(key)
-                        best = (line + 1, col + 1)
-                    node = node[key]
-                elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
-                    if lc is not None:
-                        line, col = lc.item(key)
-                        best = (line + 1, col + 1)
-                    node = node[key]
-                else:
-                    break
-            except (KeyError, IndexError, TypeError, AttributeError):
-                break
-        return best
+        return yaml_position(self.root, path)
 
     def error(
         self, message: str, *path: str | int, code: str, hint: str = "", key: str | None = None
@@ -241,12 +222,48 @@ def _yaml() -> YAML:
     return y
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip types -> plain Python (dates stay dates)."""
+def yaml_position(
+    root: Any, path: Sequence[str | int], start: tuple[int | None, int | None] = (1, 1)
+) -> tuple[int | None, int | None]:
+    """1-based (line, column) of the deepest key of ``path`` that exists in ruamel data.
+
+    Args:
+        root: A document loaded by ruamel's round-trip loader (it keeps positions).
+        path: Keys and list indexes from the root, as in a pydantic error's ``loc``.
+        start: The answer when not even the first key exists.
+    """
+    node = root
+    best = start
+    for key in path:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, Mapping) and key in node:
+                if lc is not None:
+                    line, col = lc.key(key)
+                    best = (line + 1, col + 1)
+                node = node[key]
+            elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+                if lc is not None:
+                    line, col = lc.item(key)
+                    best = (line + 1, col + 1)
+                node = node[key]
+            else:
+                break
+        except (KeyError, IndexError, TypeError, AttributeError):
+            break
+    return best
+
+
+def to_plain(node: Any) -> Any:
+    """ruamel's round-trip types -> plain Python (dates stay dates).
+
+    Pydantic then sees ordinary dicts, lists and scalars, and strict types behave as they
+    do with JSON.
+    """
     if isinstance(node, Mapping):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [to_plain(v) for v in node]
     if isinstance(node, str):
         return str(node)
     if isinstance(node, bool):
@@ -375,7 +392,7 @@ def _load(path: Path) -> LoadedPipeline:
                 )
             ]
         )
-    data = _plain(root)
+    data = to_plain(root)
     data["source"] = path
     try:
         pipeline = Pipeline.model_validate(data)
