@@ -40,9 +40,6 @@ PURPOSE = "goal-parse"
 # Fields whose absence makes the goal worth a model call.
 CORE_FIELDS: tuple[str, ...] = ("objective", "kpi", "target", "budget", "horizon")
 
-# BusinessGoal fields a parser fills (the rest is bookkeeping).
-_VALUE_FIELDS = GOAL_VALUE_FIELDS
-
 TargetKind = Literal["relative", "absolute", "points", "ceiling", "floor"]
 ConstraintKind = Literal[
     "max_cpa",
@@ -268,14 +265,15 @@ def parse_goal_with_llm(
 
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {
-    name: TypeAdapter(BusinessGoal.model_fields[name].annotation or Any) for name in _VALUE_FIELDS
+    name: TypeAdapter(BusinessGoal.model_fields[name].annotation or Any)
+    for name in GOAL_VALUE_FIELDS
 }
 
 
 def _known_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Partial-parse output coerced to BusinessGoal's field types."""
     out: dict[str, Any] = {}
-    for name in _VALUE_FIELDS:
+    for name in GOAL_VALUE_FIELDS:
         value = raw.get(name)
         if _empty(value):
             continue

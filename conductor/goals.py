@@ -86,15 +86,16 @@ def canonical_channel(name: str) -> Channel | None:
     """The canonical channel a name or synonym stands for ('Google Ads' -> paid_search).
 
     Agents use it to match the goal's channels to the channel names in their data, which
-    may use a synonym ('search' in a spend file, paid_search in the goal).
+    may use a synonym ('search' in a spend file, paid_search in the goal). Underscores
+    read as spaces ('google_ads'); normalise other separators first.
 
     Returns:
         The channel, or None when the name is not a known channel or synonym.
     """
     from conductor import _goal_lexicon as lex
 
-    key = " ".join(str(name).strip().lower().replace("_", " ").replace("-", " ").split())
-    value = lex.CHANNELS.get(key) or lex.CHANNELS.get(key.replace(" ", "_"))
+    key = str(name).strip().lower()
+    value = lex.CHANNELS.get(key) or lex.CHANNELS.get(key.replace("_", " "))
     return Channel(value) if value else None
 
 
@@ -656,8 +657,7 @@ def _coerce_field(
             raise _field_error(key, value, "must be a list of channels", "[Google Ads, email]")
         out: list[str] = []
         for item in items:
-            name = str(item).strip().lower()
-            channel = lex.CHANNELS.get(name) or lex.CHANNELS.get(name.replace("_", " "))
+            channel = canonical_channel(str(item))
             if channel is None:
                 raise _field_error(
                     key, item, "is not a channel", "[" + ", ".join(c.value for c in Channel) + "]"

@@ -358,7 +358,7 @@ def _channel_mapping(
         key = channel_key(name)
         if key in listed:
             return key
-        canon = canonical_channel(name)
+        canon = canonical_channel(key)
         return by_canon.get(canon) if canon is not None else None
 
     found = {match(n) for n in names}
