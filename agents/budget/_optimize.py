@@ -32,8 +32,8 @@ FloatArray = npt.NDArray[np.float64]
 _C_LOGISTIC = math.atanh(0.5)  # tanh(c x / K) is 1/2 at x = K: K is the half-saturation
 _NEWTON_ITERS = 60
 _SCAN_POINTS = 16
-_X_FLOOR = 1.000001e-12  # x / k at or below which spend counts as none (a held root)
-_V_FLOOR = math.log(1e-12)
+_SPEND_FLOOR = 1e-12  # spend / k below which spend counts as none (roots are held there)
+_V_FLOOR = math.log(_SPEND_FLOOR)
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,15 @@ class ResponseCurves:
         return len(self.beta)
 
     def subset(self, idx: npt.NDArray[np.intp]) -> ResponseCurves:
-        """The curves of some channels."""
-        return ResponseCurves(self.beta[idx], self.k[idx], self.shape[idx], self.logistic[idx])
+        """The curves of some channels (the same object for the same channels, so the
+        subset keeps its own cached precomputations across calls)."""
+        cache = self.__dict__.setdefault("_subsets", {})
+        key = np.asarray(idx, dtype=np.intp).tobytes()
+        got = cache.get(key)
+        if got is None:
+            got = ResponseCurves(self.beta[idx], self.k[idx], self.shape[idx], self.logistic[idx])
+            cache[key] = got
+        return got  # type: ignore[no-any-return]
 
     def value(self, x: FloatArray) -> FloatArray:
         """Weekly response of each channel at weekly spend ``x``."""
@@ -589,6 +596,8 @@ def _concave_fill(
     if t0 is not None:
         t = t0
     a, b = -math.inf, math.inf
+    # A root held at the spend floor does not move with the price: not in the slope.
+    floor = curves.k * (_SPEND_FLOOR * (1.0 + 1e-6))
     x, f = demand(t)
     for _ in range(200):
         if abs(f) <= 1e-13 * max(1.0, total):
@@ -598,8 +607,6 @@ def _concave_fill(
         else:
             b = t
         sec = _second(curves, x)
-        # A root held at the spend floor does not move with the price: not in the slope.
-        floor = curves.k * _X_FLOOR
         inside = (x > lo) & (x < hi) & (sec < 0) & (x > floor)
         slope = float(np.sum(math.exp(t) / sec[inside]))
         step_ok = slope < 0
