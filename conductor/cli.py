@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,12 @@ app = typer.Typer(
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _error_text(error: Mapping[str, Any]) -> str:
+    """A step error's message, led by where it is (data source, column) when known."""
+    where, message = error.get("where"), str(error.get("message", ""))
+    return f"{where}: {message}" if where else message
 
 
 def _today(value: str | None) -> dt.date | None:
@@ -97,9 +104,7 @@ class ConsoleObserver:
                 c.print(f"    [dim]… and {n - 6} more[/]")
         elif kind == "failed":
             self._close_bar(step)
-            c.print(
-                f"[red]✗[/] {escape(step or '')} failed: {escape(d['error'].get('message', ''))}"
-            )
+            c.print(f"[red]✗[/] {escape(step or '')} failed: {escape(_error_text(d['error']))}")
         elif kind == "skipped":
             c.print(f"[yellow]-[/] {escape(step or '')} skipped (needs {', '.join(d['because'])})")
         elif kind == "decided":
@@ -174,7 +179,7 @@ def _finish(result: Any) -> None:
         elif first[0] == "_run":
             msg = str(first[1].get("message"))
         else:
-            msg = f"step {first[0]}: {first[1].get('message')}"
+            msg = f"step {first[0]}: {_error_text(first[1])}"
         err.print(f"[red bold]Run {rid} {result.status}[/]: {escape(msg)}")
         if first and first[1].get("hint"):
             err.print(f"  hint: {escape(first[1]['hint'])}")

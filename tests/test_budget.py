@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.budget import BudgetAllocationAgent, BudgetPlan, BudgetSpec, History, fit_model
+from agents.budget._model import contributions_of
 from conductor import (
     AgentError,
     BusinessGoal,
@@ -232,11 +233,14 @@ def test_roas_bound_caps_spend(tmp_path: Path, data: dict[str, Path]) -> None:
 
 
 def test_fit_recovers_known_roi_and_curves() -> None:
+    # Search and social vary enough to pin their average return; email's spend is small
+    # beside the KPI, so its return is not identified to 15% even at this low noise: the
+    # fit must then say so, with a bootstrap interval that is wide and holds the truth.
     spend, y = simulate(104, seed=3, noise=300.0)
     hist = History([FIRST + dt.timedelta(weeks=i) for i in range(104)], list(TRUE), spend, y)
-    fit = fit_model(hist, bootstrap=0)
+    fit = fit_model(hist, bootstrap=20)
     assert fit.r2 > 0.95
-    for i, (decay, k, s, beta, _) in enumerate(TRUE.values()):
+    for i, (name, (decay, k, s, beta, _)) in enumerate(TRUE.items()):
         x = spend[:, i]
         a, carry = np.empty(len(x)), x[0]
         for t in range(len(x)):
@@ -244,8 +248,14 @@ def test_fit_recovers_known_roi_and_curves() -> None:
             a[t] = carry
         true_roi = (beta * a**s / (a**s + k**s)).sum() / x.sum()
         est_roi = fit.contributions[:, i].sum() / x.sum()
-        assert est_roi == pytest.approx(true_roi, rel=0.15)
         assert abs(fit.params.decay[i] - decay) < 0.15
+        if name == "email":
+            draws = [contributions_of(fit, p)[:, i].sum() / x.sum() for p in fit.draws]
+            low, high = np.percentile(draws, [5, 95])
+            assert low <= true_roi <= high
+            assert high / low > 1.4
+        else:
+            assert est_roi == pytest.approx(true_roi, rel=0.1)
 
 
 # ---------------------------------------------------------------------------- bad input

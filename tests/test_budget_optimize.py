@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -55,7 +57,12 @@ def _check_kkt(c: ResponseCurves, x: np.ndarray, lo: np.ndarray, hi: np.ndarray)
         assert m[at_lo].max() <= m[at_hi].min() * (1 + 1e-5) + 1e-9
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# BUDGET_EXAMPLES raises the number of examples for a stress run.
+@settings(
+    max_examples=int(os.environ.get("BUDGET_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(problems())
 @example(  # shape just below 1: an infinite slope at 0 that no representable spend reaches
     (
@@ -117,6 +124,36 @@ def _check_kkt(c: ResponseCurves, x: np.ndarray, lo: np.ndarray, hi: np.ndarray)
         12.0,
         np.zeros(2),
         np.array([12.0, 1.0]),
+    )
+)
+@example(  # a price scan over three decades (shape 0.75 at 0): the narrow peak is found
+    (
+        ResponseCurves(
+            np.array([2.0, 1, 1, 5]), np.array([0.5, 1, 1, 1.5]), np.array([0.75, 1, 1, 1.0625])
+        ),
+        0.125,
+        np.zeros(4),
+        np.full(4, 0.125),
+    )
+)
+@example(  # an S-shaped channel with room under the rounding tolerance gets none
+    (
+        ResponseCurves(np.array([2.0, 1.0]), np.ones(2), np.array([2.0, 2.0])),
+        0.5,
+        np.zeros(2),
+        np.array([0.5, 1e-9]),
+    )
+)
+@example(  # the second channel's S-curve is narrower than a grid step: it stays unfunded
+    (
+        ResponseCurves(
+            np.array([1.0, 1, 1, 2, 0.5]),
+            np.array([0.3125, 1, 1, 0.5, 0.375]),
+            np.array([3.0, 2, 2, 2, 1.75]),
+        ),
+        0.640625,
+        np.array([0, 0, 0.0234375, 0, 0]),
+        np.array([0.640625, 0.00195312, 0.640625, 0.5, 0.640625]),
     )
 )
 def test_allocation_sums_respects_bounds_and_kkt(p: tuple) -> None:

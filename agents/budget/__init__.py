@@ -5,7 +5,7 @@ Registered as ``budget_allocation``. See ``docs/agent-budget.md``.
 """
 
 from agents.budget._agent import BudgetAllocationAgent
-from agents.budget._model import Fit, History, Params, fit_model
+from agents.budget._model import Fit, History, LiftTest, Params, fit_model
 from agents.budget._optimize import InfeasibleBounds, ResponseCurves, Solution, maximise
 from agents.budget._schema import (
     BudgetPlan,
@@ -14,6 +14,7 @@ from agents.budget._schema import (
     CurveParams,
     Estimate,
     FitDiagnostics,
+    LiftCheck,
 )
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "FitDiagnostics",
     "History",
     "InfeasibleBounds",
+    "LiftCheck",
+    "LiftTest",
     "Params",
     "ResponseCurves",
     "Solution",

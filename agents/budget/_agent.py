@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from agents.budget._data import load_history, norm_channel
+from agents.budget._lift import SOURCE as LIFT_SOURCE
+from agents.budget._lift import load_lift_tests
 from agents.budget._model import Fit, Params, contributions_of, fit_model
 from agents.budget._optimize import FloatArray, InfeasibleBounds, ResponseCurves, maximise
 from agents.budget._schema import (
@@ -22,6 +24,7 @@ from agents.budget._schema import (
     CurveParams,
     Estimate,
     FitDiagnostics,
+    LiftCheck,
 )
 from conductor import (
     Agent,
@@ -164,6 +167,7 @@ class _Run:
     ) -> None:
         self.agent, self.spec, self.inputs, self.ctx = agent, spec, inputs, ctx
         self.warnings: list[str] = []
+        self.lift_checks: list[LiftCheck] = []
 
     def fail(self, message: str, code: str, hint: str) -> AgentError:
         return AgentError(message, step=self.ctx.step, agent=self.agent.name, code=code, hint=hint)
@@ -226,9 +230,13 @@ class _Run:
             holdout = max(4, min(13, n_weeks // 10))
         if holdout >= n_weeks - _MIN_WEEKS // 2:
             holdout = 0
+        lifts = (
+            load_lift_tests(con, history.channels) if self.inputs.catalog.has(LIFT_SOURCE) else []
+        )
         ctx.progress("fitting response curves", 0, None)
         fit = fit_model(
             history,
+            lifts=lifts,
             logistic=spec.saturation == "logistic",
             order=order,
             holdout_weeks=holdout,
@@ -236,6 +244,25 @@ class _Run:
             seed=ctx.seed,
             progress=ctx.on_progress,
         )
+        self.lift_checks = [
+            LiftCheck(
+                channel=history.channels[t.channel],
+                spend=t.spend,
+                delta_spend=t.delta_spend,
+                measured=t.delta_kpi,
+                sigma=t.sigma,
+                fitted=f,
+                z=(f - t.delta_kpi) / t.sigma,
+            )
+            for t, f in zip(lifts, fit.lift_fits, strict=True)
+        ]
+        for i, chk in enumerate(self.lift_checks, start=1):
+            if abs(chk.z) > 3:
+                self.warnings.append(
+                    f"lift test {i} ({chk.channel}) measured {chk.measured:,.0f} per week but "
+                    f"the fit, which also has to explain the history, gives {chk.fitted:,.0f} "
+                    f"({chk.z:+.1f} standard errors): check the test's numbers and units"
+                )
         if fit.r2 < 0.5:
             self.warnings.append(
                 f"the model explains little of the KPI's variation (R² {fit.r2:.2f}); "
@@ -743,6 +770,7 @@ class _Run:
                 noise_sd=fit.noise_sd,
                 bootstrap=len(fit.draws),
                 seasonality=fit.order,
+                lift_tests=self.lift_checks,
             ),
             allocation=allocation,
             insights=insights,

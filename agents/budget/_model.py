@@ -4,7 +4,8 @@ Weekly KPI ``y[t] = base[t] + sum_c beta_c * h_c(a_c[t])`` where ``a_c`` is the 
 normalised geometric adstock (``a[t] = decay * a[t-1] + (1 - decay) * x[t]``, so a steady
 weekly spend ``x`` has adstock ``x`` and the curve reads directly in weekly spend), ``h_c``
 is a Hill curve (or logistic) with half-saturation ``k_c``, and ``base`` is an intercept,
-a linear trend and a Fourier seasonality. Parameters are fitted by maximum a posteriori
+a linear trend and a Fourier seasonality whose swing may change with the trend (given two
+years of history). Parameters are fitted by maximum a posteriori
 (regularised non-linear least squares, ``scipy.optimize.least_squares`` with bounds and an
 analytic Jacobian) from several starts; uncertainty comes from a moving-block residual
 bootstrap that refits the model on resampled histories.
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,7 @@ FloatArray = npt.NDArray[np.float64]
 
 _C_LOGISTIC = math.atanh(0.5)
 _YEAR_DAYS = 365.25
+_GROWING_SEASON_WEEKS = 104  # history long enough to see the seasonal swing change
 # Priors (MAP), in normalised units: spend / channel mean, KPI / KPI mean.
 _PRIOR_DECAY = (0.3, 0.3)
 _PRIOR_LOGK = (0.0, 1.0)
@@ -61,6 +63,25 @@ class History:
 
 
 @dataclass(frozen=True)
+class LiftTest:
+    """A measured lift that calibrates one channel's curve (see ``_lift``), weekly units.
+
+    Attributes:
+        channel: Index of the channel in the history.
+        spend: Weekly spend before the test (>= 0).
+        delta_spend: Change in weekly spend during the test (spend + delta_spend >= 0).
+        delta_kpi: Measured change in the weekly KPI.
+        sigma: Standard error of ``delta_kpi`` (> 0).
+    """
+
+    channel: int
+    spend: float
+    delta_spend: float
+    delta_kpi: float
+    sigma: float
+
+
+@dataclass(frozen=True)
 class Params:
     """One set of fitted parameters, in natural units.
 
@@ -69,7 +90,8 @@ class Params:
         k: Half-saturation weekly spend per channel.
         shape: Hill exponent per channel (1 for logistic).
         beta: Maximum weekly effect per channel, in KPI units.
-        base: Intercept, trend per year and Fourier coefficients, in KPI units.
+        base: Intercept, trend per year, Fourier coefficients and (two years of history
+            or more) the Fourier coefficients' change per year, in KPI units.
     """
 
     decay: FloatArray
@@ -97,6 +119,7 @@ class Fit:
     holdout_weeks: int
     holdout_mape: float | None
     holdout_r2: float | None
+    lift_fits: list[float] = field(default_factory=list)  # fitted weekly lift per test
 
     def curves(self, p: Params | None = None) -> ResponseCurves:
         """Steady-state weekly response curves of a parameter set (default: the estimate)."""
@@ -122,9 +145,16 @@ def _base_design(weeks: list[dt.date], first: dt.date, n_hist: int, order: int) 
     trend = (t - (n_hist - 1) / 2.0) / 52.0
     cols = [np.ones_like(t), trend]
     doy = np.array([w.timetuple().tm_yday for w in weeks], dtype=np.float64)
+    growing = []
     for j in range(1, order + 1):
         ang = 2 * math.pi * j * doy / _YEAR_DAYS
         cols += [np.sin(ang), np.cos(ang)]
+        growing += [trend * np.sin(ang), trend * np.cos(ang)]
+    # With two seasons or more, the seasonal swing may grow (or shrink) with the trend, as
+    # it does when seasonality is proportional to the business's size; without these terms
+    # that drift is left for the media channels (whose spend follows the season) to absorb.
+    if n_hist >= _GROWING_SEASON_WEEKS:
+        cols += growing
     return np.column_stack(cols)
 
 
@@ -151,8 +181,12 @@ class _Problem:
         logistic: bool,
         sigma: float,
         order: int,
+        lifts: FloatArray | None = None,
     ) -> None:
         self.xs = xs  # (T, C), spend / channel mean
+        # Lift tests (m, 5): channel, spend before and during (/ channel mean), measured
+        # weekly lift and its standard error (/ KPI mean).
+        self.lifts = np.zeros((0, 5)) if lifts is None else lifts
         self.y = y  # (T,), KPI / KPI mean
         self.bx = base_x  # (T, P)
         self.logistic = logistic
@@ -230,7 +264,33 @@ class _Problem:
     def residuals(self, theta: FloatArray) -> FloatArray:
         r = (self.predict(theta) - self.y) / self.sigma
         prior = (theta[self.mask] - self.prior_mu) * self.prior_w
-        return np.concatenate([r, prior])
+        return np.concatenate([r, prior, self.lift_terms(theta)[0]])
+
+    def lift_terms(self, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Each lift test's standardised miss and its Jacobian row (steady-state curve)."""
+        m = len(self.lifts)
+        r, jac = np.zeros(m), np.zeros((m, self.n))
+        for i, (c_f, x0, x1, lift, se) in enumerate(self.lifts):
+            c = int(c_f)
+            _, logk, shape, beta = theta[4 * c : 4 * c + 4]
+            h, dk, ds = np.zeros(2), np.zeros(2), np.zeros(2)
+            for e, x in enumerate((x0, x1)):
+                if x <= 0:
+                    continue  # h(0) = 0 for both curves
+                if self.logistic:
+                    z = _C_LOGISTIC * x / math.exp(logk)
+                    h[e] = math.tanh(z)
+                    dk[e] = -(1.0 - h[e] ** 2) * z
+                else:
+                    u = math.log(x) - logk
+                    h[e] = float(expit(shape * u))
+                    q = h[e] * (1.0 - h[e])
+                    dk[e], ds[e] = -shape * q, u * q
+            r[i] = (beta * (h[1] - h[0]) - lift) / se
+            jac[i, 4 * c + 1] = beta * (dk[1] - dk[0]) / se
+            jac[i, 4 * c + 2] = beta * (ds[1] - ds[0]) / se
+            jac[i, 4 * c + 3] = (h[1] - h[0]) / se
+        return r, jac
 
     def jacobian(self, theta: FloatArray) -> FloatArray:
         h, dh = self.media(theta, grad=True)
@@ -244,7 +304,7 @@ class _Problem:
         jac /= self.sigma
         prior = np.zeros((int(self.mask.sum()), self.n))
         prior[np.arange(prior.shape[0]), np.flatnonzero(self.mask)] = self.prior_w
-        return np.vstack([jac, prior])
+        return np.vstack([jac, prior, self.lift_terms(theta)[1]])
 
     def linear_start(self, nonlin: tuple[float, float, float]) -> FloatArray:
         """Starting point: given curve parameters, solve the linear part by least squares."""
@@ -306,6 +366,7 @@ def fit_model(
     bootstrap: int = 30,
     seed: int = 0,
     starts: int = 4,
+    lifts: Sequence[LiftTest] = (),
     progress: Callable[[str, float, float | None], None] | None = None,
 ) -> Fit:
     """Fit the response model (MAP), its hold-out error and bootstrap draws.
@@ -318,6 +379,9 @@ def fit_model(
         bootstrap: Number of moving-block residual bootstrap refits.
         seed: Random seed for the bootstrap.
         starts: Number of starting points for the non-linear fit.
+        lifts: Lift tests: each adds the standardised miss between the curve's lift and
+            the measured one to the objective; the bootstrap redraws each measurement
+            from its standard error.
         progress: Called as ``(description, done, total)``.
 
     Returns:
@@ -330,6 +394,21 @@ def fit_model(
     xs, y = spend / xm, y_raw / ym
     bx = _base_design(history.weeks, history.weeks[0], n_weeks, order)
     total_steps = float(bootstrap + 2)
+    lift = np.array(
+        [
+            (
+                t.channel,
+                t.spend / xm[t.channel],
+                (t.spend + t.delta_spend) / xm[t.channel],
+                t.delta_kpi / ym,
+                t.sigma / ym,
+            )
+            for t in lifts
+        ]
+    ).reshape(-1, 5)
+
+    def problem(y_: FloatArray, sigma_: float, rows: slice = slice(None)) -> _Problem:
+        return _Problem(xs[rows], y_[rows], bx[rows], logistic, sigma_, order, lift)
 
     def tick(i: float, what: str) -> None:
         if progress is not None:
@@ -343,23 +422,23 @@ def fit_model(
     holdout_mape = holdout_r2 = None
     if holdout_weeks > 0:
         cut = n_weeks - holdout_weeks
-        sub = _Problem(xs[:cut], y[:cut], bx[:cut], logistic, sigma, order)
-        th = _fit_theta(sub, starts)
-        full = _Problem(xs, y, bx, logistic, sigma, order)
-        pred = full.predict(th)[cut:] * ym
+        th = _fit_theta(problem(y, sigma, slice(0, cut)), starts)
+        pred = problem(y, sigma).predict(th)[cut:] * ym
         obs = y_raw[cut:]
         holdout_mape = _mape(obs, pred)
         holdout_r2 = _r2(obs, pred)
     tick(1, "fitting response curves")
 
-    prob = _Problem(xs, y, bx, logistic, sigma, order)
+    prob = problem(y, sigma)
     theta = _fit_theta(prob, starts)
     resid = y - prob.predict(theta)
     sigma = max(float(np.sqrt(np.sum(resid**2) / max(n_weeks - prob.n / 2, 1))), 1e-4)
-    prob = _Problem(xs, y, bx, logistic, sigma, order)
+    prob = problem(y, sigma)
     theta, _ = prob.solve(theta, max_nfev=300)
     fitted_n = prob.predict(theta)
     resid = y - fitted_n
+    # The fitted lift of each test: its standardised miss times sigma, plus the measure.
+    fitted_lift = prob.lift_terms(theta)[0] * lift[:, 4] + lift[:, 3]
     tick(2, "fitting response curves")
 
     rng = np.random.default_rng(seed)
@@ -368,7 +447,11 @@ def fit_model(
     for b in range(bootstrap):
         starts_idx = rng.integers(0, n_weeks - block + 1, size=n_weeks // block + 1)
         boot = np.concatenate([resid[s : s + block] for s in starts_idx])[:n_weeks]
-        bp = _Problem(xs, fitted_n + boot, bx, logistic, sigma, order)
+        bp = problem(fitted_n + boot, sigma)
+        if len(lift):
+            # Each measured lift redrawn around the fitted one, as the residuals are.
+            bp.lifts = lift.copy()
+            bp.lifts[:, 3] = fitted_lift + rng.normal(0.0, lift[:, 4])
         th_b, _ = bp.solve(theta, max_nfev=100)
         draws.append(_to_params(th_b, n_ch, xm, ym, logistic))
         tick(3 + b, "bootstrapping uncertainty")
@@ -392,6 +475,7 @@ def fit_model(
         holdout_weeks=holdout_weeks,
         holdout_mape=holdout_mape,
         holdout_r2=holdout_r2,
+        lift_fits=[float(v) * ym for v in fitted_lift],
     )
 
 

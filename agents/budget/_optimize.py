@@ -32,6 +32,7 @@ FloatArray = npt.NDArray[np.float64]
 _C_LOGISTIC = math.atanh(0.5)  # tanh(c x / K) is 1/2 at x = K: K is the half-saturation
 _NEWTON_ITERS = 60
 _SCAN_POINTS = 16
+_SCAN_REFINE = 8  # rounds of halving the scan's price steps where spend moves fast
 _SPEND_FLOOR = 1e-12  # spend / k below which spend counts as none (roots are held there)
 _V_FLOOR = math.log(_SPEND_FLOOR)
 
@@ -127,60 +128,43 @@ class ResponseCurves:
         out: FloatArray = np.where(self.logistic, logi, hill)
         return out
 
-    def descending_root(self, lam: float, warm: FloatArray | None = None) -> FloatArray:
+    def descending_root(
+        self, lam: float | FloatArray, warm: FloatArray | None = None
+    ) -> FloatArray:
         """Spend on the concave (falling-marginal) branch where the marginal equals ``lam``.
 
         Returns 0 where no such spend exists (``lam`` above the curve's peak marginal).
 
         Args:
-            lam: The marginal return sought (> 0).
+            lam: The marginal return sought (> 0), or a 1-D array of them: the answer then
+                has one row per price (one vectorised solve instead of a loop).
             warm: A previous answer to start Newton's method from (fewer iterations).
         """
-        n = self.n
-        out = np.zeros(n)
-        if lam <= 0:
-            out[:] = np.inf
-            return out
+        lams = np.asarray(lam, dtype=np.float64)
+        rows = lams.reshape(-1, 1)  # (prices, 1)
+        out = np.zeros((rows.shape[0], self.n))
+        positive = rows[:, 0] > 0
+        out[~positive] = np.inf
+        rows = np.where(positive[:, None], rows, 1.0)
         lg = self.logistic
         if lg.any():  # closed form
-            q = lam * self.k[lg] / (self.beta[lg] * _C_LOGISTIC)
+            q = rows * self.k[lg] / (self.beta[lg] * _C_LOGISTIC)
             # arctanh(sqrt(1 - q)) = ln((1 + sqrt(1 - q)) / sqrt(q)), written so that a
             # tiny q (a price deep in saturation) keeps its precision.
             qc = np.clip(q, 1e-300, 1.0)
             t = np.log((1.0 + np.sqrt(1.0 - qc)) / np.sqrt(qc))
-            out[lg] = np.where(q < 1.0, self.k[lg] / _C_LOGISTIC * t, 0.0)
+            sub = np.where(q < 1.0, self.k[lg] / _C_LOGISTIC * t, 0.0)
+            out[:, lg] = np.where(positive[:, None], sub, np.inf)
         hl = ~lg
-        if not hl.any():
-            return out
-        pre = self._hill_pre()
-        target = math.log(lam)
-        has = hl & (pre.lnm_peak > target)
-        if not has.any():
-            return out
-        idx = np.flatnonzero(has)
-        s, sm1, c0, lnk = pre.s[idx], pre.sm1[idx], pre.c0[idx], pre.lnk[idx]
-        # In v = ln(x / k): ln f'(x) = ln(beta s / k) + (s - 1) v - 2 softplus(s v), concave
-        # in v, so Newton converges monotonically from the right of the root, and a step
-        # from the left of it lands on the right.
-        v = (c0 - target) / (s + 1.0)
-        if warm is not None:
-            w = warm[idx]
-            ok = w > 0
-            if ok.any():
-                v = np.where(ok, np.log(np.where(ok, w, 1.0)) - lnk, v)
-        # Spend below 1e-12 of the half-saturation point is no spend: a Hill curve with
-        # shape just under 1 only reaches a high marginal there (shape 0.99 needs
-        # x < 1e-40 k to double its slope), so such roots are held at that floor.
-        v = np.clip(v, np.maximum(pre.vstart[idx], _V_FLOOR), None)
-        for _ in range(_NEWTON_ITERS):
-            sv = s * v
-            g = c0 + sm1 * v - 2.0 * np.logaddexp(0.0, sv) - target
-            d = sm1 - 2.0 * s * expit(sv)
-            v = np.maximum(v - np.clip(g / np.minimum(d, -1e-12), -50.0, 50.0), _V_FLOOR)
-            if float(np.max(np.abs(np.where(v <= _V_FLOOR, 0.0, g)))) < 1e-13:
-                break
-        out[idx] = np.exp(v + lnk)
-        return out
+        if hl.any():
+            pre = self._hill_pre()
+            target = np.log(rows)
+            idx = np.flatnonzero(hl & (pre.lnm_peak > float(target.min())))
+            if idx.size:
+                w = None if warm is None else np.broadcast_to(warm, out.shape)[:, idx]
+                roots = _hill_roots(pre, idx, target, w)
+                out[:, idx] = np.where(positive[:, None], roots, np.inf)
+        return out if lams.ndim else out[0]
 
     def _hill_pre(self) -> _HillPre:
         pre = self.__dict__.get("_pre")
@@ -211,6 +195,46 @@ class _HillPre:
     lnk: FloatArray
     lnm_peak: FloatArray
     vstart: FloatArray
+
+
+def _hill_roots(
+    pre: _HillPre, idx: npt.NDArray[np.intp], target: FloatArray, warm: FloatArray | None
+) -> FloatArray:
+    """Falling-marginal roots of Hill channels ``idx`` for log prices ``target`` (rows).
+
+    Returns 0 where the price is above the channel's peak marginal (no root).
+    """
+    s, sm1, c0, lnk = pre.s[idx], pre.sm1[idx], pre.c0[idx], pre.lnk[idx]
+    has = pre.lnm_peak[idx] > target
+    # A price with no root is swapped for one that has, to keep the iteration finite.
+    tgt = np.where(has, target, pre.lnm_peak[idx] - 1.0)
+    # In v = ln(x / k): ln f'(x) = ln(beta s / k) + (s - 1) v - 2 softplus(s v), concave
+    # in v, so Newton converges monotonically from the right of the root, and a step
+    # from the left of it lands on the right.
+    v = (c0 - tgt) / (s + 1.0)
+    if warm is not None:
+        ok = warm > 0
+        if ok.any():
+            v = np.where(ok, np.log(np.where(ok, warm, 1.0)) - lnk, v)
+    # Spend below 1e-12 of the half-saturation point is no spend: a Hill curve with
+    # shape just under 1 only reaches a high marginal there (shape 0.99 needs
+    # x < 1e-40 k to double its slope), so such roots are held at that floor.
+    v = np.maximum(v, np.maximum(pre.vstart[idx], _V_FLOOR))
+    for _ in range(_NEWTON_ITERS):
+        sv = s * v
+        g = c0 + sm1 * v - 2.0 * np.logaddexp(0.0, sv) - tgt
+        e = expit(sv)
+        d = np.minimum(sm1 - 2.0 * s * e, -1e-12)
+        # Halley's step (cubic convergence); g'' = -2 s^2 e (1 - e) <= 0, so the
+        # denominator 2 d^2 - g g'' keeps the Newton step's sign and shortens it by at
+        # most half: the monotone approach from the right is kept.
+        dd = -2.0 * s * s * e * (1.0 - e)
+        step = 2.0 * g * d / np.maximum(2.0 * d * d - g * dd, d * d)
+        v = np.maximum(v - np.clip(step, -50.0, 50.0), _V_FLOOR)
+        if float(np.max(np.abs(np.where(v <= _V_FLOOR, 0.0, g)))) < 1e-13:
+            break
+    out: FloatArray = np.where(has, np.exp(v + lnk), 0.0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -304,6 +328,12 @@ def maximise(
     hi = np.maximum(hi, lo)
     if hi_sum < total - tol:
         raise InfeasibleBounds("above-maximums", total, lo_sum, hi_sum)
+    # An S-shaped channel with room under the rounding tolerance is held at its minimum:
+    # a sliver of spend at the foot of its curve only loses (its marginal there is ~0).
+    sliver = (~curves.logistic) & (curves.shape > 1.0) & (hi > lo) & (hi - lo <= tol)
+    if sliver.any() and float(np.where(sliver, lo, hi).sum()) >= total - tol:
+        hi = np.where(sliver, lo, hi)
+        hi_sum = float(hi.sum())
     if n == 0:
         return Solution(np.zeros(0), 0.0, 0.0, True)
     if total - lo_sum <= tol:
@@ -335,30 +365,31 @@ def maximise(
         on[order[:k]] = True
         return on
 
-    def demand(i: int) -> float:
-        # Position i = 2k - 1: at switch price k (1-based) before channel k turns on;
-        # i = 2k: just after.
-        k = (i + 1) // 2
-        on = pattern(k if i % 2 == 0 else k - 1)
-        lam = float(price[order[k - 1]])
-        lo2, hi2 = bounds(on)
-        root = curves.descending_root(lam)
-        x = np.clip(root, lo2, hi2)
-        j = order[k - 1]
-        if on[j]:
-            x[j] = min(max(float(_tangent_x(curves, lo, hi, j)), lo[j]), hi[j])
-        return float(x.sum())
+    # Demand at each switch price, just before (position 2k - 1) and just after (2k) the
+    # k-th S-shaped channel turns on and jumps to its tangent point; one root solve for
+    # all the switch prices.
+    rank = np.full(n, m + 1)
+    rank[order] = np.arange(1, m + 1)
+    ons = rank[None, :] <= np.arange(m + 1)[:, None]  # pattern p: the first p switched on
+    lo_p = np.where(bumpy & ons, np.maximum(lo, tops), lo)
+    hi_p = np.where(bumpy & ~ons, lo, hi)
+    roots = curves.descending_root(price[order])
+    after = np.clip(roots, lo_p[1:], hi_p[1:])
+    after[np.arange(m), order] = np.clip(_tangents(curves, lo, hi)[order], lo[order], hi[order])
+    demands = np.empty(2 * m + 1)
+    demands[1::2] = np.clip(roots, lo_p[:-1], hi_p[:-1]).sum(axis=1)
+    demands[2::2] = after.sum(axis=1)
 
     # First position whose demand reaches the total (demand rises with position).
     first, last = 1, 2 * m + 1
     while first < last:
         mid = (first + last) // 2
-        if demand(mid) >= total - tol:
+        if demands[mid] >= total - tol:
             last = mid
         else:
             first = mid + 1
     pos = first
-    if pos % 2 == 1 or abs(demand(pos) - total) <= tol:
+    if pos % 2 == 1 or abs(demands[pos] - total) <= tol:
         # Between two switches (or exactly on one): one pattern, a concave problem.
         k = (pos + 1) // 2 - 1 if pos % 2 == 1 else pos // 2
         lo2, hi2 = bounds(pattern(k))
@@ -386,14 +417,24 @@ def maximise(
     best_x: FloatArray | None = None
     best_v = -math.inf
     best_on = base_off
+    t_gap = math.log(float(price[g])) if 0 < price[g] < math.inf else None
+    feasible = []
     for on in tries:
         lo2, hi2 = bounds(on)
-        if lo2.sum() > total + tol or hi2.sum() < total - tol:
-            continue
-        x, _ = _concave_fill(curves, total, lo2, hi2)
-        v = float(curves.value(x).sum())
-        if v > best_v:
-            best_x, best_v, best_on = x, v, on
+        if lo2.sum() <= total + tol and hi2.sum() >= total - tol:
+            feasible.append((on, lo2, hi2))
+    if feasible:
+        # One water-filling for all the patterns: they share every root solve.
+        xs, _ = _concave_fills(
+            curves,
+            np.full(len(feasible), float(total)),
+            np.array([f[1] for f in feasible]),
+            np.array([f[2] for f in feasible]),
+            None if t_gap is None else [t_gap] * len(feasible),
+        )
+        vals = curves.value(xs).sum(axis=1)
+        i = int(np.argmax(vals))
+        best_x, best_v, best_on = xs[i], float(vals[i]), feasible[i][0]
     partial = {g}
     if best_x is not None:
         lo2, hi2 = bounds(best_on)
@@ -404,13 +445,19 @@ def maximise(
         # The classic gap: the pattern before g's switch cannot spend the total on its own
         # (its caps bind), so g takes the rest, below its tangent point.
         scans.append((base_off, g))
+    jobs: list[_Scan] = []
+    seen: set[tuple[int, bytes]] = set()
     for pat, j in scans:
         on = pat.copy()
         on[j] = False
+        if (j, on.tobytes()) in seen:  # g's scan from the pattern with g on is the same
+            continue
+        seen.add((j, on.tobytes()))
         lo2, hi2 = bounds(on)
-        got = _partial_scan(curves, total, lo2, hi2, j, float(lo[j]), float(hi[j]))
-        if got is not None and got[1] > best_v:
-            best_x, best_v = got
+        jobs.append((j, lo2, hi2, float(lo[j]), float(hi[j])))
+    got = _partial_scans(curves, total, jobs)
+    if got is not None and got[1] > best_v:
+        best_x, best_v = got
     if n <= _GRID_CHECK_MAX:
         # Few channels: a grid search over every split settles which S-shaped channels to
         # fund (the neighbourhood above can miss it when caps bind), then the same
@@ -446,7 +493,9 @@ def _grid_polish(
     x_grid = dp_maximise(curves, total, lo, hi, grid=_GRID)
     best_x, best_v = x_grid, float(curves.value(x_grid).sum())
     step = (total - float(lo.sum())) / _GRID
-    on = bumpy & (x_grid >= tops - step)
+    # Past (or within a grid step of) the inflection point means funded; left at its
+    # minimum means not, even when the whole convex part is narrower than a step.
+    on = bumpy & (x_grid >= tops - step) & (x_grid > lo + 0.5 * step)
     lo2, hi2 = bounds(on)
     tol = 1e-9 * max(1.0, total)
     if lo2.sum() <= total + tol and hi2.sum() >= total - tol:
@@ -454,19 +503,17 @@ def _grid_polish(
         v = float(curves.value(x).sum())
         if v > best_v:
             best_x, best_v = x, v
-    for j in np.flatnonzero(bumpy & ~on & (x_grid > lo + 0.5 * step)):
-        got = _partial_scan(curves, total, lo2, hi2, int(j), float(lo[j]), float(hi[j]))
-        if got is not None and got[1] > best_v:
-            best_x, best_v = got
+    jobs = [
+        (int(j), lo2, hi2, float(lo[j]), float(hi[j]))
+        for j in np.flatnonzero(bumpy & ~on & (x_grid > lo + 0.5 * step))
+    ]
+    got = _partial_scans(curves, total, jobs)
+    if got is not None and got[1] > best_v:
+        best_x, best_v = got
     return best_x, best_v
 
 
 _NEIGHBOURS = 3
-
-
-def _tangent_x(curves: ResponseCurves, lo: FloatArray, hi: FloatArray, j: int) -> float:
-    """Where channel j's best response lands when it switches on (the tangent point)."""
-    return float(_tangents(curves, lo, hi)[j])
 
 
 def _tangents(curves: ResponseCurves, lo: FloatArray, hi: FloatArray) -> FloatArray:
@@ -562,139 +609,210 @@ def _concave_fill(
     hi: FloatArray,
     t0: float | None = None,
 ) -> tuple[FloatArray, float]:
-    """Water-filling when every curve is concave on its bounds: Newton on the log price.
+    """Water-filling when every curve is concave on its bounds (one problem)."""
+    x, lam = _concave_fills(
+        curves, np.array([total]), lo[None, :], hi[None, :], None if t0 is None else [t0]
+    )
+    return x[0], float(lam[0])
 
-    The demand ``sum clip(root(lam), lo, hi)`` is continuous and falling in the price, so a
-    bracketed Newton iteration (bisection when a step leaves the bracket) converges fast.
+
+def _concave_fills(
+    curves: ResponseCurves,
+    totals: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    t0: list[float] | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Water-filling for several bound sets at once: Newton on each row's log price.
+
+    Row ``i`` spends ``totals[i]`` within ``lo[i], hi[i]`` (every curve concave there).
+    The demand ``sum clip(root(lam), lo, hi)`` is continuous and falling in the price, so
+    a bracketed Newton iteration (bisection when a step leaves the bracket) converges
+    fast; the rows share each vectorised root solve.
+
+    Returns:
+        The spends (rows, channels) and each row's price.
     """
-    pinned = hi <= lo
-    if pinned.any() and not pinned.all():
-        # Channels with no room take no part in the price search (a Hill curve with
-        # shape < 1 pinned at zero has an infinite marginal there and would skew it).
-        free = np.flatnonzero(~pinned)
-        xf, lam = _concave_fill(
-            curves.subset(free), total - float(lo[pinned].sum()), lo[free], hi[free], t0
-        )
-        out = lo.copy()
-        out[free] = xf
-        return out, lam
-    warm: FloatArray | None = None
-
-    def demand(t: float) -> tuple[FloatArray, float]:
-        nonlocal warm
-        root = curves.descending_root(math.exp(t), warm)
-        warm = np.where(np.isfinite(root), root, 0.0)
-        x = np.clip(root, lo, hi)
-        return x, float(x.sum()) - total
-
-    if total - float(lo.sum()) <= 1e-12 * max(1.0, total):
-        return lo.copy(), _price_of(curves, lo, lo, hi)
-    mid = np.clip(np.full(curves.n, total / curves.n), lo, hi)
-    m = curves.marginal(np.maximum(mid, 1e-12 * max(total, 1.0)))
-    finite = m[np.isfinite(m) & (m > 0)]
-    t = math.log(float(np.median(finite))) if finite.size else 0.0
-    if t0 is not None:
-        t = t0
-    a, b = -math.inf, math.inf
+    rows, n = lo.shape
+    scale = np.maximum(1.0, np.abs(totals))
+    x_out = lo.copy()
+    t = np.zeros(rows)
+    free = hi > lo
+    # Channels with no room take no part in the starting price (a Hill curve with shape
+    # < 1 pinned at zero has an infinite marginal there).
+    mid = np.clip(totals[:, None] / n, lo, hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = curves.marginal(np.maximum(mid, 1e-12 * np.maximum(totals[:, None], 1.0)))
+        usable = np.isfinite(m) & (m > 0) & free
+        for r in range(rows):
+            if t0 is not None:
+                t[r] = t0[r]
+            elif usable[r].any():
+                t[r] = math.log(float(np.median(m[r][usable[r]])))
+    active = totals - lo.sum(axis=1) > 1e-12 * scale
+    lam_out = np.zeros(rows)
+    for idle in np.flatnonzero(~active):
+        lam_out[idle] = _price_of(curves, lo[idle], lo[idle], hi[idle])
+    a = np.full(rows, -math.inf)
+    b = np.full(rows, math.inf)
+    warm = np.zeros((rows, n))
     # A root held at the spend floor does not move with the price: not in the slope.
     floor = curves.k * (_SPEND_FLOOR * (1.0 + 1e-6))
-    x, f = demand(t)
     for _ in range(200):
-        if abs(f) <= 1e-13 * max(1.0, total):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
             break
-        if f > 0:
-            a = t
-        else:
-            b = t
+        ti = t[idx]
+        root = curves.descending_root(np.exp(ti), warm[idx])
+        warm[idx] = np.where(np.isfinite(root), root, 0.0)
+        lo_i, hi_i = lo[idx], hi[idx]
+        x = np.clip(root, lo_i, hi_i)
+        x_out[idx] = x
+        f = x.sum(axis=1) - totals[idx]
+        ok = np.abs(f) <= 1e-13 * scale[idx]
+        ai = np.where(f > 0, ti, a[idx])
+        bi = np.where(f > 0, b[idx], ti)
+        a[idx], b[idx] = ai, bi
         sec = _second(curves, x)
-        inside = (x > lo) & (x < hi) & (sec < 0) & (x > floor)
-        slope = float(np.sum(math.exp(t) / sec[inside]))
-        step_ok = slope < 0
-        t_new = t - f / slope if step_ok else math.nan
-        if not (step_ok and a < t_new < b and math.isfinite(t_new)):
-            if math.isinf(a):
-                t_new = b - 2.0 if math.isfinite(b) else t - 2.0
-            elif math.isinf(b):
-                t_new = a + 2.0
-            else:
-                t_new = 0.5 * (a + b)
-        if math.isfinite(a) and math.isfinite(b) and b - a < 1e-15 * max(1.0, abs(t)):
-            break
-        t = min(max(t_new, -700.0), 700.0)  # exp() of the log price stays finite
-        x, f = demand(t)
-    return x, math.exp(t)
+        inside = (x > lo_i) & (x < hi_i) & (sec < 0) & (x > floor)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.sum(
+                np.where(inside, np.exp(ti)[:, None] / np.where(inside, sec, -1.0), 0.0), axis=1
+            )
+            t_new = np.where(slope < 0, ti - f / np.where(slope < 0, slope, -1.0), math.nan)
+        good = (slope < 0) & (ai < t_new) & (t_new < bi) & np.isfinite(t_new)
+        fallback = np.where(
+            np.isinf(ai),
+            np.where(np.isfinite(bi), bi - 2.0, ti - 2.0),
+            np.where(np.isinf(bi), ai + 2.0, 0.5 * (ai + bi)),
+        )
+        t_new = np.where(good, t_new, fallback)
+        closed = np.isfinite(ai) & np.isfinite(bi) & (bi - ai < 1e-15 * np.maximum(1.0, np.abs(ti)))
+        stop = ok | closed
+        lam_out[idx] = np.exp(ti)
+        t[idx] = np.where(stop, ti, np.clip(t_new, -700.0, 700.0))  # exp() stays finite
+        active[idx[stop]] = False
+    return x_out, lam_out
 
 
-def _partial_scan(
+_Scan = tuple[int, FloatArray, FloatArray, float, float]  # j, lo2, hi2, low, top
+
+
+def _partial_scans(
+    curves: ResponseCurves, total: float, jobs: list[_Scan]
+) -> tuple[FloatArray, float] | None:
+    """Best split where one channel ``j`` may sit anywhere in ``[low, top]``.
+
+    For each job the other channels (concave within ``lo2, hi2``) water-fill the rest.
+    The value ``f_j(x) + F(total - x)`` peaks at an end or where ``f_j'(x)`` equals the
+    others' price ``F'(total - x)`` with the difference falling (possibly on the convex
+    part of ``f_j``). The scan runs over the others' price ``lam`` rather than over
+    ``x``: at price ``lam`` the others spend their demand ``D(lam)`` and channel ``j``
+    the rest, which rises with ``lam``, so one vectorised root solve over a price grid
+    gives the whole scan, and each sign change of ``f_j'(total - D(lam)) - lam`` is
+    refined by a root search in ``lam``. The jobs' end points share one water-filling.
+    """
+    ready: list[tuple[int, FloatArray, FloatArray, float, float]] = []
+    rows_lo: list[FloatArray] = []
+    rows_hi: list[FloatArray] = []
+    for j, lo2, hi2, low, top in jobs:
+        xmin = max(low, total - (float(hi2.sum()) - float(hi2[j])))
+        xmax = min(top, total - (float(lo2.sum()) - float(lo2[j])))
+        if xmax < xmin or curves.n < 2:
+            continue
+        for xj in (xmin, xmax):  # channel j pinned at an end, the others fill the rest
+            lo_r, hi_r = lo2.copy(), hi2.copy()
+            lo_r[j] = hi_r[j] = xj
+            rows_lo.append(lo_r)
+            rows_hi.append(hi_r)
+        ready.append((j, lo2, hi2, xmin, xmax))
+    if not ready:
+        return None
+    ends, prices = _concave_fills(
+        curves, np.full(len(rows_lo), float(total)), np.array(rows_lo), np.array(rows_hi)
+    )
+    found: list[FloatArray] = []
+    room_tol = 1e-12 * max(1.0, total)
+    for i, (j, lo2, hi2, xmin, xmax) in enumerate(ready):
+        found += [ends[2 * i], ends[2 * i + 1]]
+        if xmax - xmin <= room_tol:
+            continue
+        # The price range over which the others' demand moves between its two ends: when
+        # they sit at their caps (or minimums) the fill's price is not that edge.
+        others = np.arange(curves.n) != j
+        free = others & (hi2 > lo2)
+        if not free.any():
+            continue
+        with np.errstate(divide="ignore"):
+            m_hi = curves.marginal(hi2)[free]
+            m_lo = curves.marginal(np.maximum(lo2, curves.k * _SPEND_FLOOR * 10.0))[free]
+        capped = total - xmin >= float(hi2[others].sum()) - room_tol
+        at_min = total - xmax <= float(lo2[others].sum()) + room_tol
+        lam_a = float(m_hi.min()) if capped else float(prices[2 * i])
+        lam_b = float(m_lo.max()) if at_min else float(prices[2 * i + 1])
+        t_a = math.log(max(lam_a, 1e-300))
+        t_b = math.log(max(min(lam_b, 1e300), 1e-300))
+        if t_b > t_a:
+            found += _price_scan(curves, j, total, lo2, hi2, (xmin, xmax), (t_a, t_b))
+    vals = curves.value(np.array(found)).sum(axis=1)
+    best = int(np.argmax(vals))
+    return found[best], float(vals[best])
+
+
+def _price_scan(
     curves: ResponseCurves,
+    j: int,
     total: float,
     lo2: FloatArray,
     hi2: FloatArray,
-    j: int,
-    low: float,
-    top: float,
-) -> tuple[FloatArray, float] | None:
-    """Channel ``j`` anywhere in ``[low, top]``; the others (concave) water-fill the rest.
-
-    The value ``f_j(x) + F(total - x)`` peaks at an end or where ``f_j'(x)`` equals the
-    others' price ``F'(total - x)`` with the difference falling (possibly on the convex
-    part of ``f_j``). Scan ``x``, then refine each sign change with a root search.
-    """
-    n = curves.n
-    others = np.array([i for i in range(n) if i != j], dtype=np.intp)
-    if others.size == 0:
-        return None
-    sub = curves.subset(others)
-    lo_o, hi_o = lo2[others], hi2[others]
-    xmin = max(low, total - float(hi_o.sum()))
-    xmax = min(top, total - float(lo_o.sum()))
-    if xmax < xmin:
-        return None
+    x_range: tuple[float, float],
+    t_range: tuple[float, float],
+) -> list[FloatArray]:
+    """Local maxima of the split between channel ``j`` and the others, by log price."""
     one = curves.subset(np.array([j], dtype=np.intp))
-    state: dict[str, float] = {}
+    xmin, xmax = x_range
 
-    def fill(xj: float) -> tuple[FloatArray, float]:
-        xo, lam = _concave_fill(sub, total - xj, lo_o, hi_o, t0=state.get("t"))
-        if lam > 0 and math.isfinite(lam):
-            state["t"] = math.log(lam)
-        return xo, lam
+    def split(root: FloatArray) -> FloatArray:
+        # The others at their demand, channel j the rest (rows: prices).
+        x: FloatArray = np.clip(root, lo2, hi2)
+        x[..., j] = 0.0
+        x[..., j] = np.clip(total - x.sum(axis=-1), xmin, xmax)
+        return x
 
-    room_tol = 1e-12 * max(1.0, total)
+    ts = np.linspace(t_range[0], t_range[1], _SCAN_POINTS)
+    grid = split(curves.descending_root(np.exp(ts)))
+    # Where channel j's spend moves fast with the price, halve the price steps until no
+    # step moves it by more than a scan step of its range (a narrow peak is not skipped).
+    most = (xmax - xmin) / (_SCAN_POINTS - 1)
+    for _ in range(_SCAN_REFINE):
+        wide = np.diff(grid[:, j]) > most
+        if not wide.any():
+            break
+        mids = 0.5 * (ts[:-1] + ts[1:])[wide]
+        ts = np.concatenate([ts, mids])
+        grid = np.concatenate([grid, split(curves.descending_root(np.exp(mids)))])
+        keep = np.argsort(ts, kind="stable")
+        ts, grid = ts[keep], grid[keep]
+    chi = one.marginal(grid[:, j : j + 1])[:, 0] - np.exp(ts)
+    warm: list[FloatArray] = [grid[0]]
 
-    def chi(xj: float) -> float:
-        # d/dx [f_j(x) + F(total - x)] = f_j'(x) - F'(total - x), where F' is the price at
-        # which the others would take one more unit: the largest marginal among those
-        # with room left. At their minimums that is not the fill's price (the fill spent
-        # nothing): it can be infinite (a Hill curve with shape < 1 at zero).
-        xo, _ = fill(xj)
-        room = xo < hi_o - room_tol
-        lam = float(sub.marginal(xo)[room].max()) if room.any() else -math.inf
-        d = float(one.marginal(np.array([xj]))[0]) - lam
-        return min(max(d, -1e300), 1e300)  # brentq needs finite values
+    def at(t: float) -> FloatArray:
+        warm[0] = split(curves.descending_root(math.exp(t), warm[0]))
+        return warm[0]
 
-    def assemble(xj: float) -> FloatArray:
-        xo, _ = fill(xj)
-        full = np.empty(n)
-        full[others] = xo
-        full[j] = xj
-        return full
+    def chi_t(t: float) -> float:
+        return float(one.marginal(at(t)[j : j + 1])[0]) - math.exp(t)
 
-    found = [assemble(xmin), assemble(xmax)]
-    if xmax - xmin > 1e-12 * max(1.0, total):
-        grid = np.linspace(xmin, xmax, _SCAN_POINTS)
-        vals = [chi(float(x)) for x in grid]
-        for i in range(len(grid) - 1):
-            if vals[i] > 0 >= vals[i + 1]:
-                try:
-                    xr = brentq(chi, float(grid[i]), float(grid[i + 1]), xtol=room_tol)
-                except ValueError:
-                    # The others' fill is warm-started, so chi can differ in the last bits
-                    # between the scan and the root search; the scan point then stands in.
-                    xr = float(grid[i])
-                found.append(assemble(xr))
-    vals_f = [float(curves.value(x).sum()) for x in found]
-    i = int(np.argmax(vals_f))
-    return found[i], vals_f[i]
+    out: list[FloatArray] = []
+    for i in np.flatnonzero((chi[:-1] > 0) & (chi[1:] <= 0)):
+        try:
+            tr = brentq(chi_t, float(ts[i]), float(ts[i + 1]), xtol=1e-13)
+        except ValueError:
+            # A warm-started root can differ in its last bits from the grid's; the grid
+            # point then stands in.
+            tr = float(ts[i])
+        out.append(at(tr).copy())
+    return out
 
 
 def dp_maximise(

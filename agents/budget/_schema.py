@@ -144,6 +144,18 @@ class ChannelPlan(_Model):
     history_roi: Estimate = Field(description="Contribution / spend over the history.")
 
 
+class LiftCheck(_Model):
+    """A lift test that calibrated the fit, and how well the fitted curve meets it."""
+
+    channel: str = Field(description="The tested channel.")
+    spend: float = Field(description="Weekly spend before the test.")
+    delta_spend: float = Field(description="Change in weekly spend during the test.")
+    measured: float = Field(description="Measured change in the weekly KPI.")
+    sigma: float = Field(description="Standard error of the measurement.")
+    fitted: float = Field(description="The fitted curve's change in the weekly KPI.")
+    z: float = Field(description="(fitted - measured) / sigma.")
+
+
 class FitDiagnostics(_Model):
     """How well the response model fits and forecasts."""
 
@@ -158,6 +170,9 @@ class FitDiagnostics(_Model):
     noise_sd: float = Field(description="Residual standard deviation (KPI units per week).")
     bootstrap: int = Field(description="Bootstrap refits behind the intervals.")
     seasonality: int = Field(description="Fourier harmonics used.")
+    lift_tests: list[LiftCheck] = Field(
+        default_factory=list, description="Lift tests that calibrated the curves."
+    )
 
 
 class BudgetPlan(AgentOutput):

@@ -1,0 +1,131 @@
+"""Lift tests: measured effects of spend changes that calibrate the response curves.
+
+A marketing-mix model fitted on history alone cannot always tell a channel's average
+return from the baseline: when a channel's spend never goes near zero, a steep curve that
+flattens early and a straight line can fit the weekly KPI equally well (see
+``benchmarks/README.md``). A geo or flighting experiment measures the effect of a spend
+change directly; each test adds one term to the fit's objective, as in PyMC-Marketing's
+lift-test calibration:
+
+    ``(beta * (h(x + delta_x) - h(x)) - delta_y) / sigma``
+
+where ``x`` is the channel's weekly spend before the test, ``delta_x`` the change in weekly
+spend during it, ``delta_y`` the measured change in the weekly KPI and ``sigma`` that
+measurement's standard error. The curve is read at steady state, so a test should run long
+enough for the carry-over to settle (or its measured lift include the carry-over).
+
+The `lift_tests` source has one row per test: ``channel, spend, delta_spend, delta_kpi,
+sigma`` (weekly amounts, in the KPI's and the spend's units).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from agents.budget._data import norm_channel
+from agents.budget._model import LiftTest
+from conductor import DataError, canonical_channel
+from conductor.data import quote_ident
+
+SOURCE = "lift_tests"
+_COLUMNS = ("channel", "spend", "delta_spend", "delta_kpi", "sigma")
+
+
+def load_lift_tests(con: Any, channels: list[str]) -> list[LiftTest]:
+    """Read and check the `lift_tests` source against the history's channels.
+
+    Args:
+        con: A DuckDB cursor with the `lift_tests` view.
+        channels: The history's channel names (normalised).
+
+    Returns:
+        The tests, in file order.
+
+    Raises:
+        DataError: A missing column, a value that is not a number, a negative spend, a
+            non-positive sigma, a zero spend change or an unknown channel.
+    """
+    desc = con.execute(f"DESCRIBE {quote_ident(SOURCE)}").fetchall()
+    have = {str(r[0]).lower(): str(r[0]) for r in desc}
+    for col in _COLUMNS:
+        if col not in have:
+            raise DataError(
+                "required column is missing",
+                source=SOURCE, column=col, code="data.missing-column",
+                hint="lift_tests needs: " + ", ".join(_COLUMNS) + "; the table has: "
+                + ", ".join(str(r[0]) for r in desc),
+            )  # fmt: skip
+    ch, *nums = (quote_ident(have[c]) for c in _COLUMNS)
+    rows = con.execute(
+        f"SELECT CAST({ch} AS VARCHAR), "
+        + ", ".join(f"TRY_CAST({n} AS DOUBLE), CAST({n} AS VARCHAR)" for n in nums)
+        + f" FROM {quote_ident(SOURCE)}"
+    ).fetchall()
+    if not rows:
+        raise DataError(
+            "the table has no rows", source=SOURCE, code="data.empty",
+            hint="give one row per test, or leave the lift_tests source out",
+        )  # fmt: skip
+    index = _channel_index(channels)
+    tests = []
+    for line, row in enumerate(rows, start=1):
+        name = row[0]
+        values: dict[str, float] = {}
+        for j, col in enumerate(_COLUMNS[1:]):
+            value, raw = row[1 + 2 * j], row[2 + 2 * j]
+            if value is None:
+                raise DataError(
+                    f"row {line}: {col} {raw!r} is missing or not a number",
+                    source=SOURCE, column=col, code="data.bad-value",
+                    hint="weekly amounts as plain numbers, e.g. 12500",
+                )  # fmt: skip
+            values[col] = float(value)
+        _check_row(line, values)
+        if name is None or (c := index(name)) is None:
+            sugg = difflib.get_close_matches(norm_channel(name or ""), channels, n=1)
+            raise DataError(
+                f"row {line}: channel {name!r} is not in the spend history"
+                + (f" (did you mean {sugg[0]!r}?)" if sugg else ""),
+                source=SOURCE, column="channel", code="data.unknown-channel",
+                hint="the spend history has: " + ", ".join(channels),
+            )  # fmt: skip
+        tests.append(LiftTest(channel=c, **values))
+    return tests
+
+
+def _check_row(line: int, v: dict[str, float]) -> None:
+    problems = []
+    if v["spend"] < 0:
+        problems.append(("spend", "the spend before the test must be >= 0"))
+    if v["spend"] + v["delta_spend"] < 0:
+        problems.append(("delta_spend", "spend + delta_spend (the spend during it) is negative"))
+    if v["delta_spend"] == 0:
+        problems.append(("delta_spend", "a test must change the spend"))
+    if not v["sigma"] > 0:
+        problems.append(("sigma", "the standard error must be > 0"))
+    if problems:
+        col, why = problems[0]
+        raise DataError(
+            f"row {line}: {why}", source=SOURCE, column=col, code="data.bad-lift-test",
+            hint="weekly spend before the test, its weekly change, the measured weekly KPI "
+            "change and that measurement's standard error",
+        )  # fmt: skip
+
+
+def _channel_index(channels: list[str]) -> Any:
+    """Name -> channel index: exact (normalised) first, then by canonical channel."""
+    exact = {c: i for i, c in enumerate(channels)}
+    by_canon: dict[str, list[int]] = {}
+    for i, c in enumerate(channels):
+        if (canon := canonical_channel(c)) is not None:
+            by_canon.setdefault(canon, []).append(i)
+
+    def find(name: str) -> int | None:
+        n = norm_channel(name)
+        if n in exact:
+            return exact[n]
+        hits = by_canon.get(canonical_channel(n) or "", [])
+        return hits[0] if len(hits) == 1 else None
+
+    return find
