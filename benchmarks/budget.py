@@ -119,8 +119,9 @@ FIRST = dt.date(2024, 1, 1)
 WEEKS = 104
 
 
-def history(tmp: Path, seed: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Write spend.csv/outcomes.csv; return true ROI and last-quarter weekly spend."""
+def history(tmp: Path, seed: int, tests: int = 0) -> tuple[dict[str, float], dict[str, float]]:
+    """Write spend.csv/outcomes.csv (and ``tests`` lift tests per channel in lifts.csv);
+    return the true ROI and the last quarter's weekly spend."""
     rng = np.random.default_rng(seed)
     dates = [FIRST + dt.timedelta(weeks=i) for i in range(WEEKS)]
     doy = np.array([d.timetuple().tm_yday for d in dates])
@@ -151,7 +152,29 @@ def history(tmp: Path, seed: int) -> tuple[dict[str, float], dict[str, float]]:
         w = csv.writer(fh)
         w.writerow(["date", "revenue"])
         w.writerows([d.isoformat(), f"{y[i]:.2f}"] for i, d in enumerate(dates))
+    if tests:
+        write_lift_tests(tmp / "lifts.csv", current, tests, np.random.default_rng(10_000 + seed))
     return roi, current
+
+
+def write_lift_tests(
+    path: Path, current: dict[str, float], tests: int, rng: np.random.Generator
+) -> None:
+    """Per channel: switch it off (then, for a second test, raise it by half) from its
+    recent weekly spend; the measured weekly lift has a 10% standard error."""
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["channel", "spend", "delta_spend", "delta_kpi", "sigma"])
+        for name, (_, k, s, beta, _, _) in CHANNELS.items():
+            x0 = current[name]
+            for x1 in (0.0, 1.5 * x0)[:tests]:
+                lift = beta * (x1**s / (x1**s + k**s) - x0**s / (x0**s + k**s))
+                sigma = LIFT_SE * abs(lift)
+                w.writerow([name, f"{x0:.2f}", f"{x1 - x0:.2f}",
+                            f"{lift + sigma * rng.standard_normal():.2f}", f"{sigma:.2f}"])  # fmt: skip
+
+
+LIFT_SE = 0.10  # a lift test's standard error, relative to the lift
 
 
 def true_curves() -> ResponseCurves:
@@ -159,16 +182,17 @@ def true_curves() -> ResponseCurves:
     return ResponseCurves(p[:, 3], p[:, 1], p[:, 2])
 
 
-def bench_history(seeds: int, bootstrap: int) -> dict[str, object]:
+def bench_history(seeds: int, bootstrap: int, tests: int = 0) -> dict[str, object]:
     names = list(CHANNELS)
     curves = true_curves()
     errs: dict[str, list[float]] = {n: [] for n in names}
+    widths: dict[str, list[float]] = {n: [] for n in names}
     shares, covered, times = [], 0, []
     weeks = 13.0
     for seed in range(seeds):
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
-            roi, current = history(tmp, seed)
+            roi, current = history(tmp, seed, tests)
             cur = np.array([current[n] for n in names])
             budget = float(cur.sum() * weeks)
             goal = BusinessGoal(
@@ -182,7 +206,10 @@ def bench_history(seeds: int, bootstrap: int) -> dict[str, object]:
                 step="budget", goal=goal, params={"bootstrap": bootstrap}, spec_type=BudgetSpec
             )
             spec = agent.plan(pctx)
-            cat = DataCatalog({k: DataSource(path=tmp / f"{k}.csv") for k in ("spend", "outcomes")})
+            files = {"spend": "spend.csv", "outcomes": "outcomes.csv"}
+            if tests:
+                files["lift_tests"] = "lifts.csv"
+            cat = DataCatalog({k: DataSource(path=tmp / f) for k, f in files.items()})
             ctx = RunContext(
                 run_id="b", step="budget", agent=agent.name, goal=goal, out_dir=tmp / "out"
             )
@@ -193,6 +220,7 @@ def bench_history(seeds: int, bootstrap: int) -> dict[str, object]:
             for c in out.channels:
                 errs[c.channel].append(abs(c.history_roi.value / roi[c.channel] - 1))
                 covered += c.history_roi.low <= roi[c.channel] <= c.history_roi.high
+                widths[c.channel].append((c.history_roi.high - c.history_roi.low) / roi[c.channel])
             w = spec.horizon_weeks
             weekly_total = budget / w
             opt = maximise(curves, weekly_total)
@@ -209,6 +237,7 @@ def bench_history(seeds: int, bootstrap: int) -> dict[str, object]:
         "within_15pct": sum(e <= 0.15 for v in errs.values() for e in v)
         / sum(len(v) for v in errs.values()),
         "roi_interval_coverage": covered / sum(len(v) for v in errs.values()),
+        "roi_interval_width": {n: statistics.median(v) for n, v in widths.items()},
         "uplift_share_mean": statistics.fmean(shares),
         "uplift_share_min": min(shares),
         "run_seconds_median": statistics.median(times),
@@ -229,12 +258,23 @@ def main() -> None:
             f"{r['slsqp_ms_median']:.2f} ms: {r['speedup_median']:.1f}x | "
             f">= best of 20 SLSQP: {r['beats_best_of_20']:.0%}"
         )
-    h = bench_history(3 if args.quick else 10, bootstrap=20 if args.quick else 40)
-    print(f"history: {h['seeds']} seeds, run median {h['run_seconds_median']:.2f} s")
-    mean_err, max_err = h["roi_err_mean"], h["roi_err_max"]
-    assert isinstance(mean_err, dict) and isinstance(max_err, dict)
+    for tests in (0, 1, 2):
+        report_history(args.quick, tests)
+
+
+def report_history(quick: bool, tests: int) -> None:
+    h = bench_history(3 if quick else 10, bootstrap=20 if quick else 40, tests=tests)
+    what = ("history only", "+ one go-dark lift test per channel", "+ two lift tests per channel")
+    print(
+        f"history ({what[tests]}): {h['seeds']} seeds, run median {h['run_seconds_median']:.2f} s"
+    )
+    mean_err, max_err, width = h["roi_err_mean"], h["roi_err_max"], h["roi_interval_width"]
+    assert isinstance(mean_err, dict) and isinstance(max_err, dict) and isinstance(width, dict)
     for name in CHANNELS:
-        print(f"  ROI error {name:12s} mean {mean_err[name]:.1%} max {max_err[name]:.1%}")
+        print(
+            f"  ROI error {name:12s} mean {mean_err[name]:6.1%} max {max_err[name]:6.1%} | "
+            f"90% interval width {width[name]:6.1%} of the true ROI"
+        )
     print(
         f"  channel-seeds within 15%: {h['within_15pct']:.0%}; "
         f"ROI interval coverage: {h['roi_interval_coverage']:.0%}"
