@@ -41,8 +41,10 @@ def _feasible(total: float, lo: np.ndarray, hi: np.ndarray) -> bool:
 def _check_kkt(c: ResponseCurves, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
     # A Hill curve with shape < 1 has an infinite slope at exactly 0 that only exceeds a
     # finite price below any representable spend (shape 0.99999: below e^-30000), so
-    # unfunded channels are judged a hair above 0.
-    m = c.marginal(np.maximum(x, 1e-12 * max(1.0, float(x.sum()))))
+    # unfunded channels are judged a hair above 0: a tenth of the optimiser's rounding
+    # (1e-9 of the total), since a spend below that is none to it. (At 1e-12, shape 0.906
+    # still has a slope above a price of 1.92: the optimum gives it 5e-12 of 0.25.)
+    m = c.marginal(np.maximum(x, 1e-10 * max(1.0, float(x.sum()))))
     scale = np.maximum(1.0, x)
     free = hi > lo + 1e-7 * scale  # a channel pinned by lo == hi has no condition
     inside = free & (x > lo + 1e-7 * scale) & (x < hi - 1e-7 * scale)
@@ -154,6 +156,16 @@ def _check_kkt(c: ResponseCurves, x: np.ndarray, lo: np.ndarray, hi: np.ndarray)
         0.640625,
         np.array([0, 0, 0.0234375, 0, 0]),
         np.array([0.640625, 0.00195312, 0.640625, 0.5, 0.640625]),
+    )
+)
+@example(  # shape 0.906 unfunded beside an all-convex channel holding the whole total
+    (
+        ResponseCurves(
+            np.array([1.0, 0.5, 1.5]), np.array([1.0, 3, 0.5]), np.array([1, 0.90625, 2])
+        ),
+        0.25,
+        np.zeros(3),
+        np.full(3, 0.25),
     )
 )
 def test_allocation_sums_respects_bounds_and_kkt(p: tuple) -> None:

@@ -21,6 +21,7 @@ sigma`` (weekly amounts, in the KPI's and the spend's units).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from typing import Any
 
 from agents.budget._data import norm_channel
@@ -113,7 +114,7 @@ def _check_row(line: int, v: dict[str, float]) -> None:
         )  # fmt: skip
 
 
-def _channel_index(channels: list[str]) -> Any:
+def _channel_index(channels: list[str]) -> Callable[[str], int | None]:
     """Name -> channel index: exact (normalised) first, then by canonical channel."""
     exact = {c: i for i, c in enumerate(channels)}
     by_canon: dict[str, list[int]] = {}

@@ -24,7 +24,7 @@ from scipy.optimize import least_squares
 from scipy.signal import lfilter
 from scipy.special import expit
 
-from agents.budget._optimize import ResponseCurves
+from agents.budget._curves import ResponseCurves
 
 FloatArray = npt.NDArray[np.float64]
 
