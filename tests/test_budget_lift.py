@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, Cli, make_env
-from test_budget import FAST, FIRST, TRUE, goal, plan, run, simulate, write
+from test_budget import FAST, FIRST, TRUE, goal, plan, run, simulate, true_rois, write
 
 from agents.budget import History, LiftTest, fit_model
 from agents.budget._model import _base_design, _Problem
@@ -37,16 +37,7 @@ def go_dark(spend: np.ndarray, rel_sigma: float, seed: int = 0) -> list[LiftTest
 
 
 def roi_errors(spend: np.ndarray, fit_contrib: np.ndarray) -> np.ndarray:
-    errs = []
-    for i, (decay, k, s, beta, _) in enumerate(TRUE.values()):
-        x = spend[:, i]
-        a, carry = np.empty(len(x)), x[0]
-        for t in range(len(x)):
-            carry = decay * carry + (1 - decay) * x[t]
-            a[t] = carry
-        true_roi = (beta * a**s / (a**s + k**s)).sum() / x.sum()
-        errs.append(abs(fit_contrib[:, i].sum() / x.sum() / true_roi - 1))
-    return np.array(errs)
+    return np.abs(fit_contrib.sum(axis=0) / spend.sum(axis=0) / true_rois(spend) - 1)
 
 
 @pytest.mark.parametrize("logistic", [False, True])

@@ -41,10 +41,10 @@ def _feasible(total: float, lo: np.ndarray, hi: np.ndarray) -> bool:
 def _check_kkt(c: ResponseCurves, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
     # A Hill curve with shape < 1 has an infinite slope at exactly 0 that only exceeds a
     # finite price below any representable spend (shape 0.99999: below e^-30000), so
-    # unfunded channels are judged a hair above 0: a tenth of the optimiser's rounding
-    # (1e-9 of the total), since a spend below that is none to it. (At 1e-12, shape 0.906
-    # still has a slope above a price of 1.92: the optimum gives it 5e-12 of 0.25.)
-    m = c.marginal(np.maximum(x, 1e-10 * max(1.0, float(x.sum()))))
+    # unfunded channels are judged a hair above 0: the optimiser's rounding (1e-9 of the
+    # total), since a spend below that is none to it. (At 1e-12, shape 0.906 still has a
+    # slope above a price of 1.92: the optimum gives it 5e-12 of 0.25.)
+    m = c.marginal(np.maximum(x, 1e-9 * max(1.0, float(x.sum()))))
     scale = np.maximum(1.0, x)
     free = hi > lo + 1e-7 * scale  # a channel pinned by lo == hi has no condition
     inside = free & (x > lo + 1e-7 * scale) & (x < hi - 1e-7 * scale)
@@ -166,6 +166,29 @@ def _check_kkt(c: ResponseCurves, x: np.ndarray, lo: np.ndarray, hi: np.ndarray)
         0.25,
         np.zeros(3),
         np.full(3, 0.25),
+    )
+)
+@example(  # the same with shape 0.867: the optimum's sliver is 1.5e-10 of 0.1
+    (
+        ResponseCurves(
+            np.array([1.0, 9, 1]), np.array([1, 0.3125, 1]), np.array([1, 1.5, 0.8671875])
+        ),
+        0.1015625,
+        np.zeros(3),
+        np.full(3, 0.1015625),
+    )
+)
+@example(  # the first channel's optimum lies on its convex part within one price step
+    (
+        ResponseCurves(
+            np.array([2.0, 7, 1.875, 1, 6, 5]),
+            np.array([2.65625, 0.84375, 1, 0.5625, 1, 0.34375]),
+            np.array([1.28125, 2.25, 1, 1.75, 1, 1]),
+            np.array([False, False, True, False, False, False]),
+        ),
+        9.3125,
+        np.array([0.25, 0, 0, 0, 0, 0]),
+        np.array([9.3125, 9.3125, 9.3125, 9.3125, 2.34375, 9.3125]),
     )
 )
 def test_allocation_sums_respects_bounds_and_kkt(p: tuple) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -338,9 +338,19 @@ class _Run:
         return scope, excluded
 
     def _bounds(
-        self, names: list[str], total: float, previous: FloatArray, excluded: set[str]
+        self,
+        names: list[str],
+        total: float,
+        previous: FloatArray,
+        excluded: set[str],
+        seen: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray, list[list[str]], list[list[str]]]:
-        """Per-channel bounds (horizon amounts) with the reasons behind each."""
+        """Per-channel bounds (horizon amounts) with the reasons behind each.
+
+        ``seen`` (2, channels): the range of weekly spend the history covers, scaled to the
+        horizon (NaN where a channel has none); it yields to every stated constraint, and
+        its lower edge applies only when the whole budget is spent.
+        """
         spec = self.spec
         n = len(names)
         lo, hi = np.zeros(n), np.full(n, total)
@@ -388,7 +398,48 @@ class _Run:
                 tighten(i, max(previous[i] * (1 - mc), 0.0), f"brand max change {mc:.0%} vs current {previous[i]:,.0f}", upper=False)  # fmt: skip
             if c in excluded:
                 tighten(i, 0.0, "brand bans it" if c in banned else "excluded", upper=True)
+        if seen is not None:
+            self._history_range(names, total, seen, lo, hi, tighten)
         return lo, hi, lo_why, hi_why
+
+    def _history_range(
+        self,
+        names: list[str],
+        total: float,
+        seen: FloatArray,
+        lo: FloatArray,
+        hi: FloatArray,
+        tighten: Callable[[int, float, str, bool], None],
+    ) -> None:
+        """Keep each channel where its curve was fitted, unless the budget cannot fit."""
+        spec, w = self.spec, self.spec.horizon_weeks
+        known = np.isfinite(seen).all(axis=0)
+        g_lo = np.clip(np.where(known, seen[0], lo), lo, hi)
+        g_hi = np.clip(np.where(known, seen[1], hi), g_lo, hi)
+        pct = f"{spec.history_range:.0%}"
+        why = [
+            f"history range: {pct} of its weekly spends were {seen[0, i] / w:,.0f} to "
+            f"{seen[1, i] / w:,.0f} {spec.currency}"
+            for i in range(len(names))
+        ]
+        if g_hi.sum() < total:
+            self.warnings.append(
+                "the budget is more than the channels' historical weekly spends add up to: "
+                "the plan goes beyond them, where the curves are extrapolated"
+            )
+        else:
+            for i in np.flatnonzero(known):
+                tighten(int(i), float(g_hi[i]), why[i], True)
+        if spec.mode != "budget" or self._return_bound() is not None:
+            return  # the plan may spend less than the budget: no floor from the history
+        if g_lo.sum() > total:
+            self.warnings.append(
+                "the budget is less than the channels' lowest historical weekly spends add up "
+                "to: the plan goes below them, where the curves are extrapolated"
+            )
+        else:
+            for i in np.flatnonzero(known):
+                tighten(int(i), float(g_lo[i]), why[i], False)
 
     def _infeasible(
         self,
@@ -465,7 +516,12 @@ class _Run:
             cur_weekly / cur_total if cur_total > 0 else np.full(len(names), 1 / max(len(names), 1))
         )
         previous = mix * total
-        lo, hi, lo_why, hi_why = self._bounds(names, total, previous, excluded)
+        seen = None
+        if spec.history_range is not None:
+            tail = 50.0 * (1.0 - spec.history_range)
+            q = np.percentile(hist.spend, [tail, 100.0 - tail], axis=0) * w
+            seen = np.array([q[:, i] if i >= 0 else [np.nan, np.nan] for i in model_idx]).T
+        lo, hi, lo_why, hi_why = self._bounds(names, total, previous, excluded, seen)
 
         def solve(amount: float) -> tuple[FloatArray, float, bool]:
             sol = maximise(curves, amount / w, lo / w, np.minimum(hi, amount) / w)
@@ -523,9 +579,36 @@ class _Run:
                 x, price, certified = self._within_return(solve, media, r, label, float(lo.sum()), float(x.sum()), names, lo, lo_why)  # fmt: skip
 
         spend = float(x.sum())
+        self._note_history_range(names, x, lo, hi, lo_why, hi_why)
         return self._output(fit, names, model_idx, curves, x, previous, cur_weekly, lo, hi,
                             lo_why, hi_why, price, certified, total, spend, baseline,
                             other_media, horizon, frac, target)  # fmt: skip
+
+    def _note_history_range(
+        self,
+        names: list[str],
+        x: FloatArray,
+        lo: FloatArray,
+        hi: FloatArray,
+        lo_why: list[list[str]],
+        hi_why: list[list[str]],
+    ) -> None:
+        """Say where the plan stops at the edge of the spends the history has seen."""
+        w, cur = self.spec.horizon_weeks, self.spec.currency
+        for i, c in enumerate(names):
+            tol = 1e-6 * max(1.0, float(hi[i]))
+            if hi_why[i][:1] and hi_why[i][0].startswith("history range") and x[i] >= hi[i] - tol:
+                edge, more = "top", "higher"
+            elif lo_why[i][:1] and lo_why[i][0].startswith("history range") and x[i] <= lo[i] + tol:
+                edge, more = "bottom", "lower"
+            else:
+                continue
+            self.warnings.append(
+                f"{c} is held at the {edge} of its historical weekly spend "
+                f"({x[i] / w:,.0f} {cur}/week): beyond it the curve is extrapolated; a test at "
+                f"{more} spend would show whether to go further (`history_range: null` lifts "
+                "this limit)"
+            )
 
     def _horizon_weeks(self, last: dt.date) -> list[dt.date]:
         start = self.spec.horizon_start

@@ -567,10 +567,15 @@ def _price_scan(
     ts = np.linspace(t_range[0], t_range[1], _SCAN_POINTS)
     grid = split(curves.descending_root(np.exp(ts)))
     # Where channel j's spend moves fast with the price, halve the price steps until no
-    # step moves it by more than a scan step of its range (a narrow peak is not skipped).
+    # step moves it by more than a scan step of its range, or of its convex part while it
+    # is on it: there a narrow peak can sit between two scan points (past the inflection
+    # f_j' falls as the others' price rises, so one crossing, which no grid misses).
     most = (xmax - xmin) / (_SCAN_POINTS - 1)
+    infl = float(one.inflection()[0])
+    most_convex = max(min(infl, xmax) - xmin, 0.0) / (_SCAN_POINTS - 1)
     for _ in range(_SCAN_REFINE):
-        wide = np.diff(grid[:, j]) > most
+        left = grid[:-1, j]
+        wide = np.diff(grid[:, j]) > np.where(left < infl, min(most, most_convex), most)
         if not wide.any():
             break
         mids = 0.5 * (ts[:-1] + ts[1:])[wide]

@@ -90,6 +90,16 @@ class BudgetSpec(TaskSpec):
     current_weeks: int = Field(
         default=13, ge=1, description="Recent weeks that define the current mix."
     )
+    history_range: float | None = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description=(
+            "Keep each channel's weekly spend within this central share of the weekly "
+            "spends seen in its history (0.9: 5th to 95th percentile), where its curve is "
+            "fitted rather than extrapolated; null lets the plan go anywhere."
+        ),
+    )
     bootstrap: int = Field(
         default=30, ge=0, le=1000, description="Bootstrap refits for the uncertainty intervals."
     )
