@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from agents.budget._bounds import history_range_notes, infeasible, plan_bounds
 from agents.budget._data import load_history, norm_channel
 from agents.budget._lift import SOURCE as LIFT_SOURCE
 from agents.budget._lift import load_lift_tests
@@ -337,157 +338,6 @@ class _Run:
         scope = list(dict.fromkeys(wanted + [c for c in data_channels if c in excluded]))
         return scope, excluded
 
-    def _bounds(
-        self,
-        names: list[str],
-        total: float,
-        previous: FloatArray,
-        excluded: set[str],
-        seen: FloatArray | None = None,
-    ) -> tuple[FloatArray, FloatArray, list[list[str]], list[list[str]]]:
-        """Per-channel bounds (horizon amounts) with the reasons behind each.
-
-        ``seen`` (2, channels): the range of weekly spend the history covers, scaled to the
-        horizon (NaN where a channel has none); it yields to every stated constraint, and
-        its lower edge applies only when the whole budget is spent.
-        """
-        spec = self.spec
-        n = len(names)
-        lo, hi = np.zeros(n), np.full(n, total)
-        lo_why: list[list[str]] = [[] for _ in range(n)]
-        hi_why: list[list[str]] = [[] for _ in range(n)]
-        cur = spec.currency
-
-        def tighten(i: int, value: float, why: str, upper: bool) -> None:
-            if upper:
-                if value < hi[i] - 1e-9:
-                    hi[i] = value
-                    hi_why[i] = [why]
-                elif abs(value - hi[i]) <= 1e-9:
-                    hi_why[i].append(why)
-            elif value > lo[i] + 1e-9:
-                lo[i] = value
-                lo_why[i] = [why]
-            elif abs(value - lo[i]) <= 1e-9 and value > 0:
-                lo_why[i].append(why)
-
-        mins = {norm_channel(k): v for k, v in spec.min_spend.items()}
-        maxs = {norm_channel(k): v for k, v in spec.max_spend.items()}
-        min_sh = {norm_channel(k): v for k, v in spec.min_share.items()}
-        max_sh = {(k if k == "*" else norm_channel(k)): v for k, v in spec.max_share.items()}
-        brand_sh = {
-            (k if k == "*" else norm_channel(k)): v for k, v in spec.brand_max_share.items()
-        }
-        banned = {norm_channel(c) for c in spec.banned_channels}
-        for i, c in enumerate(names):
-            if c in mins:
-                tighten(i, mins[c], f"min_spend {mins[c]:,.0f} {cur}", upper=False)
-            if c in min_sh:
-                tighten(i, min_sh[c] * total, f"min_share {min_sh[c]:.0%}", upper=False)
-            if c in maxs:
-                tighten(i, maxs[c], f"max_spend {maxs[c]:,.0f} {cur}", upper=True)
-            share = max_sh.get(c, max_sh.get("*"))
-            if share is not None:
-                tighten(i, share * total, f"max_share {share:.0%}", upper=True)
-            bshare = brand_sh.get(c, brand_sh.get("*"))
-            if bshare is not None:
-                tighten(i, bshare * total, f"brand max share {bshare:.0%}", upper=True)
-            if spec.max_change is not None:
-                mc = spec.max_change
-                tighten(i, previous[i] * (1 + mc), f"brand max change {mc:.0%} vs current {previous[i]:,.0f}", upper=True)  # fmt: skip
-                tighten(i, max(previous[i] * (1 - mc), 0.0), f"brand max change {mc:.0%} vs current {previous[i]:,.0f}", upper=False)  # fmt: skip
-            if c in excluded:
-                tighten(i, 0.0, "brand bans it" if c in banned else "excluded", upper=True)
-        if seen is not None:
-            self._history_range(names, total, seen, lo, hi, tighten)
-        return lo, hi, lo_why, hi_why
-
-    def _history_range(
-        self,
-        names: list[str],
-        total: float,
-        seen: FloatArray,
-        lo: FloatArray,
-        hi: FloatArray,
-        tighten: Callable[[int, float, str, bool], None],
-    ) -> None:
-        """Keep each channel where its curve was fitted, unless the budget cannot fit."""
-        spec, w = self.spec, self.spec.horizon_weeks
-        known = np.isfinite(seen).all(axis=0)
-        g_lo = np.clip(np.where(known, seen[0], lo), lo, hi)
-        g_hi = np.clip(np.where(known, seen[1], hi), g_lo, hi)
-        pct = f"{spec.history_range:.0%}"
-        why = [
-            f"history range: {pct} of its weekly spends were {seen[0, i] / w:,.0f} to "
-            f"{seen[1, i] / w:,.0f} {spec.currency}"
-            for i in range(len(names))
-        ]
-        if g_hi.sum() < total:
-            self.warnings.append(
-                "the budget is more than the channels' historical weekly spends add up to: "
-                "the plan goes beyond them, where the curves are extrapolated"
-            )
-        else:
-            for i in np.flatnonzero(known):
-                tighten(int(i), float(g_hi[i]), why[i], True)
-        if spec.mode != "budget" or self._return_bound() is not None:
-            return  # the plan may spend less than the budget: no floor from the history
-        if g_lo.sum() > total:
-            self.warnings.append(
-                "the budget is less than the channels' lowest historical weekly spends add up "
-                "to: the plan goes below them, where the curves are extrapolated"
-            )
-        else:
-            for i in np.flatnonzero(known):
-                tighten(int(i), float(g_lo[i]), why[i], False)
-
-    def _infeasible(
-        self,
-        exc: InfeasibleBounds,
-        names: list[str],
-        total: float,
-        lo: FloatArray,
-        hi: FloatArray,
-        lo_why: list[list[str]],
-        hi_why: list[list[str]],
-    ) -> AgentError:
-        cur = self.spec.currency
-        if exc.kind == "min-above-max":
-            parts = [
-                f"{names[i]}: minimum {lo[i]:,.0f} ({'; '.join(lo_why[i])}) is above maximum "
-                f"{hi[i]:,.0f} ({'; '.join(hi_why[i]) or 'the budget'})"
-                for i in range(len(names))
-                if lo[i] > hi[i] + 1e-9 * max(1.0, total)
-            ]
-            return self.fail(
-                "infeasible budget constraints: " + "; ".join(parts),
-                "budget.infeasible",
-                "loosen one of the clashing constraints for each channel listed",
-            )
-        if exc.kind == "below-minimums":
-            parts = [
-                f"{names[i]} {lo[i]:,.0f} ({'; '.join(lo_why[i])})"
-                for i in range(len(names))
-                if lo[i] > 0
-            ]
-            return self.fail(
-                f"infeasible budget constraints: the minimums add up to {lo.sum():,.0f} {cur}, "
-                f"more than the budget of {total:,.0f} {cur}: " + ", ".join(parts),
-                "budget.infeasible",
-                "raise the budget or lower these minimums",
-            )
-        parts = [
-            f"{names[i]} {hi[i]:,.0f} ({'; '.join(hi_why[i])})"
-            for i in range(len(names))
-            if hi_why[i]
-        ]
-        return self.fail(
-            f"infeasible budget constraints: the channel maximums add up to {hi.sum():,.0f} "
-            f"{cur}, less than the budget of {total:,.0f} {cur}: " + ", ".join(parts),
-            "budget.infeasible",
-            "loosen the caps or exclusions, add channels, or lower the budget",
-        )
-
     def _optimise(self, fit: Fit, scope: list[str], excluded: set[str]) -> BudgetPlan:
         spec, ctx = self.spec, self.ctx
         hist = fit.history
@@ -521,7 +371,11 @@ class _Run:
             tail = 50.0 * (1.0 - spec.history_range)
             q = np.percentile(hist.spend, [tail, 100.0 - tail], axis=0) * w
             seen = np.array([q[:, i] if i >= 0 else [np.nan, np.nan] for i in model_idx]).T
-        lo, hi, lo_why, hi_why = self._bounds(names, total, previous, excluded, seen)
+        # The history's floor holds only when the whole budget is spent (not when the
+        # plan may spend less: a target, a CPA/ROAS bound).
+        floor = spec.mode == "budget" and self._return_bound() is None
+        bounds = plan_bounds(spec, names, total, previous, excluded, seen, floor, self.warnings)
+        lo, hi, lo_why, hi_why = bounds.lo, bounds.hi, bounds.lo_why, bounds.hi_why
 
         def solve(amount: float) -> tuple[FloatArray, float, bool]:
             sol = maximise(curves, amount / w, lo / w, np.minimum(hi, amount) / w)
@@ -534,7 +388,7 @@ class _Run:
         try:
             x, price, certified = solve(total)
         except InfeasibleBounds as exc:
-            raise self._infeasible(exc, names, total, lo, hi, lo_why, hi_why) from None
+            raise self.fail(*infeasible(exc, names, total, bounds, spec.currency)) from None
 
         # Everything but the planned channels carries on at its current weekly spend.
         horizon = self._horizon_weeks(hist.weeks[-1])
@@ -579,36 +433,10 @@ class _Run:
                 x, price, certified = self._within_return(solve, media, r, label, float(lo.sum()), float(x.sum()), names, lo, lo_why)  # fmt: skip
 
         spend = float(x.sum())
-        self._note_history_range(names, x, lo, hi, lo_why, hi_why)
+        self.warnings += history_range_notes(spec, names, x, bounds)
         return self._output(fit, names, model_idx, curves, x, previous, cur_weekly, lo, hi,
                             lo_why, hi_why, price, certified, total, spend, baseline,
                             other_media, horizon, frac, target)  # fmt: skip
-
-    def _note_history_range(
-        self,
-        names: list[str],
-        x: FloatArray,
-        lo: FloatArray,
-        hi: FloatArray,
-        lo_why: list[list[str]],
-        hi_why: list[list[str]],
-    ) -> None:
-        """Say where the plan stops at the edge of the spends the history has seen."""
-        w, cur = self.spec.horizon_weeks, self.spec.currency
-        for i, c in enumerate(names):
-            tol = 1e-6 * max(1.0, float(hi[i]))
-            if hi_why[i][:1] and hi_why[i][0].startswith("history range") and x[i] >= hi[i] - tol:
-                edge, more = "top", "higher"
-            elif lo_why[i][:1] and lo_why[i][0].startswith("history range") and x[i] <= lo[i] + tol:
-                edge, more = "bottom", "lower"
-            else:
-                continue
-            self.warnings.append(
-                f"{c} is held at the {edge} of its historical weekly spend "
-                f"({x[i] / w:,.0f} {cur}/week): beyond it the curve is extrapolated; a test at "
-                f"{more} spend would show whether to go further (`history_range: null` lifts "
-                "this limit)"
-            )
 
     def _horizon_weeks(self, last: dt.date) -> list[dt.date]:
         start = self.spec.horizon_start
