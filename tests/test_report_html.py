@@ -167,6 +167,18 @@ def test_runner_writes_the_report_into_the_run_folder(
     assert len(charts(page)) == 6  # no truth check: that is added by `conductor demo`
 
 
+def test_lift_tests_behind_the_budget_fit_are_shown(full: dict[str, Any]) -> None:
+    doc = copy.deepcopy(full)
+    diag = doc["steps"]["budget"]["output"]["diagnostics"]
+    assert "Calibrated with" not in section(render_html(doc), "budget")
+    diag["lift_tests"] = [
+        {"channel": "email", "spend": 1200.0, "delta_spend": -1200.0, "measured": -4900.0,
+         "sigma": 300.0, "fitted": -4712.4, "z": 0.63},
+    ]  # fmt: skip
+    budget = section(render_html(doc), "budget")
+    assert "Calibrated with 1 lift test(s): email measured -4,900 per week, fitted -4,712" in budget
+
+
 def test_report_is_self_contained(full_html: str) -> None:
     from plotly.offline import get_plotlyjs
 
