@@ -46,7 +46,13 @@ def test_lift_terms_jacobian_matches_finite_differences(logistic: bool) -> None:
     weeks = [FIRST + dt.timedelta(weeks=i) for i in range(60)]
     xs = rng.lognormal(0, 0.4, (60, 3))
     lifts = np.array(
-        [[0, 1.0, 0.0, -0.2, 0.02], [2, 0.8, 1.6, 0.05, 0.01], [1, 0.0, 1.0, 0.1, 0.02]]
+        [
+            [0, 1.0, 0.0, -0.2, 0.02, 0],
+            [2, 0.8, 1.6, 0.05, 0.01, 0],
+            [1, 0.0, 1.0, 0.1, 0.02, 0],
+            [0, 1.2, 0.0, -0.2, 0.02, 4],  # a 4-week test: the carry-over fades over it
+            [2, 0.7, 1.4, 0.05, 0.01, 6],
+        ]
     )
     prob = _Problem(
         xs, rng.normal(1, 0.1, 60), _base_design(weeks, weeks[0], 60, 1), logistic, 0.05, 1, lifts
@@ -54,15 +60,16 @@ def test_lift_terms_jacobian_matches_finite_differences(logistic: bool) -> None:
     theta = prob.linear_start((0.3, 0.2, 1.7))
     theta[3:12:4] = [0.3, 0.2, 0.4]
     r, jac = prob.lift_terms(theta)
-    assert r.shape == (3,) and np.all(np.isfinite(r))
+    assert r.shape == (5,) and np.all(np.isfinite(r))
+    assert np.any(jac[:, 0] != 0)  # a timed test depends on the decay
     for j in range(prob.n):
         step = np.zeros(prob.n)
         step[j] = 1e-6
         num = (prob.lift_terms(theta + step)[0] - prob.lift_terms(theta - step)[0]) / 2e-6
         assert np.allclose(jac[:, j], num, rtol=1e-5, atol=1e-6), j
     # The objective's residuals and Jacobian carry the lift terms after the history's.
-    assert np.allclose(prob.residuals(theta)[-3:], r)
-    assert np.allclose(prob.jacobian(theta)[-3:], jac)
+    assert np.allclose(prob.residuals(theta)[-5:], r)
+    assert np.allclose(prob.jacobian(theta)[-5:], jac)
 
 
 def test_lift_tests_pull_each_curve_to_its_measurement() -> None:
@@ -84,6 +91,28 @@ def test_lift_tests_pull_each_curve_to_its_measurement() -> None:
     )
     assert after.max() < 0.1, after
     assert after.mean() < before.mean(), (before, after)
+
+
+def test_a_timed_test_is_read_along_the_carry_over() -> None:
+    # Four weeks after switching social off (decay 0.5) its adstock has fallen only part of
+    # the way: the measured average lift is ~77% of the steady-state one. Read as steady
+    # state it drags social's curve down; with `weeks` the model follows the adstock.
+    spend, y = simulate(104, seed=5, noise=6000.0)
+    hist = History([FIRST + dt.timedelta(weeks=i) for i in range(104)], list(TRUE), spend, y)
+    tests: dict[int, list[LiftTest]] = {0: [], 4: []}
+    for c, (name, (decay, *_)) in enumerate(TRUE.items()):
+        x0 = float(spend[-13:, c].mean())
+        path = x0 * decay ** np.arange(1, 5)  # adstock during a 4-week go-dark test
+        lift = float(np.mean([steady(name, a) for a in path])) - steady(name, x0)
+        for weeks, rows in tests.items():
+            rows.append(LiftTest(c, x0, -x0, lift, abs(lift) * 0.02, float(weeks)))
+    timed = fit_model(hist, bootstrap=0, lifts=tests[4])
+    steady_read = fit_model(hist, bootstrap=0, lifts=tests[0])
+    social = list(TRUE).index("social")
+    err_timed = roi_errors(spend, timed.contributions)
+    err_steady = roi_errors(spend, steady_read.contributions)
+    assert err_timed[social] < 0.08, err_timed
+    assert err_steady[social] > 2 * err_timed[social], (err_steady, err_timed)
 
 
 def test_bootstrap_redraws_the_measurements() -> None:
@@ -168,6 +197,27 @@ def test_bad_lift_tests_are_a_clear_error(
     err = info.value
     assert err.code == code and err.source == "lift_tests" and err.column == column
     assert words in str(err) + err.hint
+
+
+def test_test_duration_is_optional_and_checked(tmp_path: Path) -> None:
+    paths = write(tmp_path)
+    path = tmp_path / "lifts.csv"
+    rows = [[*r, w] for r, w in zip(good_rows(RECENT), ["4", "", "6"], strict=True)]
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows(
+            [["channel", "spend", "delta_spend", "delta_kpi", "sigma", "weeks"], *rows]
+        )
+    paths["lift_tests"] = path
+    out = run(tmp_path, plan(goal(), FAST), paths)
+    assert [c.weeks for c in out.diagnostics.lift_tests] == [4, None, 6]
+    rows[1][5] = "0"
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows(
+            [["channel", "spend", "delta_spend", "delta_kpi", "sigma", "weeks"], *rows]
+        )
+    with pytest.raises(DataError) as info:
+        run(tmp_path, plan(goal(), FAST), paths)
+    assert info.value.column == "weeks" and "row 2" in str(info.value)
 
 
 def test_pipeline_with_lift_tests_through_the_cli(tmp_path: Path) -> None:

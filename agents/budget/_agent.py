@@ -252,6 +252,7 @@ class _Run:
                 delta_spend=t.delta_spend,
                 measured=t.delta_kpi,
                 sigma=t.sigma,
+                weeks=t.weeks or None,
                 fitted=f,
                 z=(f - t.delta_kpi) / t.sigma,
             )

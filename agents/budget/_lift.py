@@ -11,11 +11,13 @@ lift-test calibration:
 
 where ``x`` is the channel's weekly spend before the test, ``delta_x`` the change in weekly
 spend during it, ``delta_y`` the measured change in the weekly KPI and ``sigma`` that
-measurement's standard error. The curve is read at steady state, so a test should run long
-enough for the carry-over to settle (or its measured lift include the carry-over).
+measurement's standard error. Without a duration the curve is read at steady state (a test
+long enough for the carry-over to settle, or a lift that includes it).
 
 The `lift_tests` source has one row per test: ``channel, spend, delta_spend, delta_kpi,
-sigma`` (weekly amounts, in the KPI's and the spend's units).
+sigma`` (weekly amounts, in the KPI's and the spend's units) and optionally ``weeks``, how
+long the test ran: the measured lift is then the average over those weeks while the
+carry-over builds up, which the model follows through the channel's adstock.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from conductor.data import quote_ident
 
 SOURCE = "lift_tests"
 _COLUMNS = ("channel", "spend", "delta_spend", "delta_kpi", "sigma")
+_OPTIONAL = ("weeks",)
 
 
 def load_lift_tests(con: Any, channels: list[str]) -> list[LiftTest]:
@@ -57,7 +60,8 @@ def load_lift_tests(con: Any, channels: list[str]) -> list[LiftTest]:
                 hint="lift_tests needs: " + ", ".join(_COLUMNS) + "; the table has: "
                 + ", ".join(str(r[0]) for r in desc),
             )  # fmt: skip
-    ch, *nums = (quote_ident(have[c]) for c in _COLUMNS)
+    cols = [*_COLUMNS, *(c for c in _OPTIONAL if c in have)]
+    ch, *nums = (quote_ident(have[c]) for c in cols)
     rows = con.execute(
         f"SELECT CAST({ch} AS VARCHAR), "
         + ", ".join(f"TRY_CAST({n} AS DOUBLE), CAST({n} AS VARCHAR)" for n in nums)
@@ -73,8 +77,10 @@ def load_lift_tests(con: Any, channels: list[str]) -> list[LiftTest]:
     for line, row in enumerate(rows, start=1):
         name = row[0]
         values: dict[str, float] = {}
-        for j, col in enumerate(_COLUMNS[1:]):
+        for j, col in enumerate(cols[1:]):
             value, raw = row[1 + 2 * j], row[2 + 2 * j]
+            if value is None and col in _OPTIONAL and raw is None:
+                continue  # a blank duration: read at steady state
             if value is None:
                 raise DataError(
                     f"row {line}: {col} {raw!r} is missing or not a number",
@@ -105,6 +111,10 @@ def _check_row(line: int, v: dict[str, float]) -> None:
         problems.append(("delta_spend", "a test must change the spend"))
     if not v["sigma"] > 0:
         problems.append(("sigma", "the standard error must be > 0"))
+    if "weeks" in v and not 1 <= v["weeks"] <= 520:
+        problems.append(
+            ("weeks", "a test runs for 1 to 520 weeks (leave it blank for steady state)")
+        )
     if problems:
         col, why = problems[0]
         raise DataError(

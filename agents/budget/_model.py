@@ -72,6 +72,8 @@ class LiftTest:
         delta_spend: Change in weekly spend during the test (spend + delta_spend >= 0).
         delta_kpi: Measured change in the weekly KPI.
         sigma: Standard error of ``delta_kpi`` (> 0).
+        weeks: How long the test ran: ``delta_kpi`` is then the average weekly lift while
+            the carry-over builds up (or fades); 0 reads it at steady state.
     """
 
     channel: int
@@ -79,6 +81,7 @@ class LiftTest:
     delta_spend: float
     delta_kpi: float
     sigma: float
+    weeks: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -184,9 +187,9 @@ class _Problem:
         lifts: FloatArray | None = None,
     ) -> None:
         self.xs = xs  # (T, C), spend / channel mean
-        # Lift tests (m, 5): channel, spend before and during (/ channel mean), measured
-        # weekly lift and its standard error (/ KPI mean).
-        self.lifts = np.zeros((0, 5)) if lifts is None else lifts
+        # Lift tests (m, 6): channel, spend before and during (/ channel mean), measured
+        # weekly lift and its standard error (/ KPI mean), weeks the test ran (0: steady).
+        self.lifts = np.zeros((0, 6)) if lifts is None else lifts
         self.y = y  # (T,), KPI / KPI mean
         self.bx = base_x  # (T, P)
         self.logistic = logistic
@@ -267,30 +270,49 @@ class _Problem:
         return np.concatenate([r, prior, self.lift_terms(theta)[0]])
 
     def lift_terms(self, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Each lift test's standardised miss and its Jacobian row (steady-state curve)."""
+        """Each lift test's standardised miss and its Jacobian row.
+
+        A test of ``W`` weeks measures the average weekly lift while the adstock moves from
+        the old spend towards the new (``a_t = x1 + (x0 - x1) decay^t``, t = 1..W); with
+        ``W = 0`` the lift is read at steady state.
+        """
         m = len(self.lifts)
         r, jac = np.zeros(m), np.zeros((m, self.n))
-        for i, (c_f, x0, x1, lift, se) in enumerate(self.lifts):
+        for i, (c_f, x0, x1, lift, se, weeks) in enumerate(self.lifts):
             c = int(c_f)
-            _, logk, shape, beta = theta[4 * c : 4 * c + 4]
-            h, dk, ds = np.zeros(2), np.zeros(2), np.zeros(2)
-            for e, x in enumerate((x0, x1)):
-                if x <= 0:
-                    continue  # h(0) = 0 for both curves
-                if self.logistic:
-                    z = _C_LOGISTIC * x / math.exp(logk)
-                    h[e] = math.tanh(z)
-                    dk[e] = -(1.0 - h[e] ** 2) * z
-                else:
-                    u = math.log(x) - logk
-                    h[e] = float(expit(shape * u))
-                    q = h[e] * (1.0 - h[e])
-                    dk[e], ds[e] = -shape * q, u * q
-            r[i] = (beta * (h[1] - h[0]) - lift) / se
-            jac[i, 4 * c + 1] = beta * (dk[1] - dk[0]) / se
-            jac[i, 4 * c + 2] = beta * (ds[1] - ds[0]) / se
-            jac[i, 4 * c + 3] = (h[1] - h[0]) / se
+            decay, logk, shape, beta = theta[4 * c : 4 * c + 4]
+            n_w = int(weeks + 0.5)  # whole weeks
+            t = np.arange(1, n_w + 1, dtype=np.float64)
+            path = x1 + (x0 - x1) * decay**t if n_w else np.array([x1])
+            h0, _, dk0, ds0 = self._curve_at(np.array([x0]), logk, shape)
+            h, dh_da, dk, ds = self._curve_at(path, logk, shape)
+            dd = (x0 - x1) * t * decay ** (t - 1.0) if n_w else np.zeros(1)
+            gap = float(np.mean(h) - h0[0])
+            r[i] = (beta * gap - lift) / se
+            jac[i, 4 * c] = beta * float(np.mean(dh_da * dd)) / se
+            jac[i, 4 * c + 1] = beta * (float(np.mean(dk)) - dk0[0]) / se
+            jac[i, 4 * c + 2] = beta * (float(np.mean(ds)) - ds0[0]) / se
+            jac[i, 4 * c + 3] = gap / se
         return r, jac
+
+    def _curve_at(
+        self, a: FloatArray, logk: float, shape: float
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """The saturation curve at adstock ``a`` and its derivatives in a, log k, shape."""
+        pos = a > 0
+        safe = np.where(pos, a, 1.0)
+        if self.logistic:
+            k = math.exp(logk)
+            h = np.tanh(_C_LOGISTIC * safe / k)
+            slope = (1.0 - h * h) * _C_LOGISTIC / k
+            dk, ds = -slope * safe, np.zeros_like(h)
+        else:
+            u = np.log(safe) - logk
+            h = expit(shape * u)
+            q = h * (1.0 - h)
+            slope, dk, ds = shape * q / safe, -shape * q, u * q
+        # h(0) = 0 for both curves (and nothing moves it there).
+        return tuple(np.where(pos, v, 0.0) for v in (h, slope, dk, ds))  # type: ignore[return-value]
 
     def jacobian(self, theta: FloatArray) -> FloatArray:
         h, dh = self.media(theta, grad=True)
@@ -402,10 +424,11 @@ def fit_model(
                 (t.spend + t.delta_spend) / xm[t.channel],
                 t.delta_kpi / ym,
                 t.sigma / ym,
+                t.weeks,
             )
             for t in lifts
         ]
-    ).reshape(-1, 5)
+    ).reshape(-1, 6)
 
     def problem(y_: FloatArray, sigma_: float, rows: slice = slice(None)) -> _Problem:
         return _Problem(xs[rows], y_[rows], bx[rows], logistic, sigma_, order, lift)

@@ -162,6 +162,9 @@ class LiftCheck(_Model):
     delta_spend: float = Field(description="Change in weekly spend during the test.")
     measured: float = Field(description="Measured change in the weekly KPI.")
     sigma: float = Field(description="Standard error of the measurement.")
+    weeks: float | None = Field(
+        default=None, description="How long the test ran (None: read at steady state)."
+    )
     fitted: float = Field(description="The fitted curve's change in the weekly KPI.")
     z: float = Field(description="(fitted - measured) / sigma.")
 
