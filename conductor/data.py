@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from conductor.errors import DataError
 
-__all__ = ["ColumnType", "DataCatalog", "DataNeed", "DataSource", "quote_ident"]
+__all__ = ["ColumnType", "DataCatalog", "DataNeed", "DataSource", "finite_number", "quote_ident"]
 
 ColumnType = Literal["string", "number", "integer", "timestamp", "date", "bool", "any"]
 
@@ -59,6 +59,18 @@ def _accepts(kind: ColumnType, duck_type: str) -> bool:
 def quote_ident(name: str) -> str:
     """Quote an identifier for DuckDB SQL."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def finite_number(column: str) -> str:
+    """SQL for a column read as a DOUBLE, NULL where it is not a finite number.
+
+    DuckDB reads "nan", "inf" and "-inf" as doubles; agents treat them like any other
+    value that is not a number (missing), so they never reach a model or a sum.
+    """
+    # coalesce(..., NULL) keeps DuckDB from pushing the cast into its CSV reader, which
+    # would then raise on a value it cannot convert instead of giving NULL.
+    v = f"coalesce(TRY_CAST({quote_ident(column)} AS DOUBLE), NULL)"
+    return f"CASE WHEN isfinite({v}) THEN {v} END"
 
 
 class DataNeed(BaseModel):

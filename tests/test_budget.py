@@ -312,6 +312,27 @@ def test_negative_spend_is_a_clear_error(tmp_path: Path) -> None:
     assert info.value.code == "data.negative-spend" and "negative spend" in str(info.value)
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("where", ["spend", "outcomes"])
+def test_non_finite_numbers_are_a_clear_error(tmp_path: Path, where: str, value: str) -> None:
+    # DuckDB reads "nan" and "inf" as numbers; they must not reach the fit.
+    paths = write(tmp_path)
+    if where == "spend":
+        _rewrite(
+            paths["spend"],
+            lambda rows: [[*r[:2], value] if i == 7 else r for i, r in enumerate(rows)],
+        )
+    else:
+        _rewrite(
+            paths["outcomes"],
+            lambda rows: [[r[0], value] if i == 7 else r for i, r in enumerate(rows)],
+        )
+    with pytest.raises(DataError) as info:
+        run(tmp_path, plan(goal(), FAST), paths)
+    assert info.value.code == ("data.bad-spend" if where == "spend" else "data.bad-kpi")
+    assert "not finite numbers" in str(info.value)
+
+
 def test_missing_weeks_are_a_clear_error(tmp_path: Path) -> None:
     paths = write(tmp_path)
     _rewrite(paths["spend"], lambda rows: [r for r in rows if r[0] != "2024-03-04"])

@@ -176,6 +176,7 @@ def test_agent_reports_each_test_and_warns_on_a_contradiction(tmp_path: Path) ->
         (lambda r: [*r[:2], [*r[2][:4], 0]], "data.bad-lift-test", "sigma", "must be > 0"),
         (lambda r: [["emial", *r[0][1:]]], "data.unknown-channel", "channel", "'email'"),
         (lambda r: [[r[0][0], "n/a", *r[0][2:]]], "data.bad-value", "spend", "'n/a'"),
+        (lambda r: [[*r[0][:3], "nan", r[0][4]]], "data.bad-value", "delta_kpi", "finite"),
         (lambda r: [[r[0][0], 100, -150, -10, 5]], "data.bad-lift-test", "delta_spend", "negative"),
         (lambda r: [[r[0][0], 100, 0, 10, 5]], "data.bad-lift-test", "delta_spend", "change"),
     ],

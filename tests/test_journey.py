@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,20 @@ HAND = [
     ev("c3", 50, "touch", "B"),
     ev("c3", 50.1, "visit"),
 ]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_non_finite_revenue_counts_as_missing(tmp_path: Path, bad: float) -> None:
+    # A conversion whose revenue is NaN or inf still counts as a conversion; its revenue
+    # is unknown (as an empty one is) instead of turning every revenue total into NaN.
+    rows = [dict(r) for r in HAND]
+    rows[11]["revenue"] = bad  # c3's conversion (40)
+    rep = run(tmp_path, rows)
+    assert rep.conversions == 2
+    assert rep.revenue == pytest.approx(100.0)
+    credits = rep.credits("markov", "revenue")
+    assert all(math.isfinite(v) for v in credits.values())
+    assert sum(credits.values()) == pytest.approx(100.0)
 
 
 def test_journeys_and_markov_credits_match_the_hand_computed_chain(tmp_path: Path) -> None:

@@ -540,6 +540,18 @@ def test_bad_propensity(world: dict[str, Path], tmp_path: Path, value: str) -> N
     assert "(0, 1]" in str(err.value)
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "", "yes"])
+def test_bad_reward(world: dict[str, Path], tmp_path: Path, value: str) -> None:
+    def bad(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rows[5]["reward"] = value
+        return rows
+
+    paths = dict(world, exposures=_rewrite(world["exposures"], tmp_path / "e.csv", bad))
+    with pytest.raises(DataError) as err:
+        run_agent(paths, tmp_path / "o")
+    assert err.value.code == "personalization.bad-reward" and err.value.column == "reward"
+
+
 def test_missing_propensity_column_is_estimated(tmp_path: Path) -> None:
     paths = make_world(tmp_path, propensity=False, seed=2)
     plan = run_agent(paths, tmp_path / "o")

@@ -252,6 +252,26 @@ def test_suppression_rules_and_reasons() -> None:
     assert ok.eligible.sum() == 5
 
 
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
+def test_a_non_finite_age_or_score_is_unknown_not_a_pass(bad: str) -> None:
+    # DuckDB orders NaN above every number, so a raw "nan" >= 18 would let the customer
+    # through the minimum age; a non-finite value must count as unknown (suppressed).
+    con = _con(
+        f"('a', true, '{bad}'::DOUBLE, 'DE', 5.0, false), "
+        f"('b', true, 30.0, 'DE', '{bad}'::DOUBLE, false), ('c', true, 30.0, 'DE', 5.0, false)"
+    )
+    cols = {c: t for c, t, *_ in con.execute("DESCRIBE customers").fetchall()}
+    rules = SimpleNamespace(
+        min_age=18,
+        exclusions=[
+            SimpleNamespace(name="low", column="score", op="lt", value=2, reason="low score")
+        ],
+    )
+    s = suppress(con, cols, rules)
+    assert s.reason.tolist() == ["age unknown (minimum age 18)", "low: score unknown", ""]
+    assert s.eligible.tolist() == [False, False, True]
+
+
 def test_suppression_without_consent_column() -> None:
     con = duckdb.connect()
     con.execute("CREATE VIEW customers AS SELECT 'a' AS customer_id, 1 AS x")

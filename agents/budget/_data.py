@@ -101,12 +101,14 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
         raise DataError(f"{bad_dates} row(s) have a missing or unreadable date", source="spend",
                         column="date", code="data.bad-date", hint="use ISO dates like 2026-03-02")  # fmt: skip
     bad = con.execute(
-        "SELECT ch, min(d), count(*) FROM _budget_long WHERE s IS NULL GROUP BY ch ORDER BY ch"
+        "SELECT ch, min(d), count(*) FROM _budget_long WHERE s IS NULL OR NOT isfinite(s) "
+        "GROUP BY ch ORDER BY ch"
     ).fetchall()
     if bad:
         ch, first, n = bad[0]
         raise DataError(
-            f"{n} spend value(s) for channel {ch!r} are missing or not numbers (first on {first})",
+            f"{n} spend value(s) for channel {ch!r} are missing or not finite numbers "
+            f"(first on {first})",
             source="spend", column="spend", code="data.bad-spend",
             hint="write 0 for weeks without spend",
         )  # fmt: skip
@@ -242,7 +244,8 @@ def _load_kpi(
         )  # fmt: skip
     rows = con.execute(
         f"SELECT date_trunc('week', TRY_CAST({quote_ident(date_col)} AS DATE))::DATE AS w, "
-        f"sum(TRY_CAST({quote_ident(col)} AS DOUBLE)), count(*) - count(TRY_CAST({quote_ident(col)} AS DOUBLE)), "
+        f"sum(TRY_CAST({quote_ident(col)} AS DOUBLE)), "
+        f"count(*) FILTER (WHERE NOT coalesce(isfinite(TRY_CAST({quote_ident(col)} AS DOUBLE)), false)), "
         f"count(*) FILTER (WHERE TRY_CAST({quote_ident(date_col)} AS DATE) IS NULL) "
         f"FROM {quote_ident(source)} GROUP BY ALL"
     ).fetchall()
@@ -253,7 +256,7 @@ def _load_kpi(
                             column=date_col, code="data.bad-date", hint="use ISO dates like 2026-03-02")  # fmt: skip
         if nulls:
             raise DataError(
-                f"{nulls} value(s) of {col!r} are missing or not numbers in the week of {w}",
+                f"{nulls} value(s) of {col!r} are missing or not finite numbers in the week of {w}",
                 source=source, column=col, code="data.bad-kpi",
                 hint="fill in the KPI for every date",
             )  # fmt: skip

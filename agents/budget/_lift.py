@@ -23,6 +23,7 @@ carry-over builds up, which the model follows through the channel's adstock.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -81,9 +82,9 @@ def load_lift_tests(con: Any, channels: list[str]) -> list[LiftTest]:
             value, raw = row[1 + 2 * j], row[2 + 2 * j]
             if value is None and col in _OPTIONAL and raw is None:
                 continue  # a blank duration: read at steady state
-            if value is None:
+            if value is None or not math.isfinite(value):
                 raise DataError(
-                    f"row {line}: {col} {raw!r} is missing or not a number",
+                    f"row {line}: {col} {raw!r} is missing or not a finite number",
                     source=SOURCE, column=col, code="data.bad-value",
                     hint="weekly amounts as plain numbers, e.g. 12500",
                 )  # fmt: skip

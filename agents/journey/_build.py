@@ -24,7 +24,7 @@ from typing import Any
 
 from agents.journey._models import JourneySpec
 from conductor import DataCatalog, DataError, DataNeed, canonical_channel
-from conductor.data import quote_ident
+from conductor.data import finite_number, quote_ident
 
 __all__ = ["JourneyTables", "build_journeys", "channel_key", "sql_literal"]
 
@@ -181,7 +181,7 @@ def build_journeys(
     file = catalog.path(SOURCE)
     ts_col = cols["timestamp"] or "timestamp"
     rev_col = cols.get("revenue")
-    rev_sql = f"TRY_CAST({quote_ident(rev_col)} AS DOUBLE)" if rev_col else "CAST(NULL AS DOUBLE)"
+    rev_sql = finite_number(rev_col) if rev_col else "CAST(NULL AS DOUBLE)"
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW _journey_events AS SELECT
             {quote_ident(cols["customer_id"] or "customer_id")} AS cid,

@@ -314,11 +314,12 @@ def _load_log(
     if unknown:
         warnings.append(f"{n_unknown} log row(s) with actions outside the catalogue were dropped")
     (bad_reward,) = con.execute(
-        f"SELECT count(*) FROM exposures WHERE coalesce(TRY_CAST({rew} AS DOUBLE), NULL) IS NULL"
+        "SELECT count(*) FROM exposures "
+        f"WHERE NOT coalesce(isfinite(coalesce(TRY_CAST({rew} AS DOUBLE), NULL)), false)"
     ).fetchone()
     if bad_reward:
         raise DataError(
-            f"{bad_reward} log row(s) have a missing or non-numeric reward",
+            f"{bad_reward} log row(s) have a missing or non-numeric (or non-finite) reward",
             source="exposures",
             column="reward",
             code="personalization.bad-reward",
