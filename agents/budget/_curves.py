@@ -16,7 +16,7 @@ from scipy.special import expit
 
 FloatArray = npt.NDArray[np.float64]
 
-_C_LOGISTIC = math.atanh(0.5)  # tanh(c x / K) is 1/2 at x = K: K is the half-saturation
+C_LOGISTIC = math.atanh(0.5)  # tanh(c x / K) is 1/2 at x = K: K is the half-saturation
 _NEWTON_ITERS = 60
 SPEND_FLOOR = 1e-12  # spend / k below which spend counts as none (roots are held there)
 _V_FLOOR = math.log(SPEND_FLOOR)
@@ -68,7 +68,7 @@ class ResponseCurves:
         with np.errstate(divide="ignore"):
             lx = np.log(x)
         hill = expit(self.shape * (lx - np.log(self.k)))
-        logi = np.tanh(_C_LOGISTIC * x / self.k)
+        logi = np.tanh(C_LOGISTIC * x / self.k)
         out: FloatArray = self.beta * np.where(self.logistic, logi, hill)
         return out
 
@@ -87,8 +87,8 @@ class ResponseCurves:
             ),
         )
         hill = np.where(pos, hill, at0)
-        t = np.tanh(_C_LOGISTIC * x / self.k)
-        logi = self.beta * _C_LOGISTIC / self.k * (1.0 - t * t)
+        t = np.tanh(C_LOGISTIC * x / self.k)
+        logi = self.beta * C_LOGISTIC / self.k * (1.0 - t * t)
         out: FloatArray = np.where(self.logistic, logi, hill)
         return out
 
@@ -109,7 +109,7 @@ class ResponseCurves:
     def saturation_point(self, level: float = 0.8) -> FloatArray:
         """Weekly spend at which the response reaches ``level`` of its maximum."""
         hill = self.k * (level / (1.0 - level)) ** (1.0 / self.shape)
-        logi = self.k / _C_LOGISTIC * math.atanh(level)
+        logi = self.k / C_LOGISTIC * math.atanh(level)
         out: FloatArray = np.where(self.logistic, logi, hill)
         return out
 
@@ -133,12 +133,12 @@ class ResponseCurves:
         rows = np.where(positive[:, None], rows, 1.0)
         lg = self.logistic
         if lg.any():  # closed form
-            q = rows * self.k[lg] / (self.beta[lg] * _C_LOGISTIC)
+            q = rows * self.k[lg] / (self.beta[lg] * C_LOGISTIC)
             # arctanh(sqrt(1 - q)) = ln((1 + sqrt(1 - q)) / sqrt(q)), written so that a
             # tiny q (a price deep in saturation) keeps its precision.
             qc = np.clip(q, 1e-300, 1.0)
             t = np.log((1.0 + np.sqrt(1.0 - qc)) / np.sqrt(qc))
-            sub = np.where(q < 1.0, self.k[lg] / _C_LOGISTIC * t, 0.0)
+            sub = np.where(q < 1.0, self.k[lg] / C_LOGISTIC * t, 0.0)
             out[:, lg] = np.where(positive[:, None], sub, np.inf)
         hl = ~lg
         if hl.any():
@@ -228,7 +228,7 @@ def second(curves: ResponseCurves, x: FloatArray) -> FloatArray:
     h = expit(curves.shape * (np.log(xs) - np.log(curves.k)))
     m = curves.beta * curves.shape * h * (1.0 - h) / xs
     hill = m / xs * ((curves.shape - 1.0) - 2.0 * curves.shape * h)
-    t = np.tanh(_C_LOGISTIC * x / curves.k)
-    logi = -2.0 * curves.beta * (_C_LOGISTIC / curves.k) ** 2 * t * (1.0 - t * t)
+    t = np.tanh(C_LOGISTIC * x / curves.k)
+    logi = -2.0 * curves.beta * (C_LOGISTIC / curves.k) ** 2 * t * (1.0 - t * t)
     out: FloatArray = np.where(curves.logistic, logi, hill)
     return out

@@ -24,11 +24,10 @@ from scipy.optimize import least_squares
 from scipy.signal import lfilter
 from scipy.special import expit
 
-from agents.budget._curves import ResponseCurves
+from agents.budget._curves import C_LOGISTIC, ResponseCurves
 
 FloatArray = npt.NDArray[np.float64]
 
-_C_LOGISTIC = math.atanh(0.5)
 _YEAR_DAYS = 365.25
 _GROWING_SEASON_WEEKS = 104  # history long enough to see the seasonal swing change
 # Priors (MAP), in normalised units: spend / channel mean, KPI / KPI mean.
@@ -239,23 +238,10 @@ class _Problem:
         for c in range(self.C):
             decay, logk, shape = theta[4 * c : 4 * c + 3]
             a = np.maximum(_adstock(self.xs[:, c], decay), 1e-12)
-            k = math.exp(logk)
-            if self.logistic:
-                hc = np.tanh(_C_LOGISTIC * a / k)
-                if dh is not None:
-                    dz = (1.0 - hc * hc) * _C_LOGISTIC
-                    dh[:, c, 0] = dz / k * _adstock_grad(self.xs[:, c], a, decay)
-                    dh[:, c, 1] = -dz * a / k
-                    dh[:, c, 2] = 0.0
-            else:
-                la = np.log(a)
-                hc = expit(shape * (la - logk))
-                if dh is not None:
-                    w = hc * (1.0 - hc)
-                    dh[:, c, 0] = shape * w / a * _adstock_grad(self.xs[:, c], a, decay)
-                    dh[:, c, 1] = -shape * w
-                    dh[:, c, 2] = (la - logk) * w
-            h[:, c] = hc
+            h[:, c], d = self._curve(a, logk, shape, grad)
+            if dh is not None and d is not None:
+                dh[:, c, 0] = d[0] * _adstock_grad(self.xs[:, c], a, decay)
+                dh[:, c, 1:] = d[1:].T
         return h, dh
 
     def predict(self, theta: FloatArray) -> FloatArray:
@@ -284,35 +270,41 @@ class _Problem:
             n_w = int(weeks + 0.5)  # whole weeks
             t = np.arange(1, n_w + 1, dtype=np.float64)
             path = x1 + (x0 - x1) * decay**t if n_w else np.array([x1])
-            h0, _, dk0, ds0 = self._curve_at(np.array([x0]), logk, shape)
-            h, dh_da, dk, ds = self._curve_at(path, logk, shape)
+            h0, d0 = self._curve(np.array([x0]), logk, shape, grad=True)
+            h, d = self._curve(path, logk, shape, grad=True)
+            assert d0 is not None and d is not None
             dd = (x0 - x1) * t * decay ** (t - 1.0) if n_w else np.zeros(1)
             gap = float(np.mean(h) - h0[0])
             r[i] = (beta * gap - lift) / se
-            jac[i, 4 * c] = beta * float(np.mean(dh_da * dd)) / se
-            jac[i, 4 * c + 1] = beta * (float(np.mean(dk)) - dk0[0]) / se
-            jac[i, 4 * c + 2] = beta * (float(np.mean(ds)) - ds0[0]) / se
+            jac[i, 4 * c] = beta * float(np.mean(d[0] * dd)) / se
+            jac[i, 4 * c + 1] = beta * (float(np.mean(d[1])) - d0[1, 0]) / se
+            jac[i, 4 * c + 2] = beta * (float(np.mean(d[2])) - d0[2, 0]) / se
             jac[i, 4 * c + 3] = gap / se
         return r, jac
 
-    def _curve_at(
-        self, a: FloatArray, logk: float, shape: float
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """The saturation curve at adstock ``a`` and its derivatives in a, log k, shape."""
+    def _curve(
+        self, a: FloatArray, logk: float, shape: float, grad: bool
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """The saturation curve at adstock ``a`` (>= 0) and, with ``grad``, its derivatives
+        in a, log k and shape (rows); h(0) = 0 for both curves and nothing moves it there.
+        """
         pos = a > 0
         safe = np.where(pos, a, 1.0)
         if self.logistic:
             k = math.exp(logk)
-            h = np.tanh(_C_LOGISTIC * safe / k)
-            slope = (1.0 - h * h) * _C_LOGISTIC / k
+            h = np.tanh(C_LOGISTIC * safe / k)
+            if not grad:
+                return np.where(pos, h, 0.0), None
+            slope = (1.0 - h * h) * C_LOGISTIC / k
             dk, ds = -slope * safe, np.zeros_like(h)
         else:
             u = np.log(safe) - logk
             h = expit(shape * u)
+            if not grad:
+                return np.where(pos, h, 0.0), None
             q = h * (1.0 - h)
             slope, dk, ds = shape * q / safe, -shape * q, u * q
-        # h(0) = 0 for both curves (and nothing moves it there).
-        return tuple(np.where(pos, v, 0.0) for v in (h, slope, dk, ds))  # type: ignore[return-value]
+        return np.where(pos, h, 0.0), np.where(pos, np.stack([slope, dk, ds]), 0.0)
 
     def jacobian(self, theta: FloatArray) -> FloatArray:
         h, dh = self.media(theta, grad=True)

@@ -62,21 +62,6 @@ class InfeasibleBounds(ValueError):
         self.hi_sum = hi_sum
 
 
-def best_response(curves: ResponseCurves, lam: float, lo: FloatArray, hi: FloatArray) -> FloatArray:
-    """Each channel's spend maximising ``f(x) - lam * x`` on ``[lo, hi]``.
-
-    The maximiser is ``lo`` or the falling-marginal root clipped to the bounds: on an
-    S-shaped curve the rising-marginal root is a minimum of ``f - lam x``, and past the
-    falling root ``f - lam x`` decreases. Ties go to the larger spend, so the total is a
-    non-increasing function of ``lam``.
-    """
-    root = curves.descending_root(lam)
-    cand = np.clip(root, lo, hi)
-    gain = (curves.value(cand) - lam * cand) - (curves.value(lo) - lam * lo)
-    out: FloatArray = np.where(gain >= -1e-12 * np.abs(curves.value(cand)), cand, lo)
-    return out
-
-
 def _fill_rounding(x: FloatArray, total: float, lo: FloatArray, hi: FloatArray) -> FloatArray:
     """Spread a rounding-sized gap to ``total`` over channels with room, inside the bounds."""
     x = np.clip(x, lo, hi)
@@ -157,19 +142,15 @@ def maximise(
             np.where(bumpy & ~on, lo, hi),
         )
 
-    def pattern(k: int) -> npt.NDArray[np.bool_]:
-        on = np.zeros(n, dtype=bool)
-        on[order[:k]] = True
-        return on
+    # Funding pattern p: the first p S-shaped channels in switch order are on.
+    rank = np.full(n, m + 1)
+    rank[order] = np.arange(1, m + 1)
+    ons = rank[None, :] <= np.arange(m + 1)[:, None]
 
     # Demand at each switch price, just before (position 2k - 1) and just after (2k) the
     # k-th S-shaped channel turns on and jumps to its tangent point; one root solve for
     # all the switch prices.
-    rank = np.full(n, m + 1)
-    rank[order] = np.arange(1, m + 1)
-    ons = rank[None, :] <= np.arange(m + 1)[:, None]  # pattern p: the first p switched on
-    lo_p = np.where(bumpy & ons, np.maximum(lo, tops), lo)
-    hi_p = np.where(bumpy & ~ons, lo, hi)
+    lo_p, hi_p = bounds(ons)
     roots = curves.descending_root(price[order])
     after = np.clip(roots, lo_p[1:], hi_p[1:])
     after[np.arange(m), order] = np.clip(_tangents(curves, lo, hi)[order], lo[order], hi[order])
@@ -189,7 +170,7 @@ def maximise(
     if pos % 2 == 1 or abs(demands[pos] - total) <= tol:
         # Between two switches (or exactly on one): one pattern, a concave problem.
         k = (pos + 1) // 2 - 1 if pos % 2 == 1 else pos // 2
-        lo2, hi2 = bounds(pattern(k))
+        lo2, hi2 = bounds(ons[k])
         x, lam = _concave_fill(curves, total, lo2, hi2)
         return _finish(curves, x, lo, hi, total, certified=True, price=lam)
 
@@ -199,8 +180,8 @@ def maximise(
     # whatever the others leave, possibly on the convex part of its curve.
     k = pos // 2
     g = int(order[k - 1])
-    base_off = pattern(k - 1)
-    base_on = pattern(k)
+    base_off = ons[k - 1]
+    base_on = ons[k]
     tries: list[npt.NDArray[np.bool_]] = [base_off, base_on]
     for r in range(1, _NEIGHBOURS + 1):
         if k - 1 - r >= 0:
@@ -441,8 +422,6 @@ def _concave_fills(
     a = np.full(rows, -math.inf)
     b = np.full(rows, math.inf)
     warm = np.zeros((rows, n))
-    # A root held at the spend floor does not move with the price: not in the slope.
-    floor = curves.k * (SPEND_FLOOR * (1.0 + 1e-6))
     for _ in range(200):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -459,7 +438,7 @@ def _concave_fills(
         bi = np.where(f > 0, b[idx], ti)
         a[idx], b[idx] = ai, bi
         sec = second(curves, x)
-        inside = (x > lo_i) & (x < hi_i) & (sec < 0) & (x > floor)
+        inside = _moving(curves, x, lo_i, hi_i, sec)
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = np.sum(
                 np.where(inside, np.exp(ti)[:, None] / np.where(inside, sec, -1.0), 0.0), axis=1
@@ -478,6 +457,17 @@ def _concave_fills(
         t[idx] = np.where(stop, ti, np.clip(t_new, -700.0, 700.0))  # exp() stays finite
         active[idx[stop]] = False
     return x_out, lam_out
+
+
+def _moving(
+    curves: ResponseCurves, x: FloatArray, lo: FloatArray, hi: FloatArray, sec: FloatArray
+) -> npt.NDArray[np.bool_]:
+    """Channels whose demand moves with the price at ``x``: strictly inside their bounds,
+    on the concave part (``sec``: second derivative there) and above the spend floor (a
+    root held at the floor does not move)."""
+    floor = curves.k * (SPEND_FLOOR * (1.0 + 1e-6))
+    out: npt.NDArray[np.bool_] = (x > lo) & (x < hi) & (sec < 0) & (x > floor)
+    return out
 
 
 _Scan = tuple[int, FloatArray, FloatArray, float, float]  # j, lo2, hi2, low, top
@@ -585,7 +575,6 @@ def _price_scan(
         ts, grid = ts[keep], grid[keep]
     chi = one.marginal(grid[:, j : j + 1])[:, 0] - np.exp(ts)
     others = np.arange(curves.n) != j
-    floor = curves.k * (SPEND_FLOOR * (1.0 + 1e-6))
     warm: list[FloatArray] = [grid[0]]
 
     def at(t: float) -> tuple[FloatArray, float, float]:
@@ -595,7 +584,7 @@ def _price_scan(
         warm[0] = x
         lam = math.exp(t)
         sec = second(curves, x)
-        moving = others & (x > lo2) & (x < hi2) & (sec < 0) & (x > floor)
+        moving = others & _moving(curves, x, lo2, hi2, sec)
         dxj = -float(np.sum(lam / sec[moving])) if xmin < x[j] < xmax else 0.0
         mj = float(one.marginal(x[j : j + 1])[0])
         return x, mj - lam, float(sec[j]) * dxj - lam
