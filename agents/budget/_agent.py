@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from agents.budget._bounds import history_range_notes, infeasible, plan_bounds
-from agents.budget._data import load_history, norm_channel
+from agents.budget._data import channel_matcher, load_history, norm_channel
 from agents.budget._lift import SOURCE as LIFT_SOURCE
 from agents.budget._lift import load_lift_tests
 from agents.budget._model import Fit, Params, contributions_of, fit_model
@@ -40,7 +40,6 @@ from conductor import (
     Kpi,
     PlanContext,
     RunContext,
-    canonical_channel,
 )
 
 _MIN_WEEKS = 16
@@ -279,18 +278,10 @@ class _Run:
         a synonym (``search``, ``Google Ads``): a name the data lacks is matched through
         its canonical channel when exactly one data channel shares it.
         """
-        known = set(data_channels)
-        by_channel: dict[str, list[str]] = {}
-        for d in data_channels:
-            if (canon := canonical_channel(d)) is not None:
-                by_channel.setdefault(canon, []).append(d)
+        match = channel_matcher(data_channels)
 
         def name(c: str) -> str:
-            n = norm_channel(c) if c != "*" else c
-            if n in known or n == "*" or (canon := canonical_channel(n)) is None:
-                return n
-            hits = by_channel.get(canon, [])
-            return hits[0] if len(hits) == 1 else n
+            return c if c == "*" else (match(c) or norm_channel(c))
 
         s = self.spec
         self.spec = s.model_copy(

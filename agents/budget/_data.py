@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from agents.budget._model import History
-from conductor import DataError
+from conductor import DataError, canonical_channel
 from conductor.data import quote_ident
 
 _KPI_NAMES = {
@@ -29,6 +30,29 @@ _SPEND_AFFIX = re.compile(r"^(spend_)(.+)$|^(.+?)(_spend)$")
 def norm_channel(name: str) -> str:
     """Canonical channel name: lower case, words joined by underscores."""
     return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
+def channel_matcher(channels: Sequence[str]) -> Callable[[str], str | None]:
+    """Name -> the data's channel it means, or None.
+
+    The same normalised name first; else, through its canonical channel, the one data
+    channel that shares it (a goal's ``paid_search`` is the data's ``search``).
+    """
+    known = set(channels)
+    by_canon: dict[str, list[str]] = {}
+    for d in channels:
+        if (canon := canonical_channel(d)) is not None:
+            by_canon.setdefault(canon, []).append(d)
+
+    def match(name: str) -> str | None:
+        n = norm_channel(name)
+        if n in known:
+            return n
+        canon = canonical_channel(n)
+        hits = by_canon.get(canon, []) if canon is not None else []
+        return hits[0] if len(hits) == 1 else None
+
+    return match
 
 
 def _cols(con: Any, source: str) -> dict[str, str]:

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
 from typing import Any
 
-from agents.budget._data import norm_channel
+from agents.budget._data import channel_matcher, norm_channel
 from agents.budget._model import LiftTest
-from conductor import DataError, canonical_channel
+from conductor import DataError
 from conductor.data import quote_ident
 
 SOURCE = "lift_tests"
@@ -73,7 +72,8 @@ def load_lift_tests(con: Any, channels: list[str]) -> list[LiftTest]:
             "the table has no rows", source=SOURCE, code="data.empty",
             hint="give one row per test, or leave the lift_tests source out",
         )  # fmt: skip
-    index = _channel_index(channels)
+    match = channel_matcher(channels)
+    index = {c: i for i, c in enumerate(channels)}
     tests = []
     for line, row in enumerate(rows, start=1):
         name = row[0]
@@ -90,7 +90,7 @@ def load_lift_tests(con: Any, channels: list[str]) -> list[LiftTest]:
                 )  # fmt: skip
             values[col] = float(value)
         _check_row(line, values)
-        if name is None or (c := index(name)) is None:
+        if name is None or (found := match(name)) is None:
             sugg = difflib.get_close_matches(norm_channel(name or ""), channels, n=1)
             raise DataError(
                 f"row {line}: channel {name!r} is not in the spend history"
@@ -98,7 +98,7 @@ def load_lift_tests(con: Any, channels: list[str]) -> list[LiftTest]:
                 source=SOURCE, column="channel", code="data.unknown-channel",
                 hint="the spend history has: " + ", ".join(channels),
             )  # fmt: skip
-        tests.append(LiftTest(channel=c, **values))
+        tests.append(LiftTest(channel=index[found], **values))
     return tests
 
 
@@ -123,21 +123,3 @@ def _check_row(line: int, v: dict[str, float]) -> None:
             hint="weekly spend before the test, its weekly change, the measured weekly KPI "
             "change and that measurement's standard error",
         )  # fmt: skip
-
-
-def _channel_index(channels: list[str]) -> Callable[[str], int | None]:
-    """Name -> channel index: exact (normalised) first, then by canonical channel."""
-    exact = {c: i for i, c in enumerate(channels)}
-    by_canon: dict[str, list[int]] = {}
-    for i, c in enumerate(channels):
-        if (canon := canonical_channel(c)) is not None:
-            by_canon.setdefault(canon, []).append(i)
-
-    def find(name: str) -> int | None:
-        n = norm_channel(name)
-        if n in exact:
-            return exact[n]
-        hits = by_canon.get(canonical_channel(n) or "", [])
-        return hits[0] if len(hits) == 1 else None
-
-    return find
