@@ -61,15 +61,16 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def finite_number(column: str) -> str:
-    """SQL for a column read as a DOUBLE, NULL where it is not a finite number.
+def finite_number(expr: str) -> str:
+    """SQL for ``expr`` (e.g. a quoted column) read as a DOUBLE, NULL where it is not a
+    finite number.
 
     DuckDB reads "nan", "inf" and "-inf" as doubles; agents treat them like any other
     value that is not a number (missing), so they never reach a model or a sum.
     """
     # coalesce(..., NULL) keeps DuckDB from pushing the cast into its CSV reader, which
     # would then raise on a value it cannot convert instead of giving NULL.
-    v = f"coalesce(TRY_CAST({quote_ident(column)} AS DOUBLE), NULL)"
+    v = f"coalesce(TRY_CAST({expr} AS DOUBLE), NULL)"
     return f"CASE WHEN isfinite({v}) THEN {v} END"
 
 

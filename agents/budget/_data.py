@@ -17,7 +17,7 @@ import numpy as np
 
 from agents.budget._model import History
 from conductor import DataError, canonical_channel
-from conductor.data import quote_ident
+from conductor.data import finite_number, quote_ident
 
 _KPI_NAMES = {
     "revenue", "conversions", "sales", "orders", "leads", "signups", "installs", "kpi",
@@ -98,7 +98,7 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
         long_sql = (
             f"SELECT TRY_CAST({quote_ident(date_col)} AS DATE) AS d, "
             f"CAST({quote_ident(ch_col)} AS VARCHAR) AS ch, "
-            f"TRY_CAST({quote_ident(sp_col)} AS DOUBLE) AS s, "
+            f"{finite_number(quote_ident(sp_col))} AS s, "
             f"CAST({quote_ident(sp_col)} AS VARCHAR) AS raw FROM spend"
         )
         kpi_in_spend = None  # a KPI beside long-form rows would repeat per channel
@@ -115,7 +115,7 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
         long_sql = " UNION ALL ".join(
             f"SELECT TRY_CAST({quote_ident(date_col)} AS DATE) AS d, "
             f"'{ch.replace(chr(39), chr(39) * 2)}' AS ch, "
-            f"TRY_CAST({quote_ident(col)} AS DOUBLE) AS s, "
+            f"{finite_number(quote_ident(col))} AS s, "
             f"CAST({quote_ident(col)} AS VARCHAR) AS raw FROM spend"
             for ch, col in spend_cols.items()
         )
@@ -125,8 +125,7 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
         raise DataError(f"{bad_dates} row(s) have a missing or unreadable date", source="spend",
                         column="date", code="data.bad-date", hint="use ISO dates like 2026-03-02")  # fmt: skip
     bad = con.execute(
-        "SELECT ch, min(d), count(*) FROM _budget_long WHERE s IS NULL OR NOT isfinite(s) "
-        "GROUP BY ch ORDER BY ch"
+        "SELECT ch, min(d), count(*) FROM _budget_long WHERE s IS NULL GROUP BY ch ORDER BY ch"
     ).fetchall()
     if bad:
         ch, first, n = bad[0]
@@ -268,8 +267,8 @@ def _load_kpi(
         )  # fmt: skip
     rows = con.execute(
         f"SELECT date_trunc('week', TRY_CAST({quote_ident(date_col)} AS DATE))::DATE AS w, "
-        f"sum(TRY_CAST({quote_ident(col)} AS DOUBLE)), "
-        f"count(*) FILTER (WHERE NOT coalesce(isfinite(TRY_CAST({quote_ident(col)} AS DOUBLE)), false)), "
+        f"sum({finite_number(quote_ident(col))}), "
+        f"count(*) FILTER (WHERE {finite_number(quote_ident(col))} IS NULL), "
         f"count(*) FILTER (WHERE TRY_CAST({quote_ident(date_col)} AS DATE) IS NULL) "
         f"FROM {quote_ident(source)} GROUP BY ALL"
     ).fetchall()

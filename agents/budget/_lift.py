@@ -23,13 +23,12 @@ carry-over builds up, which the model follows through the channel's adstock.
 from __future__ import annotations
 
 import difflib
-import math
 from typing import Any
 
 from agents.budget._data import channel_matcher, norm_channel
 from agents.budget._model import LiftTest
 from conductor import DataError
-from conductor.data import quote_ident
+from conductor.data import finite_number, quote_ident
 
 SOURCE = "lift_tests"
 _COLUMNS = ("channel", "spend", "delta_spend", "delta_kpi", "sigma")
@@ -64,7 +63,7 @@ def load_lift_tests(con: Any, channels: list[str]) -> list[LiftTest]:
     ch, *nums = (quote_ident(have[c]) for c in cols)
     rows = con.execute(
         f"SELECT CAST({ch} AS VARCHAR), "
-        + ", ".join(f"TRY_CAST({n} AS DOUBLE), CAST({n} AS VARCHAR)" for n in nums)
+        + ", ".join(f"{finite_number(n)}, CAST({n} AS VARCHAR)" for n in nums)
         + f" FROM {quote_ident(SOURCE)}"
     ).fetchall()
     if not rows:
@@ -82,7 +81,7 @@ def load_lift_tests(con: Any, channels: list[str]) -> list[LiftTest]:
             value, raw = row[1 + 2 * j], row[2 + 2 * j]
             if value is None and col in _OPTIONAL and raw is None:
                 continue  # a blank duration: read at steady state
-            if value is None or not math.isfinite(value):
+            if value is None:
                 raise DataError(
                     f"row {line}: {col} {raw!r} is missing or not a finite number",
                     source=SOURCE, column=col, code="data.bad-value",

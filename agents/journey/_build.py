@@ -181,7 +181,7 @@ def build_journeys(
     file = catalog.path(SOURCE)
     ts_col = cols["timestamp"] or "timestamp"
     rev_col = cols.get("revenue")
-    rev_sql = finite_number(rev_col) if rev_col else "CAST(NULL AS DOUBLE)"
+    rev_sql = finite_number(quote_ident(rev_col)) if rev_col else "CAST(NULL AS DOUBLE)"
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW _journey_events AS SELECT
             {quote_ident(cols["customer_id"] or "customer_id")} AS cid,

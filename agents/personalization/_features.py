@@ -199,7 +199,7 @@ def encode_features(con: Any, columns: dict[str, str], chosen: Sequence[str], n:
             # A bare TRY_CAST projection is pushed into DuckDB's CSV reader, which then
             # raises on values it cannot convert; wrapping it keeps TRY_CAST's null.
             # "nan" and "inf" count as missing, like any value that is not a number.
-            exprs.append(finite_number(col))
+            exprs.append(finite_number(q))
             names.append(col)
             sources.append(col)
             if kind == "numeric":
@@ -289,7 +289,9 @@ def rfm_features(con: Any, event_columns: dict[str, str], as_of: str | None) -> 
         f"FILTER (WHERE {quote_ident(etype)} = 'conversion')" if has_conv and etype else ""
     )
     freq_expr = f"count(*) {conv_filter}"
-    money_expr = f"coalesce(sum({finite_number(revenue)}) {conv_filter}, 0)" if revenue else "0"
+    money_expr = (
+        f"coalesce(sum({finite_number(quote_ident(revenue))}) {conv_filter}, 0)" if revenue else "0"
+    )
     if as_of is None:
         (latest,) = con.execute(
             f"SELECT max(coalesce(TRY_CAST({ts} AS TIMESTAMP), NULL)) FROM events"

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from agents.personalization._models import FairnessReport, FairnessRow
 from conductor import DataError
-from conductor.data import quote_ident
+from conductor.data import finite_number, quote_ident
 
 __all__ = ["Suppression", "fairness_report", "load_fairness_groups", "suppress"]
 
@@ -50,17 +50,12 @@ class Suppression:
     attributes: list[str]
 
 
-def _finite(q: str) -> str:
-    # DuckDB reads "nan"/"inf" as doubles and orders NaN above every number, so "nan" >= 18
-    # is true: a value that is not a finite number is unknown here (and unknown suppresses).
-    v = f"coalesce(TRY_CAST({q} AS DOUBLE), NULL)"  # coalesce: see finite_number
-    return f"CASE WHEN isfinite({v}) THEN {v} END"
-
-
 def _rule_sql(op: str, q: str, value: Any) -> tuple[str, list[Any]]:
     if op in _OPS:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return f"{_finite(q)} {_OPS[op]} ?", [value]
+            # DuckDB orders NaN above every number ("nan" >= 18 is true): a value that is
+            # not a finite number is unknown here, and unknown suppresses.
+            return f"{finite_number(q)} {_OPS[op]} ?", [value]
         return f"{q} {_OPS[op]} ?", [value]
     if op in ("in", "not_in"):
         values = list(value) if isinstance(value, list | tuple | set) else [value]
@@ -127,7 +122,7 @@ def suppress(
     min_age_enforced: int | None = None
     if min_age is not None and "age" in lower:
         age = quote_ident(lower["age"])
-        selects.append(f"coalesce({_finite(age)}, NULL) >= ?")
+        selects.append(f"{finite_number(age)} >= ?")
         params.append(float(min_age))
         labels.append(f"under minimum age {min_age}")
         unknown.append(f"age unknown (minimum age {min_age})")

@@ -50,7 +50,7 @@ from conductor import (
     Insight,
     SpecError,
 )
-from conductor.data import quote_ident
+from conductor.data import finite_number, quote_ident
 
 
 @dataclass
@@ -314,8 +314,7 @@ def _load_log(
     if unknown:
         warnings.append(f"{n_unknown} log row(s) with actions outside the catalogue were dropped")
     (bad_reward,) = con.execute(
-        "SELECT count(*) FROM exposures "
-        f"WHERE NOT coalesce(isfinite(coalesce(TRY_CAST({rew} AS DOUBLE), NULL)), false)"
+        f"SELECT count(*) FROM exposures WHERE {finite_number(rew)} IS NULL"
     ).fetchone()
     if bad_reward:
         raise DataError(
