@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import zlib
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -427,6 +427,11 @@ class PostgresStore:
         try:
             yield
         finally:
+            # Unlock explicitly: closing alone frees the lock only once the server's
+            # backend has exited, which can be after a next holder asks for it.
+            # A broken connection has lost the lock with its session: nothing to free.
+            with suppress(psycopg.Error):
+                con.execute("SELECT pg_advisory_unlock(%s, %s)", [4242, key])
             con.close()
 
     def close(self) -> None:

@@ -71,3 +71,12 @@ def test_run_lock_is_exclusive(store: SQLiteStore) -> None:
             other.close()
     with store.lock(rid):  # ... and it is free again afterwards.
         pass
+
+
+def test_run_lock_is_free_the_moment_its_holder_leaves(store: SQLiteStore) -> None:
+    # A resumed run takes the lock right after the last holder let go; that must never
+    # be refused (closing a Postgres connection frees its locks only later, on the server).
+    rid = f"r-{uuid.uuid4().hex[:8]}"
+    for _ in range(200):
+        with store.lock(rid):
+            pass
