@@ -40,6 +40,7 @@ from conductor._html_charts import (
     _value_chart,
     _when,
 )
+from conductor.errors import error_text
 from conductor.goals import GOAL_VALUE_FIELDS
 
 __all__ = ["SECTIONS", "render_html"]
@@ -83,7 +84,7 @@ def render_html(result: Mapping[str, Any]) -> str:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=_num, pct=_pct, money=_money, when=_when)
+    env.filters.update(num=_num, pct=_pct, money=_money, when=_when, error_text=error_text)
     template = env.get_template("report.html.j2")
     ctx = _Context(result)
     header = ctx.header()
@@ -775,7 +776,7 @@ def _audit_what(kind: str, d: Mapping[str, Any]) -> str:
         return "data sources: " + ", ".join(f"{k} = {v}" for k, v in d.items())
     if kind == "step":
         if d.get("status") == "failed":
-            return f"failed: {_d(d.get('error')).get('message', '')}"
+            return f"failed: {error_text(_d(d.get('error')))}"
         text = f"{d.get('status', '')} {d.get('agent', '')} round {d.get('round', 0)}"
         return text + (f": {d['summary']}" if d.get("summary") else "")
     if kind == "verdict":

@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from conductor.errors import ConductorError, PipelineInvalid, RunError
+from conductor.errors import ConductorError, PipelineInvalid, RunError, error_text
 
 __all__ = ["app", "main"]
 
@@ -35,12 +34,6 @@ app = typer.Typer(
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _error_text(error: Mapping[str, Any]) -> str:
-    """A step error's message, led by where it is (data source, column) when known."""
-    where, message = error.get("where"), str(error.get("message", ""))
-    return f"{where}: {message}" if where else message
 
 
 def _today(value: str | None) -> dt.date | None:
@@ -104,7 +97,7 @@ class ConsoleObserver:
                 c.print(f"    [dim]… and {n - 6} more[/]")
         elif kind == "failed":
             self._close_bar(step)
-            c.print(f"[red]✗[/] {escape(step or '')} failed: {escape(_error_text(d['error']))}")
+            c.print(f"[red]✗[/] {escape(step or '')} failed: {escape(error_text(d['error']))}")
         elif kind == "skipped":
             c.print(f"[yellow]-[/] {escape(step or '')} skipped (needs {', '.join(d['because'])})")
         elif kind == "decided":
@@ -179,7 +172,7 @@ def _finish(result: Any) -> None:
         elif first[0] == "_run":
             msg = str(first[1].get("message"))
         else:
-            msg = f"step {first[0]}: {_error_text(first[1])}"
+            msg = f"step {first[0]}: {error_text(first[1])}"
         err.print(f"[red bold]Run {rid} {result.status}[/]: {escape(msg)}")
         if first and first[1].get("hint"):
             err.print(f"  hint: {escape(first[1]['hint'])}")
@@ -471,7 +464,7 @@ def status(
     if rec.waiting_on:
         out.print(f"[yellow]waiting for sign-off on: {', '.join(rec.waiting_on)}[/]")
     if rec.info.get("error"):
-        out.print(f"[red]error:[/] {escape(rec.info['error'].get('message', ''))}")
+        out.print(f"[red]error:[/] {escape(error_text(rec.info['error']))}")
 
 
 @app.command()

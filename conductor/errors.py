@@ -24,7 +24,7 @@ The CLI prints ``str(error)`` (one readable block) and never a traceback for the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ __all__ = [
     "RunError",
     "RunLocked",
     "SpecError",
+    "error_text",
 ]
 
 
@@ -405,3 +406,14 @@ class LLMError(ConductorError):
 
     def location(self) -> str:
         return f"model {self.model}" if self.model else ""
+
+
+def error_text(error: Mapping[str, Any]) -> str:
+    """A recorded error's message (as :meth:`ConductorError.to_dict` wrote it), led by
+    where the problem is (data source, column, file) when that is known.
+
+    The CLI, the run summary and the HTML report all show a failed step this way, so a
+    user reading any of them learns which file or column to fix.
+    """
+    where, message = error.get("where"), str(error.get("message", ""))
+    return f"{where}: {message}" if where else message

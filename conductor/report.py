@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from conductor.errors import error_text
 from conductor.pipeline import Pipeline
 from conductor.store import AuditEvent
 
@@ -117,7 +118,7 @@ def render_summary(result: Mapping[str, Any], audit: Sequence[AuditEvent] = ()) 
     lines.append("")
     for sid, st in result["steps"].items():
         if st.get("error"):
-            lines.append(f"- **{sid}** failed: {st['error'].get('message')}")
+            lines.append(f"- **{sid}** failed: {error_text(st['error'])}")
         if st.get("approval"):
             a = st["approval"]
             lines.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import json
 import shutil
 from pathlib import Path
@@ -246,3 +247,8 @@ def test_pipeline_with_lift_tests_through_the_cli(tmp_path: Path) -> None:
     text = bad.stdout + bad.stderr
     assert bad.returncode == 1 and "Traceback" not in text  # the step failed on its data
     assert "data source 'lift_tests' column 'sigma': row 1: the standard error must be > 0" in text
+    # The run's summary and report say where, too, not only the CLI.
+    run_dir = tmp_path / ".conductor" / "runs" / "lift-2"
+    where = "data source 'lift_tests' column 'sigma': row 1"
+    assert f"**budget** failed: {where}" in (run_dir / "summary.md").read_text()
+    assert where in html.unescape((run_dir / "report.html").read_text(encoding="utf-8"))
