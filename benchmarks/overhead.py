@@ -57,7 +57,7 @@ class PlainState(TypedDict, total=False):
     outputs: dict[str, Any]
 
 
-def plain_graph() -> StateGraph:
+def plain_graph() -> StateGraph[PlainState]:
     g = StateGraph(PlainState)
 
     def make(name: str, prev: str | None) -> Any:
@@ -69,12 +69,12 @@ def plain_graph() -> StateGraph:
 
         return node
 
-    prev = None
+    prev: str | None = None
     for s in STEPS:
         g.add_node(s, make(s, prev))
         g.add_edge(prev or START, s)
         prev = s
-    g.add_edge(prev, END)
+    g.add_edge(prev or START, END)
     return g
 
 
