@@ -44,7 +44,6 @@ __all__ = [
     "RunError",
     "RunLocked",
     "SpecError",
-    "error_text",
 ]
 
 
