@@ -1,0 +1,84 @@
+"""The optional LLM brand-voice review: an advisory opinion beside the deterministic rules.
+
+Re-exported by :mod:`conductor.brand`. The model scores each piece of copy against the
+brand's ``voice``; the engine turns low scores into warnings or escalations, never into a
+block, so the model cannot lift or replace a deterministic verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from conductor.errors import LLMError
+from conductor.verdict import Verdict
+
+if TYPE_CHECKING:
+    from conductor.brand import BrandStrategy
+    from conductor.specs import Copy
+
+__all__ = ["VoiceReview", "VoiceScore", "model_review"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- optional model review ---------------------------------------------------------------
+
+
+class VoiceScore(_Model):
+    """The model's judgement of one piece of copy against the brand voice."""
+
+    id: str = Field(description="Id of the copy judged.")
+    score: float = Field(ge=0, le=1, description="How well the copy fits the voice, 0..1.")
+    rationale: str = Field(description="Why, in one or two sentences a marketer understands.")
+
+
+class VoiceReview(_Model):
+    """What the model returns: one score per piece of copy."""
+
+    scores: list[VoiceScore] = Field(description="One entry per copy id.")
+
+
+def model_review(brand: BrandStrategy, copies: Sequence[Copy], llm: Any) -> Verdict:
+    """Score copy against the brand voice with a chat model (optional, advisory).
+
+    The model may add warnings or escalate to a person; it never blocks, so it cannot
+    lift or replace a deterministic verdict (merge both with ``Verdict.merge``).
+
+    Args:
+        brand: The brand strategy (its ``voice`` is the yardstick).
+        copies: The copy to score.
+        llm: A LangChain chat model supporting ``with_structured_output``.
+
+    Returns:
+        A verdict with ``voice.model-tone`` findings and one note per copy.
+
+    Raises:
+        LLMError: The model failed or returned something that is not a ``VoiceReview``.
+    """
+    from conductor._brand_packs import voice_prompt
+
+    if not copies:
+        return Verdict()
+    try:
+        raw = llm.with_structured_output(VoiceReview).invoke(voice_prompt(brand, copies))
+        result = raw if isinstance(raw, VoiceReview) else VoiceReview.model_validate(raw)
+    except ValidationError as exc:
+        raise LLMError(
+            f"brand-voice review returned an invalid answer: {exc.error_count()} error(s)",
+            code="llm.invalid-output",
+            hint="use a model that supports structured output",
+        ) from None
+    except LLMError:
+        raise
+    except Exception as exc:  # providers raise many types; the run needs one error
+        raise LLMError(
+            f"brand-voice review failed: {exc}",
+            code="llm.failed",
+            hint="check the model settings or run without the model review",
+        ) from exc
+    return brand.engine().voice_verdict(copies, result)
