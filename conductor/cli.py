@@ -7,7 +7,6 @@ traceback: 0 ok, 1 failed, 2 invalid input, 3 waiting for approval.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
 import traceback
@@ -15,14 +14,24 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from conductor.errors import ConductorError, PipelineInvalid, RunError, error_text
+from conductor._cli_common import JsonOpt, TodayOpt, err, out, parse_today, print_json
+from conductor._cli_progress import ConsoleObserver, console_runner, finish_run
+from conductor._cli_show import (
+    print_agents,
+    print_audit,
+    print_goal,
+    print_inbox,
+    print_plan,
+    print_runs,
+    print_status,
+    print_verdict,
+)
+from conductor.errors import ConductorError, PipelineInvalid, RunError
 
-__all__ = ["app", "main"]
+# ConsoleObserver lives in _cli_progress; the demo imports it from here.
+__all__ = ["ConsoleObserver", "app", "main"]
 
 app = typer.Typer(
     name="conductor",
@@ -32,154 +41,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _today(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
-
-
-TodayOpt = Annotated[
-    str | None, typer.Option("--today", help="Planning date YYYY-MM-DD (default: today).")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-# --------------------------------------------------------------------------- observer
-
-
-class ConsoleObserver:
-    """Renders run progress: one line per step event, progress bars for long work."""
-
-    def __init__(self, console: Console, quiet: bool = False) -> None:
-        self.console = console
-        self.quiet = quiet
-        self.progress: Progress | None = None
-        self.tasks: dict[str, TaskID] = {}
-
-    def event(self, kind: str, step: str | None, **d: Any) -> None:
-        if self.quiet:
-            return
-        c = self.console
-        if kind == "progress" and step:
-            self._bar(step, d)
-            return
-        if kind == "start":
-            what = f"revising (round {d['round']})" if d.get("revising") else "running"
-            c.print(f"[cyan]▶[/] {escape(step or '')} [dim]({d.get('agent')})[/] {what}")
-        elif kind == "ran":
-            self._close_bar(step)
-            c.print(
-                f"[green]✓[/] {escape(step or '')} ran in {d['seconds']:.2f}s — "
-                f"{escape(str(d.get('summary', '')))}"
-            )
-        elif kind == "review":
-            verdict = d["verdict"]
-            n = len(verdict.violations)
-            colour = {"pass": "green", "warn": "yellow"}.get(d["decision"], "red")
-            c.print(
-                f"  [bold]brand review[/] round {d['round']}: {n} finding(s) → "
-                f"[{colour}]{d['decision']}[/]"
-            )
-            for v in verdict.violations[:6]:
-                c.print(f"    [dim]- {escape(v.rule)}: {escape(v.message)}[/]")
-            if n > 6:
-                c.print(f"    [dim]… and {n - 6} more[/]")
-        elif kind == "failed":
-            self._close_bar(step)
-            c.print(f"[red]✗[/] {escape(step or '')} failed: {escape(error_text(d['error']))}")
-        elif kind == "skipped":
-            c.print(f"[yellow]-[/] {escape(step or '')} skipped (needs {', '.join(d['because'])})")
-        elif kind == "decided":
-            dec = d["decision"]
-            c.print(
-                f"[magenta]✎[/] {escape(step or '')} {dec.get('decision')} by "
-                f"{escape(str(dec.get('by')))} ({escape(str(dec.get('role')))})"
-            )
-
-    def _bar(self, step: str, d: dict[str, Any]) -> None:
-        if self.progress is None:
-            self.progress = Progress(
-                TextColumn("  {task.description}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>3.0f}%"),
-                TimeElapsedColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self.progress.start()
-        desc = f"{step}: {d['desc']}"
-        if step not in self.tasks:
-            self.tasks[step] = self.progress.add_task(desc, total=d.get("total"))
-        self.progress.update(
-            self.tasks[step], description=desc, completed=d["done"], total=d.get("total")
-        )
-
-    def _close_bar(self, step: str | None) -> None:
-        if self.progress is not None and step in self.tasks:
-            self.progress.remove_task(self.tasks.pop(step))
-            if not self.tasks:
-                self.progress.stop()
-                self.progress = None
-
-    def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
-
-
-def _runner(quiet: bool = False) -> tuple[Any, ConsoleObserver]:
-    import importlib
-
-    from conductor._runtime import Runner
-
-    obs = ConsoleObserver(err, quiet=quiet)
-    try:
-        llm = importlib.import_module("conductor.llm").chat_model_from_env()
-    except ImportError:  # built without the LLM layer: everything stays deterministic
-        llm = None
-    return Runner(observer=obs, llm=llm), obs
-
-
-def _finish(result: Any) -> None:
-    """Print the outcome line(s) and exit with the run's code."""
-    rid = result.run_id
-    if result.status == "done":
-        out.print(f"[green bold]Run {rid} done.[/] Files in {result.out_dir}")
-    elif result.status == "waiting":
-        out.print(f"[yellow bold]Run {rid} is waiting for sign-off.[/]")
-        for w in result.waiting:
-            out.print(f"  step [bold]{escape(w['step'])}[/] — roles: {', '.join(w['roles'])}")
-            for r in w.get("reasons", [])[:5]:
-                out.print(f"    [dim]{escape(r)}[/]")
-            out.print(f"  approve: conductor approve {rid} {w['step']} --as NAME")
-            out.print(f"  reject:  conductor reject {rid} {w['step']} --as NAME --comment '...'")
-    else:
-        # A run-level error (a limit, the model) explains more than the step it hit.
-        first = next(iter(sorted(result.errors.items(), key=lambda kv: kv[0] != "_run")), None)
-        if first is None:
-            msg = result.status
-        elif first[0] == "_run":
-            msg = str(first[1].get("message"))
-        else:
-            msg = f"step {first[0]}: {error_text(first[1])}"
-        err.print(f"[red bold]Run {rid} {result.status}[/]: {escape(msg)}")
-        if first and first[1].get("hint"):
-            err.print(f"  hint: {escape(first[1]['hint'])}")
-        err.print(f"  log: {result.out_dir / 'run.log.jsonl'}")
-        if result.status == "stopped":
-            err.print(f"  resume: conductor resume {rid}")
-    raise typer.Exit(result.exit_code)
 
 
 # --------------------------------------------------------------------------- commands
@@ -195,7 +56,7 @@ def validate(
 
     bad = 0
     for f in files:
-        report = validate_pipeline(f, today=_today(today))
+        report = validate_pipeline(f, today=parse_today(today))
         for e in report.errors:
             bad += 1
             out.print(escape(str(e)))
@@ -210,7 +71,7 @@ def _planned(file: Path, today: str | None) -> tuple[Any, Any, Any]:
     from conductor._runtime import load_brand_for
     from conductor.pipeline import check_pipeline, plan_pipeline, resolve_goal
 
-    day = _today(today)
+    day = parse_today(today)
     pipeline = check_pipeline(file, today=day)
     day = day or pipeline.today or dt.date.today()
     goal = resolve_goal(pipeline, day)
@@ -226,69 +87,7 @@ def plan(
 ) -> None:
     """Show the typed goal and every step's spec, and where each value came from. Runs nothing."""
     pipeline, goal, plans = _planned(file, today)
-    if as_json:
-        _print_json(
-            {
-                "pipeline": pipeline.name,
-                "goal": goal.model_dump(mode="json"),
-                "steps": {
-                    sid: {
-                        "agent": pl.agent,
-                        "needs": pl.needs,
-                        "spec": pl.spec.model_dump(mode="json"),
-                        "spec_hash": pl.spec_hash,
-                        "provenance": pl.provenance,
-                        "approve": pl.approve,
-                    }
-                    for sid, pl in plans.items()
-                },
-            }
-        )
-        return
-    _print_goal(goal)
-    for sid, pl in plans.items():
-        t = Table(title=f"step {sid} — {pl.agent}", title_justify="left", show_lines=False)
-        t.add_column("field")
-        t.add_column("value", overflow="fold")
-        t.add_column("from", style="dim")
-        for name, value in pl.spec.model_dump(mode="json").items():
-            prov = pl.provenance.get(name, {})
-            src = prov.get("source", "")
-            if prov.get("detail"):
-                src += f": {prov['detail']}"
-            t.add_row(name, escape(json.dumps(value, default=str)), escape(src))
-        out.print(t)
-        extra = []
-        if pl.needs:
-            extra.append(f"after {', '.join(pl.needs)}")
-        if pl.approve:
-            extra.append(f"sign-off by {', '.join(pl.approve)}")
-        out.print(f"  [dim]{pl.spec_hash}{'  ·  ' + '; '.join(extra) if extra else ''}[/]")
-    out.print("[dim]Nothing was run or written.[/]")
-
-
-def _print_goal(goal: Any) -> None:
-    from conductor import goals
-
-    describe = getattr(goals, "describe_goal", None)
-    rows = (
-        describe(goal)
-        if describe is not None
-        else [
-            (k, json.dumps(v, default=str), "")
-            for k, v in goal.model_dump(mode="json").items()
-            if v not in (None, [], {}) and k not in ("spans", "defaults", "warnings")
-        ]
-    )
-    t = Table(title="goal", title_justify="left")
-    t.add_column("field")
-    t.add_column("value", overflow="fold")
-    t.add_column("from", style="dim", overflow="fold")
-    for row in rows:
-        t.add_row(*(escape(str(x)) for x in row))
-    out.print(t)
-    for w in goal.warnings:
-        out.print(f"[yellow]warning:[/] {escape(w)}")
+    print_plan(pipeline, goal, plans, as_json=as_json)
 
 
 @app.command()
@@ -314,31 +113,31 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Run a pipeline. Exit 0 done, 3 waiting for approval, 1 failed."""
-    runner, obs = _runner(quiet)
+    runner, obs = console_runner(quiet)
     try:
-        result = runner.run(file, run_id=run_id, out_dir=out_dir, today=_today(today))
+        result = runner.run(file, run_id=run_id, out_dir=out_dir, today=parse_today(today))
     finally:
         obs.stop()
         runner.close()
-    _finish(result)
+    finish_run(result)
 
 
 @app.command()
 def resume(run_id: Annotated[str, typer.Argument(help="Run id.")]) -> None:
     """Continue a run after a crash or stop; finished steps are not run again."""
-    runner, obs = _runner()
+    runner, obs = console_runner()
     try:
         result = runner.resume(run_id)
     finally:
         obs.stop()
         runner.close()
-    _finish(result)
+    finish_run(result)
 
 
 def _decide(
     run_id: str, step: str, who: str, decision: str, comment: str, output: Any = None
 ) -> None:
-    runner, obs = _runner()
+    runner, obs = console_runner()
     try:
         result = runner.decide(
             run_id, step, who=who, decision=decision, comment=comment, output=output
@@ -346,7 +145,7 @@ def _decide(
     finally:
         obs.stop()
         runner.close()
-    _finish(result)
+    finish_run(result)
 
 
 AsOpt = Annotated[str, typer.Option("--as", help="Your name, as listed under `approvers`.")]
@@ -402,17 +201,7 @@ def runs(as_json: JsonOpt = False) -> None:
         recs = store.list_runs()
     finally:
         store.close()
-    if as_json:
-        _print_json([r.model_dump(mode="json") for r in recs])
-        return
-    t = Table()
-    for col in ("run", "pipeline", "status", "started", "waiting on"):
-        t.add_column(col)
-    for r in recs:
-        t.add_row(
-            r.run_id, r.pipeline, r.status, f"{r.started:%Y-%m-%d %H:%M}", ", ".join(r.waiting_on)
-        )
-    out.print(t)
+    print_runs(recs, as_json=as_json)
 
 
 @app.command()
@@ -427,44 +216,7 @@ def status(
         rec = store.get_run(run_id)
     finally:
         store.close()
-    result_file = Path(rec.out_dir) / "result.json"
-    result = json.loads(result_file.read_text()) if result_file.exists() else {}
-    if as_json:
-        _print_json({"run": rec.model_dump(mode="json"), "result": result})
-        return
-    out.print(f"[bold]{rec.run_id}[/]  pipeline {rec.pipeline}  status [bold]{rec.status}[/]")
-    out.print(f"started {rec.started:%Y-%m-%d %H:%M:%S} UTC · folder {rec.out_dir}")
-    steps = result.get("steps", {})
-    if steps:
-        t = Table()
-        for col in ("step", "agent", "status", "seconds", "rounds", "runs"):
-            t.add_column(col)
-        for sid, st in steps.items():
-            t.add_row(
-                sid,
-                st["agent"],
-                st["status"],
-                f"{st['seconds']:.2f}",
-                str(len(st["rounds"])),
-                str(st["executions"]),
-            )
-        out.print(t)
-    llm = rec.info.get("llm") or result.get("llm", {})
-    failed = f", {llm['failed_calls']} failed" if llm.get("failed_calls") else ""
-    out.print(
-        f"LLM: {llm.get('calls', 0)} call(s){failed}, "
-        f"{llm.get('input_tokens', 0)} input + {llm.get('output_tokens', 0)} output tokens, "
-        f"cost ${llm.get('cost_usd', 0.0):.4f}"
-    )
-    for model, m in (llm.get("by_model") or {}).items():
-        out.print(
-            f"  {escape(model)}: {m['calls']} call(s), {m['input_tokens']} + "
-            f"{m['output_tokens']} tokens, ${m['cost_usd']:.4f}"
-        )
-    if rec.waiting_on:
-        out.print(f"[yellow]waiting for sign-off on: {', '.join(rec.waiting_on)}[/]")
-    if rec.info.get("error"):
-        out.print(f"[red]error:[/] {escape(error_text(rec.info['error']))}")
+    print_status(rec, as_json=as_json)
 
 
 @app.command()
@@ -472,23 +224,7 @@ def inbox(as_json: JsonOpt = False) -> None:
     """Every pending sign-off across runs: what is asked, the violations, who may decide."""
     from conductor._approvals import pending_approvals
 
-    items = pending_approvals()
-    if as_json:
-        _print_json(items)
-        return
-    if not items:
-        out.print("Nothing is waiting for sign-off.")
-        return
-    for it in items:
-        out.print(
-            f"[bold]{it['run_id']}[/] step [bold]{it['step']}[/] ({it['agent']}) — pipeline {it['pipeline']}"
-        )
-        out.print(f"  who may decide: {', '.join(it['people'])} (roles {', '.join(it['roles'])})")
-        for r in it.get("reasons", []):
-            out.print(f"  [dim]- {escape(r)}[/]")
-        for a in it.get("artifacts", [])[:5]:
-            out.print(f"  [dim]artifact {escape(a.get('id', ''))} ({a.get('kind')})[/]")
-        out.print(f"  conductor approve {it['run_id']} {it['step']} --as NAME")
+    print_inbox(pending_approvals(), as_json=as_json)
 
 
 @app.command()
@@ -503,35 +239,10 @@ def audit(
     """Who ran which AI, for which goal, on which data, at what cost, and who signed it off."""
     from conductor._approvals import audit_digest
 
-    day = _today(since)
+    day = parse_today(since)
     since_dt = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else None
     digest = audit_digest(since=since_dt, pipeline=pipeline, run_id=run_id)
-    if as_json:
-        _print_json(digest)
-        return
-    if not digest:
-        out.print("No audit events match.")
-        return
-    for run_d in digest:
-        out.print(
-            f"[bold]{run_d['run_id']}[/] — pipeline {run_d['pipeline']} — status {run_d['status']}"
-        )
-        if run_d.get("goal"):
-            out.print(f"  goal: {escape(run_d['goal'])}")
-        out.print(f"  data: {escape(', '.join(f'{k}={v}' for k, v in run_d['data'].items()))}")
-        for s in run_d["steps"]:
-            out.print(
-                f"  step {s['step']}: agent {s['agent']} · spec {s['spec_hash'][:19]} · "
-                f"findings {s['findings']} · {s['decision'] or ''}"
-            )
-        out.print(
-            f"  AI: {run_d['llm']['calls']} model call(s) ({', '.join(run_d['llm']['models']) or 'no model'}),"
-            f" ${run_d['llm']['cost_usd']:.4f}"
-        )
-        for a in run_d["approvals"]:
-            out.print(
-                f"  sign-off: {a['step']} {a['decision']} by {a['actor']} ({a['role']}) at {a['ts']}"
-            )
+    print_audit(digest, as_json=as_json)
 
 
 @app.command()
@@ -546,55 +257,13 @@ def agents(
     if name:
         cls = get_agent(name)
         if schema:
-            _print_json(cls.spec_type.model_json_schema())
+            print_json(cls.spec_type.model_json_schema())
             return
         found = {name: cls}
     else:
         found = available_agents()
-    if as_json:
-        _print_json(
-            [
-                {
-                    "name": n,
-                    "description": cls.description,
-                    "version": cls.version,
-                    "module": cls.__module__,
-                    "spec": cls.spec_type.__name__,
-                    "output": cls.output_type.__name__,
-                    "needs": {k: v.__name__ for k, v in cls.needs.items()},
-                    "data": {k: dict(v.columns) for k, v in cls.data.items()},
-                    "parameters": sorted(cls.spec_type.model_fields),
-                }
-                for n, cls in found.items()
-            ]
-        )
-        return
-    for n, cls in found.items():
-        out.print(f"[bold]{n}[/] — {escape(cls.description)}")
-        out.print(f"  spec {cls.spec_type.__name__} → output {cls.output_type.__name__}")
-        if cls.needs:
-            out.print("  needs: " + ", ".join(f"{k} ({v.__name__})" for k, v in cls.needs.items()))
-        if cls.data:
-            out.print(
-                "  data: " + ", ".join(f"{k}({', '.join(v.columns)})" for k, v in cls.data.items())
-            )
-        t = Table(show_header=True, box=None, padding=(0, 2))
-        t.add_column("parameter")
-        t.add_column("type")
-        t.add_column("default")
-        t.add_column("description", overflow="fold")
-        for fname, f in cls.spec_type.model_fields.items():
-            default = (
-                "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
-            )
-            t.add_row(
-                fname,
-                escape(str(f.annotation).replace("typing.", "")),
-                escape(default[:40]),
-                escape(f.description or ""),
-            )
-        out.print(t)
-    if not name:
+    print_agents(found, as_json=as_json)
+    if not name and not as_json:
         for n, why in broken_agents().items():
             err.print(f"[red]{n}[/] failed to load: {escape(why)}")
 
@@ -613,11 +282,11 @@ def parse_goal_cmd(
         raise ConductorError(
             "the goal parser is not part of this build yet", code="goal.parser-missing"
         )
-    goal = parse_goal(text, today=_today(today) or dt.date.today())
+    goal = parse_goal(text, today=parse_today(today) or dt.date.today())
     if as_json:
-        _print_json(goal.model_dump(mode="json"))
+        print_json(goal.model_dump(mode="json"))
         return
-    _print_goal(goal)
+    print_goal(goal)
 
 
 @app.command("check-copy")
@@ -634,24 +303,7 @@ def check_copy_cmd(
     from conductor.brand import check_copy, load_brand
 
     verdict = check_copy(load_brand(brand), channel, text, subject=subject)
-    if as_json:
-        _print_json(
-            verdict.model_dump(mode="json")
-            | {"action": verdict.action.value, "passed": verdict.passed}
-        )
-    else:
-        if not verdict.violations:
-            out.print("[green]✓ on brand[/]")
-        for v in verdict.violations:
-            out.print(
-                f"[{'yellow' if v.action.value == 'warn' else 'red'}]{v.rule}[/] ({v.severity.value} → {v.action.value}): {escape(v.message)}"
-            )
-            if v.excerpt:
-                out.print(f"  [dim]“{escape(v.excerpt)}”[/]")
-            if v.fix:
-                out.print(f"  fix: {escape(v.fix)}")
-        for s in verdict.signoff:
-            out.print(f"[yellow]needs sign-off:[/] {escape(s)}")
+    print_verdict(verdict, as_json=as_json)
     raise typer.Exit(0 if verdict.passed else 1)
 
 
