@@ -136,7 +136,10 @@ def finish_run(result: Any) -> None:
         elif first[0] == "_run":
             msg = str(first[1].get("message"))
         else:
-            msg = f"step {first[0]}: {error_text(first[1])}"
+            # An agent's error already says which step it was in; others get the step.
+            where = str(first[1].get("where") or "")
+            text = error_text(first[1])
+            msg = text if where.startswith(f"step {first[0]!r}") else f"step {first[0]}: {text}"
         err.print(f"[red bold]Run {rid} {result.status}[/]: {escape(msg)}")
         if first and first[1].get("hint"):
             err.print(f"  hint: {escape(first[1]['hint'])}")

@@ -333,6 +333,27 @@ def test_non_finite_numbers_are_a_clear_error(tmp_path: Path, where: str, value:
     assert "not finite numbers" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("where", "value", "shown"),
+    [("spend", "2024-13-45", "e.g. '2024-13-45'"), ("outcomes", "", "the date is empty")],
+)
+def test_an_unreadable_date_is_a_clear_error_with_an_example(
+    tmp_path: Path, where: str, value: str, shown: str
+) -> None:
+    paths = write(tmp_path)
+    _rewrite(
+        paths[where], lambda rows: [[value, *r[1:]] if i == 7 else r for i, r in enumerate(rows)]
+    )
+    with pytest.raises(DataError) as info:
+        run(tmp_path, plan(goal(), FAST), paths)
+    assert (info.value.code, info.value.source, info.value.column) == (
+        "data.bad-date",
+        where,
+        "date",
+    )
+    assert f"1 row(s) have a missing or unreadable date ({shown})" in str(info.value)
+
+
 def test_missing_weeks_are_a_clear_error(tmp_path: Path) -> None:
     paths = write(tmp_path)
     _rewrite(paths["spend"], lambda rows: [r for r in rows if r[0] != "2024-03-04"])

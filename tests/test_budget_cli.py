@@ -94,3 +94,20 @@ def test_bad_data_is_a_clear_error(folder: Path, tmp_path: Path) -> None:
     text = r.stdout + r.stderr
     assert "Traceback" not in text
     assert "negative" in text.lower() and "spend" in text
+
+
+def test_infeasible_minimums_say_which_clash_once(folder: Path, tmp_path: Path) -> None:
+    for name in ("acme.yaml", "outcomes.csv", "spend.csv"):
+        shutil.copy(folder / name, tmp_path / name)
+    (tmp_path / "media.yaml").write_text(
+        (folder / "media.yaml")
+        .read_text()
+        .replace("bootstrap: 8", "bootstrap: 0\n      min_spend: {search: 100000, social: 100000}")
+    )
+    r = Cli(cwd=tmp_path, env=make_env(tmp_path))("run", "media.yaml", "--run-id", "inf")
+    text = r.stdout + r.stderr
+    assert r.returncode == 1 and "Traceback" not in text
+    # The agent's error already names the step: the run's last line does not repeat it.
+    assert "Run inf failed: step 'budget', agent 'budget_allocation': infeasible" in text
+    assert "search 100,000 (min_spend 100,000 USD)" in text
+    assert "step budget: step 'budget'" not in text

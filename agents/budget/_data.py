@@ -119,11 +119,8 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
             f"CAST({quote_ident(col)} AS VARCHAR) AS raw FROM spend"
             for ch, col in spend_cols.items()
         )
+    _check_dates(con, "spend", date_col)
     con.execute(f"CREATE OR REPLACE TEMP VIEW _budget_long AS {long_sql}")
-    bad_dates = con.execute("SELECT count(*) FROM _budget_long WHERE d IS NULL").fetchone()[0]
-    if bad_dates:
-        raise DataError(f"{bad_dates} row(s) have a missing or unreadable date", source="spend",
-                        column="date", code="data.bad-date", hint="use ISO dates like 2026-03-02")  # fmt: skip
     bad = con.execute(
         "SELECT ch, min(d), count(*) FROM _budget_long WHERE s IS NULL GROUP BY ch ORDER BY ch"
     ).fetchall()
@@ -265,6 +262,7 @@ def _load_kpi(
             source="outcomes", code="data.missing-source",
             hint=f"add `outcomes: path/to/outcomes.csv` (date, {kpi}) under `data:`",
         )  # fmt: skip
+    _check_dates(con, source, date_col)
     rows = con.execute(
         f"SELECT date_trunc('week', TRY_CAST({quote_ident(date_col)} AS DATE))::DATE AS w, "
         f"sum({finite_number(quote_ident(col))}), "
@@ -274,9 +272,6 @@ def _load_kpi(
     ).fetchall()
     out: dict[dt.date, float] = {}
     for w, total, nulls, _ in rows:
-        if w is None:
-            raise DataError("rows with a missing or unreadable date", source=source,
-                            column=date_col, code="data.bad-date", hint="use ISO dates like 2026-03-02")  # fmt: skip
         if nulls:
             raise DataError(
                 f"{nulls} value(s) of {col!r} are missing or not finite numbers in the week of {w}",
@@ -285,3 +280,19 @@ def _load_kpi(
             )  # fmt: skip
         out[w] = float(total)
     return out
+
+
+def _check_dates(con: Any, table: str, date_col: str) -> None:
+    """One clear error for rows whose date is missing or unreadable, with an example."""
+    d = quote_ident(date_col)
+    n, sample = con.execute(
+        f"SELECT count(*), min(trim(CAST({d} AS VARCHAR))) FROM {quote_ident(table)} "
+        f"WHERE TRY_CAST({d} AS DATE) IS NULL"
+    ).fetchone()
+    if n:
+        example = f"e.g. {sample!r}" if sample else "the date is empty"
+        raise DataError(
+            f"{n:,} row(s) have a missing or unreadable date ({example})",
+            source=table, column=date_col, code="data.bad-date",
+            hint="use ISO dates like 2026-03-02",
+        )  # fmt: skip
