@@ -13,7 +13,7 @@ import datetime as dt
 import difflib
 import importlib.metadata
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -124,28 +124,40 @@ class PlanContext:
         try:
             spec = self.spec_type.model_validate(values)
         except ValidationError as exc:
-            raise spec_error_from(exc, step=self.step) from None
+            raise spec_error_from(exc, step=self.step, fields=self.spec_type.model_fields) from None
         for name in type(spec).model_fields:
             self.provenance.setdefault(name, Provenance(source="default"))
         return spec
 
 
-def spec_error_from(exc: ValidationError, *, step: str, agent: str | None = None) -> SpecError:
-    """Turn a pydantic error on a spec into one readable :class:`SpecError`."""
+def spec_error_from(
+    exc: ValidationError,
+    *,
+    step: str,
+    agent: str | None = None,
+    fields: Iterable[str] = (),
+) -> SpecError:
+    """Turn a pydantic error on a spec into one readable :class:`SpecError`.
+
+    Args:
+        exc: The spec's validation error.
+        step: The step whose spec it is.
+        agent: The agent, when known.
+        fields: The spec's parameter names, to suggest one for a misspelt parameter.
+    """
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
     msg = first["msg"]
+    hint = "see `conductor agents NAME` for the parameters this agent accepts"
     if first["type"] == "extra_forbidden":
         msg = "unknown parameter"
+        close = difflib.get_close_matches(loc, list(fields), n=1)
+        if close:
+            hint = f"did you mean {close[0]!r}? " + hint
     more = len(exc.errors()) - 1
     tail = f" (and {more} more problem(s))" if more else ""
     return SpecError(
-        f"{msg}{tail}",
-        step=step,
-        agent=agent,
-        field=loc or None,
-        code="spec.invalid",
-        hint="see `conductor agents NAME` for the parameters this agent accepts",
+        f"{msg}{tail}", step=step, agent=agent, field=loc or None, code="spec.invalid", hint=hint
     )
 
 

@@ -69,6 +69,12 @@ def test_unknown_key_suggests_the_right_one() -> None:
     assert "did you mean 'needs'?" in str(report.errors[0])
 
 
+def test_unknown_parameter_suggests_the_right_one() -> None:
+    report = validate_pipeline(CORPUS / "unknown_param.yaml")
+    assert "parameter 'lable': unknown parameter" in str(report.errors[0])
+    assert "did you mean 'label'?" in str(report.errors[0])
+
+
 def test_cli_exit_codes(sqlite_cli: Cli, tmp_path: Path) -> None:
     r = sqlite_cli("validate", str(CORPUS / "unknown_agent.yaml"), str(CORPUS / "cycle.yaml"))
     assert r.returncode == 2
