@@ -146,4 +146,6 @@ def finish_run(result: Any) -> None:
         err.print(f"  log: {result.out_dir / 'run.log.jsonl'}")
         if result.status == "stopped":
             err.print(f"  resume: conductor resume {rid}")
+        elif result.status == "failed":
+            err.print(f"  retry:  conductor resume {rid}  (once the input is fixed)")
     raise typer.Exit(result.exit_code)

@@ -43,8 +43,14 @@ log = structlog.get_logger("conductor.run")
 
 
 def _merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Merge per-step entries; a ``None`` value removes the step's entry (a retry clears
+    a failed step's error this way)."""
     out = dict(left or {})
-    out.update(right or {})
+    for key, value in (right or {}).items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
     return out
 
 

@@ -275,8 +275,15 @@ class Runner:
             return self._drive(svc, plans, goal, start)
 
     def resume(self, run_id: str) -> RunResult:
-        """Continue a run after a crash or a stop (finished steps are not run again)."""
+        """Continue a run after a crash or a stop (finished steps are not run again).
+
+        A failed run is retried: its failed steps, and the steps skipped because of
+        them, run again (on the data as it is now, with the specs recorded when the run
+        started); the steps that finished keep their outputs and sign-offs.
+        """
         rec = self.store.get_run(run_id)
+        if rec.status == "failed":
+            return self._retry(rec)
         if rec.status == "waiting":
             waiting = ", ".join(rec.waiting_on)
             raise RunError(
@@ -299,6 +306,27 @@ class Runner:
             snap = graph.get_state(self._config(run_id))
             start: Any = None if snap.values else initial_state(run_id, plans, goal)
             return self._drive(svc, plans, goal, start, graph=graph)
+
+    def _retry(self, rec: RunRecord) -> RunResult:
+        svc, plans, goal = self._rebuild(rec)
+        with self._locked(rec.run_id, Path(rec.out_dir)):
+            graph = self._graph(plans, goal, svc)
+            values = graph.get_state(self._config(rec.run_id)).values
+            again = [s for s, v in values.get("status", {}).items() if v in ("failed", "skipped")]
+            if not again:  # failed before any step ran (a limit, the model): continue
+                return self._drive(svc, plans, goal, None, graph=graph)
+            first = [s for s in again if not set(plans[s].needs) & set(again)]
+            svc.audit(kind="run", detail={"event": "retried", "steps": again})
+            # The steps go back to pending and lose their errors (None deletes a key),
+            # then the first of them are triggered; the rest follow through the graph.
+            retry = Command(
+                update={
+                    "status": dict.fromkeys(again, "pending"),
+                    "errors": dict.fromkeys(again),
+                },
+                goto=first,
+            )
+            return self._drive(svc, plans, goal, retry, graph=graph)
 
     def decide(
         self,

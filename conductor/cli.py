@@ -124,7 +124,7 @@ def run(
 
 @app.command()
 def resume(run_id: Annotated[str, typer.Argument(help="Run id.")]) -> None:
-    """Continue a run after a crash or stop; finished steps are not run again."""
+    """Continue a run after a crash or stop, or retry a failed one; finished steps are kept."""
     runner, obs = console_runner()
     try:
         result = runner.resume(run_id)

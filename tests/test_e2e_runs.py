@@ -74,6 +74,47 @@ def test_reject_stops_downstream(cli: Cli, tmp_path: Path, run_id: str) -> None:
     assert result["status"] == "rejected"
     assert result["steps"]["d"]["status"] == "skipped"
     assert "d" not in counts(tmp_path)
+    # A rejection is a decision, not a failure: resuming does not undo it.
+    again = cli("resume", run_id)
+    assert again.returncode == 2 and "already finished (rejected)" in again.stderr
+
+
+CHAIN = """\
+pipeline: chain
+goal: {objective: grow_revenue, kpi: revenue}
+steps:
+  a: {agent: test_note, with: {label: A}}
+  b: {agent: test_follow, needs: [a], with: {label: B, require_file: input.txt}}
+  c: {agent: test_follow, needs: [b], with: {label: C}}
+  d: {agent: test_note, with: {label: D}}
+"""
+
+
+def test_a_failed_run_is_retried_after_its_input_is_fixed(
+    cli: Cli, tmp_path: Path, run_id: str
+) -> None:
+    (tmp_path / "p.yaml").write_text(CHAIN)
+    r = cli("run", "p.yaml", "--run-id", run_id)
+    assert r.returncode == 1 and "data source 'input'" in r.stderr
+    assert f"retry:  conductor resume {run_id}" in r.stderr
+    result_file = tmp_path / ".conductor" / "runs" / run_id / "result.json"
+    failed = json.loads(result_file.read_text())
+    assert {k: v["status"] for k, v in failed["steps"].items()} == {
+        "a": "done", "b": "failed", "c": "skipped", "d": "done",
+    }  # fmt: skip
+    assert counts(tmp_path) == {"a": 1, "b": 1, "d": 1}
+
+    (tmp_path / "input.txt").write_text("fixed")
+    again = cli("resume", run_id)
+    assert again.returncode == 0, again.stderr
+    done = json.loads(result_file.read_text())
+    assert done["status"] == "done"
+    assert done["steps"]["c"]["output"]["upstream"] == ["B", "A"]
+    assert not any(st.get("error") for st in done["steps"].values())
+    # Only the failed step and the one skipped because of it ran again.
+    assert counts(tmp_path) == {"a": 1, "b": 2, "c": 1, "d": 1}
+    finished = cli("resume", run_id)
+    assert finished.returncode == 2 and "already finished (done)" in finished.stderr
 
 
 def _wait_for(path: Path, timeout: float = 60) -> None:

@@ -19,6 +19,7 @@ from conductor import (
     AgentOutput,
     Allocation,
     Copy,
+    DataError,
     Inputs,
     Insight,
     PlanContext,
@@ -43,6 +44,9 @@ class NoteSpec(TaskSpec):
     label: str = Field(default="note", description="A label copied into the output.")
     sleep: float = Field(default=0.0, ge=0, description="Seconds to sleep while running.")
     fail: bool = Field(default=False, description="Raise an exception (an agent bug).")
+    require_file: str = Field(
+        default="", description="A file that must exist (a DataError otherwise): bad input."
+    )
 
 
 class Note(AgentOutput):
@@ -90,6 +94,8 @@ class FollowAgent(Agent[NoteSpec, Note]):
         _count(ctx.step)
         if spec.sleep:
             time.sleep(spec.sleep)
+        if spec.require_file and not Path(spec.require_file).exists():
+            raise DataError("the file is missing", source="input", file=spec.require_file)
         up = inputs.upstream["note"]
         assert isinstance(up, Note)
         return Note(label=spec.label, upstream=[up.label, *up.upstream])
