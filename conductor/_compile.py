@@ -297,7 +297,7 @@ def _add_step(
                 "errors": {sid: err},
                 "timings": {sid: seconds},
                 "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
-                "llm_calls": usage,
+                **({"llm_calls": usage} if usage else {}),
             }
         finally:
             structlog.contextvars.unbind_contextvars("run_id", "step", "agent")
@@ -316,13 +316,16 @@ def _add_step(
                 "summary": output.summary(),
             },
         )
-        update = {
+        update: dict[str, Any] = {
             "outputs": {sid: out_json},
             "timings": {sid: state.get("timings", {}).get(sid, 0.0) + seconds},
             "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
-            "feedback": {sid: []},
-            "llm_calls": usage,
         }
+        # Only channels that change are written: each write costs the checkpoint a copy.
+        if feedback_json:
+            update["feedback"] = {sid: []}
+        if usage:
+            update["llm_calls"] = usage
         update.update(review(state, output, ctx.llm))
         return update
 
