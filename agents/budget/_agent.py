@@ -9,34 +9,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from agents.budget._bounds import history_range_notes, infeasible, plan_bounds
 from agents.budget._data import channel_matcher, load_history, norm_channel
 from agents.budget._lift import SOURCE as LIFT_SOURCE
 from agents.budget._lift import load_lift_tests
-from agents.budget._model import Fit, Params, contributions_of, fit_model
+from agents.budget._model import Fit, fit_model
 from agents.budget._optimize import FloatArray, InfeasibleBounds, ResponseCurves, maximise
+from agents.budget._plan import Solved, build_plan
 from agents.budget._schema import (
     BudgetPlan,
     BudgetSpec,
-    ChannelPlan,
-    CurveParams,
-    Estimate,
-    FitDiagnostics,
     LiftCheck,
 )
 from conductor import (
     Agent,
     AgentError,
-    Allocation,
     BusinessGoal,
     DataError,
     DataNeed,
     GoalError,
     Inputs,
-    Insight,
     Kpi,
     PlanContext,
     RunContext,
@@ -367,7 +360,7 @@ class _Run:
         # plan may spend less: a target, a CPA/ROAS bound).
         floor = spec.mode == "budget" and self._return_bound() is None
         bounds = plan_bounds(spec, names, total, previous, excluded, seen, floor, self.warnings)
-        lo, hi, lo_why, hi_why = bounds.lo, bounds.hi, bounds.lo_why, bounds.hi_why
+        lo, hi, lo_why = bounds.lo, bounds.hi, bounds.lo_why
 
         def solve(amount: float) -> tuple[FloatArray, float, bool]:
             sol = maximise(curves, amount / w, lo / w, np.minimum(hi, amount) / w)
@@ -424,11 +417,13 @@ class _Run:
             if media(x) < r * float(x.sum()) - 1e-9:
                 x, price, certified = self._within_return(solve, media, r, label, float(lo.sum()), float(x.sum()), names, lo, lo_why)  # fmt: skip
 
-        spend = float(x.sum())
         self.warnings += history_range_notes(spec, names, x, bounds)
-        return self._output(fit, names, model_idx, curves, x, previous, cur_weekly, lo, hi,
-                            lo_why, hi_why, price, certified, total, spend, baseline,
-                            other_media, horizon, frac, target)  # fmt: skip
+        solved = Solved(
+            names=names, model_idx=model_idx, curves=curves, x=x, previous=previous,
+            cur_weekly=cur_weekly, bounds=bounds, price=price, certified=certified, total=total,
+            baseline=baseline, other_media=other_media, horizon=horizon, frac=frac, target=target,
+        )  # fmt: skip
+        return build_plan(spec, fit, solved, self.warnings, self.lift_checks, ctx.out_dir)
 
     def _horizon_weeks(self, last: dt.date) -> list[dt.date]:
         start = self.spec.horizon_start
@@ -518,248 +513,3 @@ class _Run:
             f"{label} binds: the plan spends {a:,.0f} of the {high:,.0f} available"
         )
         return solve(a)  # type: ignore[no-any-return]
-
-    def _output(
-        self,
-        fit: Fit,
-        names: list[str],
-        model_idx: Any,
-        curves: ResponseCurves,
-        x: FloatArray,
-        previous: FloatArray,
-        cur_weekly: FloatArray,
-        lo: FloatArray,
-        hi: FloatArray,
-        lo_why: list[list[str]],
-        hi_why: list[list[str]],
-        price: float,
-        certified: bool,
-        total: float,
-        spend: float,
-        baseline: float,
-        other_media: float,
-        horizon: list[dt.date],
-        frac: float,
-        target: float | None,
-    ) -> BudgetPlan:
-        spec, _ctx = self.spec, self.ctx
-        w = spec.horizon_weeks
-        q = ((1 - spec.interval) / 2 * 100, (1 + spec.interval) / 2 * 100)
-        prev_x = cur_weekly / max(float(cur_weekly.sum()), 1e-300) * spend * (cur_weekly.sum() > 0)
-        hist = fit.history
-
-        def est(point: float, samples: list[float]) -> Estimate:
-            if not samples:
-                return Estimate(value=point, low=point, high=point)
-            lo_, hi_ = np.percentile(samples, q)
-            return Estimate(value=point, low=float(min(lo_, point)), high=float(max(hi_, point)))
-
-        def sub(p: Params) -> ResponseCurves:
-            full = fit.curves(p)
-            sel = np.array([max(i, 0) for i in model_idx])
-            c = full.subset(sel)
-            return ResponseCurves(np.where(model_idx >= 0, c.beta, 0.0), c.k, c.shape, c.logistic)
-
-        per_draw = [sub(p) for p in fit.draws]
-        ch_kpi = curves.value(x / w) * w
-        media_pt = float(ch_kpi.sum())
-        cur_pt = float(curves.value(prev_x / w).sum()) * w
-        draw_ch = [c.value(x / w) * w for c in per_draw]
-        draw_media = [float(v.sum()) for v in draw_ch]
-        draw_cur = [float(c.value(prev_x / w).sum()) * w for c in per_draw]
-        draw_base = [float(fit.base_at(horizon, p).sum()) * frac for p in fit.draws]
-        expected = est(
-            baseline + other_media + media_pt,
-            [b + other_media + m for b, m in zip(draw_base, draw_media, strict=True)],
-        )
-        hist_contrib = [contributions_of(fit, p).sum(axis=0) for p in fit.draws]
-        marg = curves.marginal(x / w)
-        channels: list[ChannelPlan] = []
-        sat = curves.saturation_point(0.8)
-        infl = curves.inflection()
-        for j, c in enumerate(names):
-            i = int(model_idx[j])
-            hs = float(hist.spend[:, i].sum()) if i >= 0 else 0.0
-            hc = float(fit.contributions[:, i].sum()) if i >= 0 else 0.0
-            p = fit.params
-
-            def par(arr: str, pt: float, i: int = i) -> Estimate:
-                return est(pt, [float(getattr(d, arr)[i]) for d in fit.draws] if i >= 0 else [])
-
-            curve = CurveParams(
-                kind=spec.saturation,
-                decay=par("decay", float(p.decay[i]) if i >= 0 else 0.0),
-                half_saturation=par("k", float(curves.k[j])),
-                shape=None if fit.logistic else par("shape", float(curves.shape[j])),
-                max_weekly_effect=par("beta", float(curves.beta[j])),
-                saturation_weekly=float(sat[j]),
-                inflection_weekly=float(infl[j]),
-            )
-            prev = float(previous[j])
-            channels.append(
-                ChannelPlan(
-                    channel=c,
-                    amount=float(x[j]),
-                    weekly=float(x[j] / w),
-                    share=float(x[j] / spend) if spend > 0 else 0.0,
-                    previous=prev,
-                    change=float(x[j] - prev),
-                    change_pct=float((x[j] - prev) / prev) if prev > 0 else None,
-                    min_amount=float(lo[j]),
-                    max_amount=float(min(hi[j], total)),
-                    bound_reasons=[*lo_why[j], *hi_why[j]],
-                    marginal_roi=float(marg[j]) if math.isfinite(float(marg[j])) else 0.0,
-                    roi=float(ch_kpi[j] / x[j]) if x[j] > 0 else 0.0,
-                    expected_kpi=est(float(ch_kpi[j]), [float(v[j]) for v in draw_ch]),
-                    curve=curve,
-                    history_spend=hs,
-                    history_contribution=est(
-                        hc, [float(v[i]) for v in hist_contrib] if i >= 0 else []
-                    ),
-                    history_roi=est(
-                        hc / hs if hs > 0 else 0.0,
-                        [float(v[i]) / hs for v in hist_contrib] if hs > 0 else [],
-                    ),
-                )
-            )
-        if not certified:
-            self.warnings.append(
-                "S-shaped curves leave a gap in the marginal-price search; the split was found "
-                "by searching which channels to fund (checked, but not proven global)"
-            )
-        period = spec.period or f"{horizon[0]} + {w:.3g} weeks"
-        allocation = Allocation(
-            id="budget/allocation",
-            amounts={c.channel: round(c.amount, 2) for c in channels},
-            currency=spec.currency,
-            previous={c.channel: round(c.previous, 2) for c in channels},
-            period=period,
-        )
-        uplift = est(
-            media_pt - cur_pt, [m - cc for m, cc in zip(draw_media, draw_cur, strict=True)]
-        )
-        insights = self._insights(channels, uplift, cur_pt, price, target, expected)
-        files: dict[str, str] = {}
-        try:
-            files["fit"] = str(self._write_fit(fit))
-        except OSError as exc:
-            self.warnings.append(f"could not write the fit table: {exc}")
-        return BudgetPlan(
-            kpi=spec.kpi,
-            currency=spec.currency,
-            budget=spec.budget,
-            spend=spend,
-            horizon_weeks=w,
-            period=period,
-            mode=spec.mode,
-            channels=channels,
-            expected_kpi=expected,
-            media_kpi=est(media_pt, draw_media),
-            current_media_kpi=est(cur_pt, draw_cur),
-            uplift=uplift,
-            marginal_price=float(price),
-            certified=certified,
-            target=target,
-            target_met=None if target is None else expected.value >= target - 1e-6 * abs(target),
-            diagnostics=FitDiagnostics(
-                weeks=len(hist.weeks),
-                first_week=hist.weeks[0],
-                last_week=hist.weeks[-1],
-                r2=fit.r2,
-                mape=fit.mape,
-                holdout_weeks=fit.holdout_weeks,
-                holdout_mape=fit.holdout_mape,
-                holdout_r2=fit.holdout_r2,
-                noise_sd=fit.noise_sd,
-                bootstrap=len(fit.draws),
-                seasonality=fit.order,
-                lift_tests=self.lift_checks,
-            ),
-            allocation=allocation,
-            insights=insights,
-            files=files,
-            warnings=list(dict.fromkeys(self.warnings)),
-        )
-
-    def _insights(
-        self,
-        channels: list[ChannelPlan],
-        uplift: Estimate,
-        cur_pt: float,
-        price: float,
-        target: float | None,
-        expected: Estimate,
-    ) -> list[Insight]:
-        spec = self.spec
-        cur, kpi = spec.currency, spec.kpi
-        out: list[Insight] = []
-        pct = uplift.value / cur_pt if cur_pt > 0 else 0.0
-        out.append(
-            Insight(
-                id="budget/uplift",
-                statement=(
-                    f"The recommended split adds {uplift.value:,.0f} {kpi} ({pct:+.1%}) over "
-                    f"{spec.horizon_weeks:.3g} weeks vs the current mix at the same spend "
-                    f"({spec.interval:.0%} interval {uplift.low:,.0f} to {uplift.high:,.0f})."
-                ),
-                evidence={
-                    "uplift": round(uplift.value, 2),
-                    "uplift_low": round(uplift.low, 2),
-                    "uplift_high": round(uplift.high, 2),
-                    "uplift_pct": round(pct, 4),
-                },
-            )
-        )
-        for c in channels:
-            if c.history_spend <= 0:
-                continue
-            s80 = c.curve.saturation_weekly
-            cur_weekly = c.previous / spec.horizon_weeks
-            where = "above" if c.weekly > s80 else "below"
-            out.append(
-                Insight(
-                    id=f"budget/saturation/{c.channel}",
-                    statement=(
-                        f"{c.channel} is saturated above {s80:,.0f} {cur}/week (80% of its "
-                        f"maximum effect); the plan's {c.weekly:,.0f} {cur}/week is {where} "
-                        f"that, with a marginal return of {c.marginal_roi:.2f} {kpi} per {cur}."
-                    ),
-                    evidence={
-                        "saturation_weekly": round(s80, 2),
-                        "recommended_weekly": round(c.weekly, 2),
-                        "current_weekly": round(cur_weekly, 2),
-                        "marginal_roi": round(c.marginal_roi, 4),
-                        "history_roi": round(c.history_roi.value, 4),
-                    },
-                )
-            )
-        if target is not None:
-            met = expected.value >= target
-            out.append(
-                Insight(
-                    id="budget/target",
-                    statement=(
-                        f"Expected {kpi} over the horizon is {expected.value:,.0f} "
-                        f"({expected.low:,.0f} to {expected.high:,.0f}): the target of "
-                        f"{target:,.0f} is {'reached' if met else 'not reached'}."
-                    ),
-                    evidence={"target": round(target, 2), "expected": round(expected.value, 2)},
-                )
-            )
-        return out
-
-    def _write_fit(self, fit: Fit) -> Any:
-        hist = fit.history
-        cols: dict[str, Any] = {
-            "week": pa.array(hist.weeks, pa.date32()),
-            "kpi": pa.array(hist.kpi),
-            "fitted": pa.array(fit.fitted),
-            "baseline": pa.array(fit.baseline),
-        }
-        for i, c in enumerate(hist.channels):
-            cols[f"spend_{c}"] = pa.array(hist.spend[:, i])
-            cols[f"contribution_{c}"] = pa.array(fit.contributions[:, i])
-        self.ctx.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.ctx.out_dir / "budget_fit.parquet"
-        pq.write_table(pa.table(cols), path)
-        return path

@@ -1,0 +1,318 @@
+"""The budget plan as the agent reports it, from the optimiser's split and the fit.
+
+:func:`build_plan` turns the split into the typed :class:`BudgetPlan`: per-channel
+amounts against the current mix and the bounds (with their reasons), ROI, marginal ROI
+and curve parameters with bootstrap intervals, the expected KPI and uplift, the fit's
+diagnostics, the ``Allocation`` artifact for the brand's budget rules, and insights.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from agents.budget._bounds import Bounds
+from agents.budget._curves import FloatArray, ResponseCurves
+from agents.budget._model import Fit, Params, contributions_of
+from agents.budget._schema import (
+    BudgetPlan,
+    BudgetSpec,
+    ChannelPlan,
+    CurveParams,
+    Estimate,
+    FitDiagnostics,
+    LiftCheck,
+)
+from conductor import Allocation, Insight
+
+
+@dataclass(frozen=True)
+class Solved:
+    """The optimiser's split and what the plan is measured against (horizon amounts).
+
+    Attributes:
+        names: The planned channels.
+        model_idx: Each planned channel's column in the fit (-1: no history, excluded).
+        curves: The planned channels' response curves (weekly).
+        x: The split.
+        previous: The current mix applied to the budget.
+        cur_weekly: Each channel's recent weekly spend.
+        bounds: Per-channel bounds and their reasons.
+        price: The marginal return at the optimum.
+        certified: Whether the split is proven global.
+        total: The budget the split may spend.
+        baseline: The baseline KPI over the horizon.
+        other_media: The KPI from channels outside the plan, at their current spend.
+        horizon: The weeks the plan covers.
+        frac: Share of those weeks' baseline that falls in the horizon.
+        target: The KPI target, if any.
+    """
+
+    names: list[str]
+    model_idx: npt.NDArray[np.intp]
+    curves: ResponseCurves
+    x: FloatArray
+    previous: FloatArray
+    cur_weekly: FloatArray
+    bounds: Bounds
+    price: float
+    certified: bool
+    total: float
+    baseline: float
+    other_media: float
+    horizon: list[dt.date]
+    frac: float
+    target: float | None
+
+
+def build_plan(
+    spec: BudgetSpec,
+    fit: Fit,
+    s: Solved,
+    warnings: list[str],
+    lift_checks: list[LiftCheck],
+    out_dir: Path,
+) -> BudgetPlan:
+    """The typed plan: per-channel amounts, ROI and curves with bootstrap intervals, the
+    expected KPI and uplift, diagnostics, the ``Allocation`` artifact and insights.
+
+    Args:
+        spec: The step's spec.
+        fit: The fitted response model.
+        s: The optimiser's split and what it is measured against.
+        warnings: The run's warnings so far (this adds to them).
+        lift_checks: How the fit reads each lift test.
+        out_dir: Where the fit table is written.
+    """
+    names, model_idx, curves, x = s.names, s.model_idx, s.curves, s.x
+    previous, cur_weekly, total, price = s.previous, s.cur_weekly, s.total, s.price
+    lo, hi, lo_why, hi_why = s.bounds.lo, s.bounds.hi, s.bounds.lo_why, s.bounds.hi_why
+    horizon, frac, target, certified = s.horizon, s.frac, s.target, s.certified
+    baseline, other_media = s.baseline, s.other_media
+    spend = float(x.sum())
+    w = spec.horizon_weeks
+    q = ((1 - spec.interval) / 2 * 100, (1 + spec.interval) / 2 * 100)
+    prev_x = cur_weekly / max(float(cur_weekly.sum()), 1e-300) * spend * (cur_weekly.sum() > 0)
+    hist = fit.history
+
+    def est(point: float, samples: list[float]) -> Estimate:
+        if not samples:
+            return Estimate(value=point, low=point, high=point)
+        lo_, hi_ = np.percentile(samples, q)
+        return Estimate(value=point, low=float(min(lo_, point)), high=float(max(hi_, point)))
+
+    def sub(p: Params) -> ResponseCurves:
+        full = fit.curves(p)
+        sel = np.array([max(i, 0) for i in model_idx])
+        c = full.subset(sel)
+        return ResponseCurves(np.where(model_idx >= 0, c.beta, 0.0), c.k, c.shape, c.logistic)
+
+    per_draw = [sub(p) for p in fit.draws]
+    ch_kpi = curves.value(x / w) * w
+    media_pt = float(ch_kpi.sum())
+    cur_pt = float(curves.value(prev_x / w).sum()) * w
+    draw_ch = [c.value(x / w) * w for c in per_draw]
+    draw_media = [float(v.sum()) for v in draw_ch]
+    draw_cur = [float(c.value(prev_x / w).sum()) * w for c in per_draw]
+    draw_base = [float(fit.base_at(horizon, p).sum()) * frac for p in fit.draws]
+    expected = est(
+        baseline + other_media + media_pt,
+        [b + other_media + m for b, m in zip(draw_base, draw_media, strict=True)],
+    )
+    hist_contrib = [contributions_of(fit, p).sum(axis=0) for p in fit.draws]
+    marg = curves.marginal(x / w)
+    channels: list[ChannelPlan] = []
+    sat = curves.saturation_point(0.8)
+    infl = curves.inflection()
+    for j, c in enumerate(names):
+        i = int(model_idx[j])
+        hs = float(hist.spend[:, i].sum()) if i >= 0 else 0.0
+        hc = float(fit.contributions[:, i].sum()) if i >= 0 else 0.0
+        p = fit.params
+
+        def par(arr: str, pt: float, i: int = i) -> Estimate:
+            return est(pt, [float(getattr(d, arr)[i]) for d in fit.draws] if i >= 0 else [])
+
+        curve = CurveParams(
+            kind=spec.saturation,
+            decay=par("decay", float(p.decay[i]) if i >= 0 else 0.0),
+            half_saturation=par("k", float(curves.k[j])),
+            shape=None if fit.logistic else par("shape", float(curves.shape[j])),
+            max_weekly_effect=par("beta", float(curves.beta[j])),
+            saturation_weekly=float(sat[j]),
+            inflection_weekly=float(infl[j]),
+        )
+        prev = float(previous[j])
+        channels.append(
+            ChannelPlan(
+                channel=c,
+                amount=float(x[j]),
+                weekly=float(x[j] / w),
+                share=float(x[j] / spend) if spend > 0 else 0.0,
+                previous=prev,
+                change=float(x[j] - prev),
+                change_pct=float((x[j] - prev) / prev) if prev > 0 else None,
+                min_amount=float(lo[j]),
+                max_amount=float(min(hi[j], total)),
+                bound_reasons=[*lo_why[j], *hi_why[j]],
+                marginal_roi=float(marg[j]) if math.isfinite(float(marg[j])) else 0.0,
+                roi=float(ch_kpi[j] / x[j]) if x[j] > 0 else 0.0,
+                expected_kpi=est(float(ch_kpi[j]), [float(v[j]) for v in draw_ch]),
+                curve=curve,
+                history_spend=hs,
+                history_contribution=est(hc, [float(v[i]) for v in hist_contrib] if i >= 0 else []),
+                history_roi=est(
+                    hc / hs if hs > 0 else 0.0,
+                    [float(v[i]) / hs for v in hist_contrib] if hs > 0 else [],
+                ),
+            )
+        )
+    if not certified:
+        warnings.append(
+            "S-shaped curves leave a gap in the marginal-price search; the split was found "
+            "by searching which channels to fund (checked, but not proven global)"
+        )
+    period = spec.period or f"{horizon[0]} + {w:.3g} weeks"
+    allocation = Allocation(
+        id="budget/allocation",
+        amounts={c.channel: round(c.amount, 2) for c in channels},
+        currency=spec.currency,
+        previous={c.channel: round(c.previous, 2) for c in channels},
+        period=period,
+    )
+    uplift = est(media_pt - cur_pt, [m - cc for m, cc in zip(draw_media, draw_cur, strict=True)])
+    insights = _insights(spec, channels, uplift, cur_pt, price, target, expected)
+    files: dict[str, str] = {}
+    try:
+        files["fit"] = str(write_fit(fit, out_dir))
+    except OSError as exc:
+        warnings.append(f"could not write the fit table: {exc}")
+    return BudgetPlan(
+        kpi=spec.kpi,
+        currency=spec.currency,
+        budget=spec.budget,
+        spend=spend,
+        horizon_weeks=w,
+        period=period,
+        mode=spec.mode,
+        channels=channels,
+        expected_kpi=expected,
+        media_kpi=est(media_pt, draw_media),
+        current_media_kpi=est(cur_pt, draw_cur),
+        uplift=uplift,
+        marginal_price=float(price),
+        certified=certified,
+        target=target,
+        target_met=None if target is None else expected.value >= target - 1e-6 * abs(target),
+        diagnostics=FitDiagnostics(
+            weeks=len(hist.weeks),
+            first_week=hist.weeks[0],
+            last_week=hist.weeks[-1],
+            r2=fit.r2,
+            mape=fit.mape,
+            holdout_weeks=fit.holdout_weeks,
+            holdout_mape=fit.holdout_mape,
+            holdout_r2=fit.holdout_r2,
+            noise_sd=fit.noise_sd,
+            bootstrap=len(fit.draws),
+            seasonality=fit.order,
+            lift_tests=lift_checks,
+        ),
+        allocation=allocation,
+        insights=insights,
+        files=files,
+        warnings=list(dict.fromkeys(warnings)),
+    )
+
+
+def _insights(
+    spec: BudgetSpec,
+    channels: list[ChannelPlan],
+    uplift: Estimate,
+    cur_pt: float,
+    price: float,
+    target: float | None,
+    expected: Estimate,
+) -> list[Insight]:
+    cur, kpi = spec.currency, spec.kpi
+    out: list[Insight] = []
+    pct = uplift.value / cur_pt if cur_pt > 0 else 0.0
+    out.append(
+        Insight(
+            id="budget/uplift",
+            statement=(
+                f"The recommended split adds {uplift.value:,.0f} {kpi} ({pct:+.1%}) over "
+                f"{spec.horizon_weeks:.3g} weeks vs the current mix at the same spend "
+                f"({spec.interval:.0%} interval {uplift.low:,.0f} to {uplift.high:,.0f})."
+            ),
+            evidence={
+                "uplift": round(uplift.value, 2),
+                "uplift_low": round(uplift.low, 2),
+                "uplift_high": round(uplift.high, 2),
+                "uplift_pct": round(pct, 4),
+            },
+        )
+    )
+    for c in channels:
+        if c.history_spend <= 0:
+            continue
+        s80 = c.curve.saturation_weekly
+        cur_weekly = c.previous / spec.horizon_weeks
+        where = "above" if c.weekly > s80 else "below"
+        out.append(
+            Insight(
+                id=f"budget/saturation/{c.channel}",
+                statement=(
+                    f"{c.channel} is saturated above {s80:,.0f} {cur}/week (80% of its "
+                    f"maximum effect); the plan's {c.weekly:,.0f} {cur}/week is {where} "
+                    f"that, with a marginal return of {c.marginal_roi:.2f} {kpi} per {cur}."
+                ),
+                evidence={
+                    "saturation_weekly": round(s80, 2),
+                    "recommended_weekly": round(c.weekly, 2),
+                    "current_weekly": round(cur_weekly, 2),
+                    "marginal_roi": round(c.marginal_roi, 4),
+                    "history_roi": round(c.history_roi.value, 4),
+                },
+            )
+        )
+    if target is not None:
+        met = expected.value >= target
+        out.append(
+            Insight(
+                id="budget/target",
+                statement=(
+                    f"Expected {kpi} over the horizon is {expected.value:,.0f} "
+                    f"({expected.low:,.0f} to {expected.high:,.0f}): the target of "
+                    f"{target:,.0f} is {'reached' if met else 'not reached'}."
+                ),
+                evidence={"target": round(target, 2), "expected": round(expected.value, 2)},
+            )
+        )
+    return out
+
+
+def write_fit(fit: Fit, out_dir: Path) -> Path:
+    """Write the weekly fit (KPI, fitted, baseline, spend and contribution per channel)."""
+    hist = fit.history
+    cols: dict[str, Any] = {
+        "week": pa.array(hist.weeks, pa.date32()),
+        "kpi": pa.array(hist.kpi),
+        "fitted": pa.array(fit.fitted),
+        "baseline": pa.array(fit.baseline),
+    }
+    for i, c in enumerate(hist.channels):
+        cols[f"spend_{c}"] = pa.array(hist.spend[:, i])
+        cols[f"contribution_{c}"] = pa.array(fit.contributions[:, i])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "budget_fit.parquet"
+    pq.write_table(pa.table(cols), path)
+    return path
