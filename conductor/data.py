@@ -11,12 +11,12 @@ raised before any agent runs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 import duckdb
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conductor.errors import DataError
 
@@ -100,6 +100,28 @@ class DataSource(BaseModel):
     format: Literal["csv", "parquet"] | None = Field(
         default=None, description="File format; guessed from the extension when omitted."
     )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Your columns under the names the agents read: contract name -> the file's "
+            "column, e.g. {timestamp: event_time, channel: utm_source}."
+        ),
+    )
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, v: dict[str, str]) -> dict[str, str]:
+        for target, theirs in v.items():
+            if not target.strip() or not theirs.strip():
+                raise ValueError("column names must not be empty")
+        seen: dict[str, str] = {}
+        for target, theirs in v.items():
+            if theirs.lower() in seen:
+                raise ValueError(
+                    f"column {theirs!r} is given for both {seen[theirs.lower()]!r} and {target!r}"
+                )
+            seen[theirs.lower()] = target
+        return v
 
     @property
     def resolved_format(self) -> Literal["csv", "parquet"]:
@@ -108,6 +130,39 @@ class DataSource(BaseModel):
             return self.format
         suffix = "".join(self.path.suffixes).lower()
         return "parquet" if ".parquet" in suffix or suffix.endswith(".pq") else "csv"
+
+
+def _renamed_star(name: str, src: DataSource, found: Sequence[str]) -> str:
+    """``* EXCLUDE (...) RENAME (...)``: the file's columns under the contract's names.
+
+    A column the file already has under a contract name that is mapped from another
+    column is dropped, so the view has one column of each name.
+    """
+    by_lower = {c.lower(): c for c in found}
+    renames, drops = [], []
+    for target, theirs in src.columns.items():
+        actual = by_lower.get(theirs.lower())
+        if actual is None:
+            raise DataError(
+                f"column {theirs!r} (given for {target!r} under `columns:`) is not in the file",
+                source=name,
+                column=theirs,
+                file=src.path,
+                code="data.missing-column",
+                hint=f"the file has: {', '.join(found)}",
+            )
+        if actual.lower() == target.lower():
+            continue
+        renames.append(f"{quote_ident(actual)} AS {quote_ident(target)}")
+        clash = by_lower.get(target.lower())
+        if clash is not None and clash.lower() not in {t.lower() for t in src.columns.values()}:
+            drops.append(quote_ident(clash))
+    star = "*"
+    if drops:
+        star += f" EXCLUDE ({', '.join(drops)})"
+    if renames:
+        star += f" RENAME ({', '.join(renames)})"
+    return star
 
 
 class DataCatalog:
@@ -156,8 +211,12 @@ class DataCatalog:
                 else f"read_csv('{path}', auto_detect=true, sample_size=100000)"
             )
             try:
+                star = "*"
+                if src.columns:
+                    found = self._con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+                    star = _renamed_star(name, src, [str(row[0]) for row in found])
                 self._con.execute(
-                    f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT * FROM {reader}"
+                    f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT {star} FROM {reader}"
                 )
                 desc = self._con.execute(f"DESCRIBE {quote_ident(name)}").fetchall()
             except duckdb.Error as exc:
@@ -229,7 +288,8 @@ class DataCatalog:
                         file=self.sources[name].path,
                         column=col,
                         code="data.missing-column",
-                        hint=f"the file has: {', '.join(cols)}",
+                        hint=f"the file has: {', '.join(cols)}; if one of them is it, name it "
+                        f"under the source: `columns: {{{col}: YOUR_COLUMN}}`",
                     )
                 )
             elif not _accepts(kind, actual):

@@ -84,3 +84,30 @@ def test_missing_column_is_one_clear_error(folder: Path, tmp_path: Path) -> None
         assert res.returncode not in (0, 3), text
         assert "Traceback" not in text
         assert "channel" in text and "events" in text
+
+
+def test_the_files_own_column_names_are_mapped_under_columns(folder: Path, tmp_path: Path) -> None:
+    # A tracking export with its own names: mapped in the pipeline, same answer.
+    duckdb.sql(
+        f"COPY (SELECT customer_id AS visitor, timestamp AS ts, channel AS utm_source, "
+        f"event_type AS kind, revenue FROM '{folder / 'data' / 'events.parquet'}') "
+        f"TO '{tmp_path / 'export.csv'}' (HEADER)"
+    )
+    text = PIPELINE.read_text().replace(
+        "  events: data/events.parquet\n",
+        "  events:\n    path: export.csv\n    columns: {customer_id: visitor, timestamp: ts,"
+        " channel: utm_source, event_type: kind}\n",
+    )
+    (tmp_path / "journeys.yaml").write_text(text)
+    cli = Cli(cwd=tmp_path, env=make_env(tmp_path))
+    assert cli("validate", "journeys.yaml").returncode == 0
+    r = cli("run", "journeys.yaml", "--run-id", "mapped")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = json.loads((tmp_path / ".conductor" / "runs" / "mapped" / "result.json").read_text())
+    mine = out["steps"]["journeys"]["output"]
+    ((conversions,),) = duckdb.sql(
+        f"SELECT count(*) FROM '{folder / 'data' / 'events.parquet'}'"
+        " WHERE event_type = 'conversion'"
+    ).fetchall()
+    assert mine["conversions"] == conversions > 0
+    assert mine["channels"] == sorted([*GOAL_CHANNELS, "other"])
