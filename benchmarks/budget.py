@@ -182,7 +182,9 @@ def true_curves() -> ResponseCurves:
     return ResponseCurves(p[:, 3], p[:, 1], p[:, 2])
 
 
-def bench_history(seeds: int, bootstrap: int, tests: int = 0) -> dict[str, object]:
+def bench_history(
+    seeds: int, bootstrap: int, tests: int = 0, decision: str = "resampled"
+) -> dict[str, object]:
     names = list(CHANNELS)
     curves = true_curves()
     errs: dict[str, list[float]] = {n: [] for n in names}
@@ -203,7 +205,10 @@ def bench_history(seeds: int, bootstrap: int, tests: int = 0) -> dict[str, objec
             )
             agent = BudgetAllocationAgent()
             pctx = PlanContext(
-                step="budget", goal=goal, params={"bootstrap": bootstrap}, spec_type=BudgetSpec
+                step="budget",
+                goal=goal,
+                params={"bootstrap": bootstrap, "decision": decision},
+                spec_type=BudgetSpec,
             )
             spec = agent.plan(pctx)
             files = {"spend": "spend.csv", "outcomes": "outcomes.csv"}
@@ -247,26 +252,36 @@ def bench_history(seeds: int, bootstrap: int, tests: int = 0) -> dict[str, objec
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer problems and seeds")
+    ap.add_argument("--history-only", action="store_true", help="skip the optimiser timings")
     args = ap.parse_args()
     problems = 10 if args.quick else 30
-    for size in (10, 50):
-        r = bench_optimiser(size, problems if size == 10 else problems // 2, seed=size)
-        print(
-            f"optimiser n={size}: problems={r['problems']} certified={r['certified']:.0%} "
-            f"regret max={r['regret_max']:.2e} mean={r['regret_mean']:.2e} | "
-            f"ours median {r['ours_ms_median']:.2f} ms (p90 {r['ours_ms_p90']:.2f}) vs one SLSQP "
-            f"{r['slsqp_ms_median']:.2f} ms: {r['speedup_median']:.1f}x | "
-            f">= best of 20 SLSQP: {r['beats_best_of_20']:.0%}"
-        )
+    if not args.history_only:
+        for size in (10, 50):
+            report_optimiser(size, problems)
     for tests in (0, 1, 2):
-        report_history(args.quick, tests)
+        for decision in ("point", "resampled"):
+            report_history(args.quick, tests, decision)
 
 
-def report_history(quick: bool, tests: int) -> None:
-    h = bench_history(3 if quick else 10, bootstrap=20 if quick else 40, tests=tests)
+def report_optimiser(size: int, problems: int) -> None:
+    r = bench_optimiser(size, problems if size == 10 else problems // 2, seed=size)
+    print(
+        f"optimiser n={size}: problems={r['problems']} certified={r['certified']:.0%} "
+        f"regret max={r['regret_max']:.2e} mean={r['regret_mean']:.2e} | "
+        f"ours median {r['ours_ms_median']:.2f} ms (p90 {r['ours_ms_p90']:.2f}) vs one SLSQP "
+        f"{r['slsqp_ms_median']:.2f} ms: {r['speedup_median']:.1f}x | "
+        f">= best of 20 SLSQP: {r['beats_best_of_20']:.0%}"
+    )
+
+
+def report_history(quick: bool, tests: int, decision: str) -> None:
+    h = bench_history(
+        3 if quick else 10, bootstrap=20 if quick else 40, tests=tests, decision=decision
+    )
     what = ("history only", "+ one go-dark lift test per channel", "+ two lift tests per channel")
     print(
-        f"history ({what[tests]}): {h['seeds']} seeds, run median {h['run_seconds_median']:.2f} s"
+        f"history ({what[tests]}, decision {decision}): {h['seeds']} seeds, "
+        f"run median {h['run_seconds_median']:.2f} s"
     )
     mean_err, max_err, width = h["roi_err_mean"], h["roi_err_max"], h["roi_interval_width"]
     assert isinstance(mean_err, dict) and isinstance(max_err, dict) and isinstance(width, dict)

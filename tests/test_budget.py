@@ -181,8 +181,9 @@ def test_budget_from_with_satisfies_the_goal_requirement() -> None:
 def test_run_produces_a_typed_plan_summing_to_the_budget(
     tmp_path: Path, data: dict[str, Path]
 ) -> None:
-    spec = plan(goal(), FAST)
+    spec = plan(goal(), {**FAST, "decision": "point"})
     out = run(tmp_path, spec, data)
+    assert out.decision == "point"
     assert out.spend == pytest.approx(130000, rel=1e-8)
     assert out.allocation.total == pytest.approx(130000, abs=0.05)
     assert sum(c.previous for c in out.channels) == pytest.approx(130000)
@@ -256,6 +257,7 @@ def test_target_mode_spends_least_to_reach_the_target(
     out = run(tmp_path, plan(goal(), {**FAST, "mode": "target", "target": target}), data)
     assert out.spend < 130000
     assert out.target_met and out.expected_kpi.value == pytest.approx(target, rel=1e-4)
+    assert out.decision == "point"  # the least spend reaching a target is the fitted curves'
 
 
 def test_roas_bound_caps_spend(tmp_path: Path, data: dict[str, Path]) -> None:
@@ -331,6 +333,22 @@ def test_non_finite_numbers_are_a_clear_error(tmp_path: Path, where: str, value:
         run(tmp_path, plan(goal(), FAST), paths)
     assert info.value.code == ("data.bad-spend" if where == "spend" else "data.bad-kpi")
     assert "not finite numbers" in str(info.value)
+
+
+def test_resampled_plan_averages_the_refits_and_keeps_every_bound(
+    tmp_path: Path, data: dict[str, Path]
+) -> None:
+    point = run(tmp_path / "p", plan(goal(), {**FAST, "decision": "point"}), data)
+    out = run(tmp_path / "r", plan(goal(), FAST), data)  # resampled is the default
+    assert out.decision == "resampled"
+    assert out.spend == pytest.approx(130000, rel=1e-8)
+    assert all(c.min_amount - 1e-6 <= c.amount <= c.max_amount + 1e-6 for c in out.channels)
+    # Same fit, same refits: only the choice of split differs.
+    assert out.diagnostics.r2 == point.diagnostics.r2
+    assert out.marginal_price == point.marginal_price
+    assert [c.amount for c in out.channels] != pytest.approx([c.amount for c in point.channels])
+    # No refits, nothing to average: the fitted curves' optimum.
+    assert run(tmp_path / "n", plan(goal(), {"bootstrap": 0}), data).decision == "point"
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,7 @@ class Solved:
         horizon: The weeks the plan covers.
         frac: Share of those weeks' baseline that falls in the horizon.
         target: The KPI target, if any.
+        decision: How the split was chosen ('point' or 'resampled').
     """
 
     names: list[str]
@@ -71,6 +72,7 @@ class Solved:
     horizon: list[dt.date]
     frac: float
     target: float | None
+    decision: str = "point"
 
 
 def build_plan(
@@ -210,6 +212,7 @@ def build_plan(
         uplift=uplift,
         marginal_price=float(price),
         certified=certified,
+        decision=s.decision,
         target=target,
         target_met=None if target is None else expected.value >= target - 1e-6 * abs(target),
         diagnostics=FitDiagnostics(

@@ -103,6 +103,14 @@ class BudgetSpec(TaskSpec):
     bootstrap: int = Field(
         default=30, ge=0, le=1000, description="Bootstrap refits for the uncertainty intervals."
     )
+    decision: Literal["resampled", "point"] = Field(
+        default="resampled",
+        description=(
+            "resampled: the split is the average of the best splits on every bootstrap "
+            "refit of the curves, which is robust to the curves' estimation error; point: "
+            "the best split on the fitted curves alone. Target and CPA/ROAS plans are point."
+        ),
+    )
     interval: float = Field(
         default=0.9, gt=0, lt=1, description="Probability mass of the reported intervals."
     )
@@ -206,9 +214,21 @@ class BudgetPlan(AgentOutput):
     )
     uplift: Estimate = Field(description="media_kpi - current_media_kpi.")
     marginal_price: float = Field(
-        description="Marginal KPI per unit spend shared by unconstrained funded channels."
+        description=(
+            "Marginal KPI per unit spend shared by unconstrained funded channels at the "
+            "fitted curves' optimum."
+        )
     )
-    certified: bool = Field(description="True when the optimum is proven global (no duality gap).")
+    certified: bool = Field(
+        description="True when the fitted curves' optimum is proven global (no duality gap)."
+    )
+    decision: str = Field(
+        default="point",
+        description=(
+            "How the split was chosen: 'point' (the fitted curves' optimum) or 'resampled' "
+            "(the average of the optima over the bootstrap refits)."
+        ),
+    )
     target: float | None = Field(description="KPI total to reach, if any.")
     target_met: bool | None = Field(description="Whether the plan's expected KPI reaches it.")
     diagnostics: FitDiagnostics = Field(description="Fit and forecast quality.")
