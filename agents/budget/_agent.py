@@ -17,7 +17,7 @@ from agents.budget._lift import SOURCE as LIFT_SOURCE
 from agents.budget._lift import load_lift_tests
 from agents.budget._model import Fit, fit_model
 from agents.budget._optimize import FloatArray, InfeasibleBounds, ResponseCurves, maximise
-from agents.budget._plan import Solved, build_plan
+from agents.budget._plan import Solved, build_plan, planned_curves
 from agents.budget._schema import (
     BudgetPlan,
     BudgetSpec,
@@ -448,12 +448,9 @@ class _Run:
         average (the constraints are a box and a sum). Benchmarked in benchmarks/budget.py.
         """
         w = self.spec.horizon_weeks
-        sel = np.maximum(model_idx, 0)
         splits = []
         for i, p in enumerate(fit.draws):
-            c = fit.curves(p).subset(sel)
-            # Placeholder channels (no history, excluded) keep zero effect, as in the fit.
-            c = ResponseCurves(np.where(model_idx >= 0, c.beta, 0.0), c.k, c.shape, c.logistic)
+            c = planned_curves(fit, model_idx, p)
             splits.append(maximise(c, total / w, lo / w, np.minimum(hi, total) / w).x)
             self.ctx.progress("optimising the budget split", i + 1, len(fit.draws))
         return np.asarray(np.mean(splits, axis=0) * w, dtype=np.float64)

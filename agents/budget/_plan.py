@@ -75,6 +75,15 @@ class Solved:
     decision: str = "point"
 
 
+def planned_curves(fit: Fit, model_idx: npt.NDArray[np.intp], p: Params) -> ResponseCurves:
+    """One parameter draw's curves for the planned channels, in plan order.
+
+    A planned channel without history (an excluded one, ``model_idx`` -1) has no effect.
+    """
+    c = fit.curves(p).subset(np.maximum(model_idx, 0))
+    return ResponseCurves(np.where(model_idx >= 0, c.beta, 0.0), c.k, c.shape, c.logistic)
+
+
 def build_plan(
     spec: BudgetSpec,
     fit: Fit,
@@ -111,13 +120,7 @@ def build_plan(
         lo_, hi_ = np.percentile(samples, q)
         return Estimate(value=point, low=float(min(lo_, point)), high=float(max(hi_, point)))
 
-    def sub(p: Params) -> ResponseCurves:
-        full = fit.curves(p)
-        sel = np.array([max(i, 0) for i in model_idx])
-        c = full.subset(sel)
-        return ResponseCurves(np.where(model_idx >= 0, c.beta, 0.0), c.k, c.shape, c.logistic)
-
-    per_draw = [sub(p) for p in fit.draws]
+    per_draw = [planned_curves(fit, model_idx, p) for p in fit.draws]
     ch_kpi = curves.value(x / w) * w
     media_pt = float(ch_kpi.sum())
     cur_pt = float(curves.value(prev_x / w).sum()) * w
