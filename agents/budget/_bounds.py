@@ -15,7 +15,9 @@ from agents.budget._data import norm_channel
 from agents.budget._optimize import FloatArray, InfeasibleBounds
 from agents.budget._schema import BudgetSpec
 
-_HISTORY = "history range"
+
+class _HistoryReason(str):
+    """A bound's reason that is the history range (told apart by type, not by its text)."""
 
 
 @dataclass
@@ -116,8 +118,10 @@ def _history_range(
     g_hi = np.clip(np.where(known, seen[1], b.hi), g_lo, b.hi)
     pct = f"{spec.history_range:.0%}"
     why = [
-        f"{_HISTORY}: {pct} of its weekly spends were {seen[0, i] / w:,.0f} to "
-        f"{seen[1, i] / w:,.0f} {spec.currency}"
+        _HistoryReason(
+            f"history range: {pct} of its weekly spends were {seen[0, i] / w:,.0f} to "
+            f"{seen[1, i] / w:,.0f} {spec.currency}"
+        )
         for i in range(len(names))
     ]
     if g_hi.sum() < total:
@@ -146,9 +150,11 @@ def history_range_notes(spec: BudgetSpec, names: list[str], x: FloatArray, b: Bo
     notes = []
     for i, c in enumerate(names):
         tol = 1e-6 * max(1.0, float(b.hi[i]))
-        if b.hi_why[i][:1] and b.hi_why[i][0].startswith(_HISTORY) and x[i] >= b.hi[i] - tol:
+        if b.hi_why[i][:1] and isinstance(b.hi_why[i][0], _HistoryReason) and x[i] >= b.hi[i] - tol:
             edge, more = "top", "higher"
-        elif b.lo_why[i][:1] and b.lo_why[i][0].startswith(_HISTORY) and x[i] <= b.lo[i] + tol:
+        elif (
+            b.lo_why[i][:1] and isinstance(b.lo_why[i][0], _HistoryReason) and x[i] <= b.lo[i] + tol
+        ):
             edge, more = "bottom", "lower"
         else:
             continue
