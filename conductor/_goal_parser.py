@@ -247,13 +247,23 @@ _WITH_LEFT = re.compile(
 
 
 def _channel_amount(doc: _Doc, q: Qty, channels: list[Mention]) -> Mention | None:
-    """'$100k on search' / 'search: $100k' -- an amount tied to one channel."""
+    """'$100k on search' / 'search: $100k' -- an amount tied to one channel.
+
+    '$50k on LinkedIn and Google' names several channels: that is a budget across them.
+    """
     for c in channels:
         if c.start >= q.end and re.fullmatch(
             r"\s*(?:(?:a\s+)?(?:month|week)\s+)?(?:on|for|in|into|to|via)\s+(?:the\s+)?",
             doc.work[q.end : c.start],
         ):
-            return c
+            listed = any(
+                o.start >= c.end
+                and re.fullmatch(
+                    r"\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+|&\s*)", doc.work[c.end : o.start]
+                )
+                for o in channels
+            )
+            return None if listed else c
         if c.end <= q.start and re.fullmatch(
             r"\s*(?:spend|budget)?\s*(?:of|at|:|=)?\s*", doc.work[c.end : q.start]
         ):
