@@ -79,6 +79,9 @@ class Extraction:
     currency_explicit: bool = False
     currency_hint: tuple[str, str] | None = None  # (currency, span text) from another amount
     budget_from_cap: bool = False
+    # An absolute target stated per period ('500 leads a month'): the period's unit and
+    # the words, so the goal can total it over its horizon.
+    target_per: tuple[str, str] | None = None
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

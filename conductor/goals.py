@@ -411,6 +411,38 @@ def goal_from_mapping(data: Mapping[str, Any], *, today: dt.date | None = None) 
     return _finalise(ex, fields, spans, day, text, given=given)
 
 
+def _periods(horizon: Horizon, unit: str) -> float:
+    """How many days / weeks / months / quarters / years the horizon spans."""
+    days = (horizon.end - horizon.start).days + 1
+    after = horizon.end + dt.timedelta(days=1)
+    # Whole calendar months ("Q2", "the next 6 months" from the 26th to the 25th) count as
+    # such; any other span in average months.
+    months = (
+        (after.year - horizon.start.year) * 12 + after.month - horizon.start.month
+        if after.day == horizon.start.day
+        else days / (365.25 / 12)
+    )
+    per_unit = {"day": days, "week": days / 7, "month": months, "quarter": months / 3}
+    return float(per_unit.get(unit, months / 12))
+
+
+def _amount(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
+
+
+def _total_over(target: Target, horizon: Horizon, unit: str, said: str) -> tuple[Target, str]:
+    """A per-period target as the total over the horizon, and a note saying so."""
+    n = _periods(horizon, unit)
+    total = target.value * n
+    base = None if target.baseline is None else target.baseline * n
+    label = horizon.label or f"{horizon.start} to {horizon.end}"
+    note = (
+        f"{said!r} is a rate: read as {_amount(target.value)} per {unit} over {label} "
+        f"({n:.3g} {unit}s), a target of {_amount(total)} in total"
+    )
+    return Target(kind="absolute", value=total, baseline=base), note
+
+
 def _finalise(
     ex: Extraction,
     fields: dict[str, Any],
@@ -463,6 +495,16 @@ def _finalise(
         end = dt.date(year + (1 if q == 4 else 0), 1 if q == 4 else 3 * q + 1, 1) - dt.timedelta(1)
         fields["horizon"] = Horizon(start=start, end=end, label=f"Q{q} {year}")
         defaults["horizon"] = f"no period stated; the next quarter, Q{q} {year}, was assumed"
+    target, horizon, per = fields.get("target"), fields.get("horizon"), ex.target_per
+    if (
+        per is not None
+        and "target" not in given
+        and isinstance(target, Target)
+        and target.kind == "absolute"
+        and isinstance(horizon, Horizon)
+    ):
+        fields["target"], note = _total_over(target, horizon, *per)
+        warnings.append(note)
     budget = fields.get("budget")
     if isinstance(budget, Money) and not ex.currency_explicit:
         if ex.currency_hint is not None and ex.currency_hint[0] == budget.currency:
