@@ -38,7 +38,7 @@ from conductor._goal_quantities import (
     _mentions,
     _quantities,
 )
-from conductor._goal_target import _target
+from conductor._goal_target import PER_ADVERB, PER_PERIOD, _target
 from conductor._goal_text import Extraction, Mention, Qty, _Doc
 from conductor.errors import GoalError
 from conductor.goals import Constraint, Money, Span, Target
@@ -320,6 +320,12 @@ def _budget_weak(doc: _Doc, ex: Extraction, found: _Found, qtys: list[Qty]) -> N
     _choose_budget(doc, ex, found, candidates, strong=False)
 
 
+_PERIODIC_BUDGET = re.compile(
+    r"\b(daily|weekly|monthly|quarterly|yearly|annually)\s+(?:(?:media|marketing|ad|advertising)"
+    r"\s+)?(?:budget|spend)\s*(?:of|is|:|=|at)?\s*$"
+)
+
+
 def _choose_budget(
     doc: _Doc, ex: Extraction, found: _Found, candidates: list[Qty], *, strong: bool
 ) -> None:
@@ -339,6 +345,15 @@ def _choose_budget(
     found.budget = (q, doc.span(q.start, q.end))
     if not strong:
         ex.warn(f"read {found.budget[1].text!r} as the budget (no budget word next to it)")
+    # "$50k a month", "a monthly budget of $50k": a rate, totalled over the horizon later.
+    per = PER_PERIOD.match(doc.work, q.end)
+    if per is not None:
+        unit = per.group("unit") or PER_ADVERB[per.group("adverb")]
+        ex.budget_per = (unit, doc.span(q.start, per.end()).text)
+    else:
+        left = _PERIODIC_BUDGET.search(doc.work, max(0, q.start - 40), q.start)
+        if left is not None:
+            ex.budget_per = (PER_ADVERB[left.group(1)], doc.span(left.start(), q.end).text)
 
 
 # ------------------------------------------------------------------------------ channels

@@ -40,11 +40,11 @@ _ABS_LEFT = re.compile(r"(?:\bto|\bat|\bof|\breach|\bhit|\bachieve|=|:|\btarget)
 _FROM_TO = re.compile(r"\s*(?:[a-z-]+\s+){0,3}?(?:to|->|→)\s*")
 # KPIs that add up over time, so "500 a month" is 500 times the months of the horizon.
 _ADDITIVE = frozenset({"revenue", "conversions", "reach"})
-_PER_PERIOD = re.compile(
+PER_PERIOD = re.compile(
     r"\s*(?:(?:per|a|an|each|every|/)\s*(?P<unit>day|week|month|quarter|year)\b"
     r"|(?P<adverb>daily|weekly|monthly|quarterly|yearly|annually)\b)"
 )
-_PER_ADVERB = {
+PER_ADVERB = {
     "daily": "day",
     "weekly": "week",
     "monthly": "month",
@@ -198,9 +198,9 @@ def _target_in(
         return None, extent, None
     value = _as_rate(q.value) if rate else q.value
     if key in _ADDITIVE:
-        per = _PER_PERIOD.match(doc.work, extent[1]) or _PER_PERIOD.match(doc.work, q.end)
+        per = PER_PERIOD.match(doc.work, extent[1]) or PER_PERIOD.match(doc.work, q.end)
         if per is not None:
-            unit = per.group("unit") or _PER_ADVERB[per.group("adverb")]
+            unit = per.group("unit") or PER_ADVERB[per.group("adverb")]
             extent = (extent[0], max(extent[1], per.end()))
             ex.target_per = (unit, doc.span(*extent).text)
     return Target(kind="absolute", value=value), extent, q.currency

@@ -82,6 +82,7 @@ class Extraction:
     # An absolute target stated per period ('500 leads a month'): the period's unit and
     # the words, so the goal can total it over its horizon.
     target_per: tuple[str, str] | None = None
+    budget_per: tuple[str, str] | None = None  # the same for a budget ('$50k a month')
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

@@ -506,6 +506,20 @@ def _finalise(
         fields["target"], note = _total_over(target, horizon, *per)
         warnings.append(note)
     budget = fields.get("budget")
+    if (
+        ex.budget_per is not None
+        and "budget" not in given
+        and isinstance(budget, Money)
+        and isinstance(horizon, Horizon)
+    ):
+        unit, said = ex.budget_per
+        n = _periods(horizon, unit)
+        budget = fields["budget"] = Money(amount=budget.amount * n, currency=budget.currency)
+        warnings.append(
+            f"{said!r} is a rate: the budget is {_amount(budget.amount / n)} per {unit} over "
+            f"{horizon.label or f'{horizon.start} to {horizon.end}'} ({n:.3g} {unit}s), "
+            f"{_amount(budget.amount)} {budget.currency} in total"
+        )
     if isinstance(budget, Money) and not ex.currency_explicit:
         if ex.currency_hint is not None and ex.currency_hint[0] == budget.currency:
             defaults["budget.currency"] = (
