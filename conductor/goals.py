@@ -9,7 +9,7 @@ parser chose is listed in ``defaults`` so it is never silent.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -336,6 +336,7 @@ def parse_goal_partial(
     fields = dict(ex.fields)
     errors, doubts = gp.check(fields, text)
     warnings = list(ex.warnings) + doubts
+    _total_rates(ex, fields, warnings, ())
     warnings += [f"{e.code}: {e.message}" for e in [*ex.errors, *errors]]
     fields["source_text"] = text
     if warnings:
@@ -430,17 +431,43 @@ def _amount(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
 
 
-def _total_over(target: Target, horizon: Horizon, unit: str, said: str) -> tuple[Target, str]:
-    """A per-period target as the total over the horizon, and a note saying so."""
-    n = _periods(horizon, unit)
-    total = target.value * n
-    base = None if target.baseline is None else target.baseline * n
-    label = horizon.label or f"{horizon.start} to {horizon.end}"
-    note = (
-        f"{said!r} is a rate: read as {_amount(target.value)} per {unit} over {label} "
-        f"({n:.3g} {unit}s), a target of {_amount(total)} in total"
-    )
-    return Target(kind="absolute", value=total, baseline=base), note
+def _total_rates(
+    ex: Extraction, fields: dict[str, Any], warnings: list[str], given: Collection[str]
+) -> None:
+    """Total a target or budget stated per period ('500 a month') over the horizon.
+
+    Fields in ``given`` (stated as structured fields) are left alone; without a horizon
+    a rate cannot be totalled, and a warning says so.
+    """
+    horizon = fields.get("horizon")
+    label = ""
+    if isinstance(horizon, Horizon):
+        label = horizon.label or f"{horizon.start} to {horizon.end}"
+    target, budget = fields.get("target"), fields.get("budget")
+    rates: list[tuple[str, tuple[str, str]]] = []
+    absolute = isinstance(target, Target) and target.kind == "absolute"
+    if ex.target_per and "target" not in given and absolute:
+        rates.append(("target", ex.target_per))
+    if ex.budget_per and "budget" not in given and isinstance(budget, Money):
+        rates.append(("budget", ex.budget_per))
+    for name, (unit, said) in rates:
+        if not isinstance(horizon, Horizon):
+            warnings.append(f"{said!r} is a rate, but no period is stated to total it over")
+            continue
+        n = _periods(horizon, unit)
+        if name == "target" and isinstance(target, Target):
+            base = None if target.baseline is None else target.baseline * n
+            fields["target"] = Target(kind="absolute", value=target.value * n, baseline=base)
+            total = f"a target of {_amount(target.value * n)}"
+            rate = _amount(target.value)
+        elif isinstance(budget, Money):
+            fields["budget"] = Money(amount=budget.amount * n, currency=budget.currency)
+            total = f"a budget of {_amount(budget.amount * n)} {budget.currency}"
+            rate = _amount(budget.amount)
+        warnings.append(
+            f"{said!r} is a rate: read as {rate} per {unit} over {label} ({n:.3g} {unit}s), "
+            f"{total} in total"
+        )
 
 
 def _finalise(
@@ -495,31 +522,8 @@ def _finalise(
         end = dt.date(year + (1 if q == 4 else 0), 1 if q == 4 else 3 * q + 1, 1) - dt.timedelta(1)
         fields["horizon"] = Horizon(start=start, end=end, label=f"Q{q} {year}")
         defaults["horizon"] = f"no period stated; the next quarter, Q{q} {year}, was assumed"
-    target, horizon, per = fields.get("target"), fields.get("horizon"), ex.target_per
-    if (
-        per is not None
-        and "target" not in given
-        and isinstance(target, Target)
-        and target.kind == "absolute"
-        and isinstance(horizon, Horizon)
-    ):
-        fields["target"], note = _total_over(target, horizon, *per)
-        warnings.append(note)
+    _total_rates(ex, fields, warnings, given)
     budget = fields.get("budget")
-    if (
-        ex.budget_per is not None
-        and "budget" not in given
-        and isinstance(budget, Money)
-        and isinstance(horizon, Horizon)
-    ):
-        unit, said = ex.budget_per
-        n = _periods(horizon, unit)
-        budget = fields["budget"] = Money(amount=budget.amount * n, currency=budget.currency)
-        warnings.append(
-            f"{said!r} is a rate: the budget is {_amount(budget.amount / n)} per {unit} over "
-            f"{horizon.label or f'{horizon.start} to {horizon.end}'} ({n:.3g} {unit}s), "
-            f"{_amount(budget.amount)} {budget.currency} in total"
-        )
     if isinstance(budget, Money) and not ex.currency_explicit:
         if ex.currency_hint is not None and ex.currency_hint[0] == budget.currency:
             defaults["budget.currency"] = (

@@ -433,3 +433,14 @@ def test_docs_examples_run() -> None:
     result = doctest.testfile(str(path), module_relative=False, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 10
     assert result.failed == 0
+
+
+def test_rates_are_totalled_on_the_model_path_too() -> None:
+    # The LLM path keeps the grammar's numbers: they must already be totals.
+    fields, _ = parse_goal_partial(
+        "Grow revenue 10% in Q1 2027 with $50k a month", today=dt.date(2026, 11, 23)
+    )
+    assert fields["budget"].amount == 150000
+    fields, _ = parse_goal_partial("Get 500 leads a month", today=dt.date(2026, 11, 23))
+    assert fields["target"].value == 500  # no period stated: nothing to total it over
+    assert any("no period is stated" in w for w in fields["warnings"])
