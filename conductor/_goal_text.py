@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conductor.errors import GoalError
-from conductor.goals import Span
+from conductor.goals import Constraint, Span
 
 # One-to-one character replacements, so offsets in the normalised text are offsets in
 # the original text too.
@@ -142,3 +142,15 @@ class _Doc:
         while end > start and (self.text[end - 1].isspace() or self.text[end - 1] in ",;:."):
             end -= 1
         return Span(start=start, end=end, text=self.text[start:end])
+
+
+class _Found:
+    """Mutable findings shared by the extractors of one parse."""
+
+    def __init__(self) -> None:
+        self.constraints: list[Constraint] = []
+        self.constraint_ranges: list[tuple[int, int]] = []
+        self.channel_amounts: list[tuple[int, int]] = []
+        self.min_shares: list[tuple[str, float, Span]] = []
+        self.money_currencies: list[tuple[str, Span]] = []
+        self.budget: tuple[Qty, Span] | None = None
