@@ -24,7 +24,7 @@ pipeline: slow
 goal: {objective: grow_revenue, kpi: revenue}
 steps:
   first: {agent: test_note, with: {label: F}}
-  second: {agent: test_follow, needs: [first], with: {label: S, sleep: SLEEP}}
+  second: {agent: test_follow, needs: [first], with: {label: S, hold_until: HOLD}}
 """
 
 
@@ -127,11 +127,15 @@ def _wait_for(path: Path, timeout: float = 60) -> None:
 
 
 def test_resume_after_kill_gives_same_result(cli: Cli, tmp_path: Path, run_id: str) -> None:
-    (tmp_path / "p.yaml").write_text(SLOW.replace("SLEEP", "2"))
+    # The second step holds until a file appears: the kill surely lands mid-step.
+    release = tmp_path / "release"
+    (tmp_path / "p.yaml").write_text(SLOW.replace("HOLD", repr(str(release))))
+    release.touch()
     reference = cli("run", "p.yaml", "--run-id", run_id + "-ref")
     assert reference.returncode == 0, reference.stderr
     for f in (tmp_path / "counts").glob("*"):
         f.unlink()
+    release.unlink()
 
     proc = cli.popen("run", "p.yaml", "--run-id", run_id)
     try:
@@ -139,6 +143,7 @@ def test_resume_after_kill_gives_same_result(cli: Cli, tmp_path: Path, run_id: s
     finally:
         proc.kill()
         proc.wait()
+    release.touch()
     r = cli("resume", run_id)
     assert r.returncode == 0, r.stderr
     assert counts(tmp_path) == {"first": 1, "second": 2}  # `first` was not run again
@@ -155,7 +160,10 @@ def test_resume_after_kill_gives_same_result(cli: Cli, tmp_path: Path, run_id: s
 def test_second_writer_is_refused_while_a_run_is_active(
     cli: Cli, tmp_path: Path, run_id: str
 ) -> None:
-    (tmp_path / "p.yaml").write_text(SLOW.replace("SLEEP", "6"))
+    # The second step holds until the test lets go, so the run is surely still active
+    # when `resume` asks, however slowly that process starts on a busy machine.
+    release = tmp_path / "release"
+    (tmp_path / "p.yaml").write_text(SLOW.replace("HOLD", repr(str(release))))
     proc = cli.popen("run", "p.yaml", "--run-id", run_id)
     try:
         _wait_for(tmp_path / "counts" / "second.count")
@@ -163,6 +171,7 @@ def test_second_writer_is_refused_while_a_run_is_active(
         assert r.returncode != 0
         assert "another conductor process is running this run" in r.stderr
     finally:
+        release.touch()
         proc.wait(timeout=60)
     assert proc.returncode == 0
     assert counts(tmp_path)["second"] == 1

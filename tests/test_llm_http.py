@@ -32,7 +32,7 @@ from conductor.llm import (
     structured_call,
 )
 
-TIMEOUT = 0.5
+TIMEOUT = 2.0  # well above a local answer even on a loaded machine; below every hang
 PRICE_4O_MINI = (120 * 0.15 + 30 * 0.60) / 1e6  # one scripted answer's usage
 
 

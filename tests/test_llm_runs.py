@@ -49,7 +49,7 @@ def llm_cli(tmp_path: Path, server: ScriptedOpenAI) -> Cli:
         "OPENAI_API_KEY": "sk-test",
         "OPENAI_BASE_URL": server.base_url,
         "CONDUCTOR_MODEL": "gpt-4o-mini",
-        "CONDUCTOR_LLM_TIMEOUT": "1",
+        "CONDUCTOR_LLM_TIMEOUT": "2",
     }
     return Cli(cwd=tmp_path, env=env)
 

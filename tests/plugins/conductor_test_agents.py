@@ -38,6 +38,12 @@ def _count(step: str) -> None:
             fh.write("x\n")
 
 
+def _hold(path: str) -> None:
+    end = time.monotonic() + 120
+    while path and not Path(path).exists() and time.monotonic() < end:
+        time.sleep(0.05)
+
+
 class NoteSpec(TaskSpec):
     """Spec of the test agents."""
 
@@ -46,6 +52,10 @@ class NoteSpec(TaskSpec):
     fail: bool = Field(default=False, description="Raise an exception (an agent bug).")
     require_file: str = Field(
         default="", description="A file that must exist (a DataError otherwise): bad input."
+    )
+    hold_until: str = Field(
+        default="",
+        description="Wait (up to 120 s) until this file exists: a run a test holds open.",
     )
 
 
@@ -94,6 +104,7 @@ class FollowAgent(Agent[NoteSpec, Note]):
         _count(ctx.step)
         if spec.sleep:
             time.sleep(spec.sleep)
+        _hold(spec.hold_until)
         if spec.require_file and not Path(spec.require_file).exists():
             raise DataError("the file is missing", source="input", file=spec.require_file)
         up = inputs.upstream["note"]
