@@ -39,7 +39,7 @@ from conductor._goal_quantities import (
     _mentions,
     _quantities,
 )
-from conductor._goal_target import _target
+from conductor._goal_target import PER_ADVERB, PER_PERIOD, _target
 from conductor._goal_text import Extraction, Mention, Qty, _Doc, _Found
 from conductor.errors import GoalError
 from conductor.goals import Constraint, Money, Target
@@ -139,6 +139,9 @@ def _constraint_value(q: Qty, kind: str) -> float | None:
     return q.value if q.kind in ("money", "number") else None
 
 
+_SPEND_KINDS = frozenset({"max_channel_spend", "min_channel_spend", "max_total_spend"})
+
+
 def _constraints(
     doc: _Doc,
     ex: Extraction,
@@ -211,6 +214,11 @@ def _constraints(
                 span = doc.span(start, end)
         found.constraints.append(Constraint(kind=kind, value=value, channel=channel_key, span=span))
         found.constraint_ranges.append((start, end))
+        per = PER_PERIOD.match(doc.work, q.end) if kind in _SPEND_KINDS else None
+        if per is not None:
+            unit = per.group("unit") or PER_ADVERB[per.group("adverb")]
+            said = doc.span(start, max(end, per.end())).text
+            ex.constraint_per[len(found.constraints) - 1] = (unit, said)
         if q.kind == "money" and q.currency:
             found.money_currencies.append((q.currency, doc.span(q.start, q.end)))
         q.claimed = True
@@ -497,6 +505,7 @@ def _finish_money(doc: _Doc, ex: Extraction, found: _Found, qtys: list[Qty]) -> 
             assert cap.span is not None
             ex.spans["budget"] = cap.span
             ex.budget_from_cap = True
+            ex.budget_per = ex.constraint_per.get(found.constraints.index(cap))
     for q in qtys:
         if (
             q.claimed

@@ -83,6 +83,9 @@ class Extraction:
     # the words, so the goal can total it over its horizon.
     target_per: tuple[str, str] | None = None
     budget_per: tuple[str, str] | None = None  # the same for a budget ('$50k a month')
+    # The same for spending caps and floors ('at most $20k a month on TikTok'), by index in
+    # ``fields['constraints']``.
+    constraint_per: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

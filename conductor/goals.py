@@ -334,9 +334,10 @@ def parse_goal_partial(
     day = today or dt.date.today()
     ex = gp.extract(text, day)
     fields = dict(ex.fields)
+    rate_notes: list[str] = []
+    _total_rates(ex, fields, rate_notes, ())
     errors, doubts = gp.check(fields, text)
-    warnings = list(ex.warnings) + doubts
-    _total_rates(ex, fields, warnings, ())
+    warnings = list(ex.warnings) + doubts + rate_notes
     warnings += [f"{e.code}: {e.message}" for e in [*ex.errors, *errors]]
     fields["source_text"] = text
     if warnings:
@@ -451,24 +452,35 @@ def _total_rates(
         rates.append(("target", ex.target_per))
     if ex.budget_per and "budget" not in given and isinstance(budget, Money):
         rates.append(("budget", ex.budget_per))
+    constraints = list(fields.get("constraints") or [])
+    if "constraints" not in given:
+        for i, (unit, said) in ex.constraint_per.items():
+            if i < len(constraints) and isinstance(constraints[i], Constraint):
+                rates.append((f"constraint {i}", (unit, said)))
     for name, (unit, said) in rates:
         if not isinstance(horizon, Horizon):
             warnings.append(f"{said!r} is a rate, but no period is stated to total it over")
             continue
         n = _periods(horizon, unit)
-        if name == "target" and isinstance(target, Target):
+        if name.startswith("constraint "):
+            c = constraints[int(name.split()[1])]
+            constraints[int(name.split()[1])] = c.model_copy(update={"value": c.value * n})
+            fields["constraints"] = constraints
+            total = f"{_amount(c.value * n)} in total"
+            rate = _amount(c.value)
+        elif name == "target" and isinstance(target, Target):
             base = None if target.baseline is None else target.baseline * n
             fields["target"] = Target(kind="absolute", value=target.value * n, baseline=base)
-            total = f"a target of {_amount(target.value * n)}"
+            total = f"a target of {_amount(target.value * n)} in total"
             rate = _amount(target.value)
         elif isinstance(budget, Money):
             fields["budget"] = Money(amount=budget.amount * n, currency=budget.currency)
-            total = f"a budget of {_amount(budget.amount * n)} {budget.currency}"
+            total = f"a budget of {_amount(budget.amount * n)} {budget.currency} in total"
             rate = _amount(budget.amount)
-        warnings.append(
-            f"{said!r} is a rate: read as {rate} per {unit} over {label} ({n:.3g} {unit}s), "
-            f"{total} in total"
-        )
+        note = f"{said!r} is a rate: read as {rate} per {unit} over {label} ({n:.3g} {unit}s)"
+        # A cap that is also the budget ("don't spend more than $50k a month") is said once.
+        if not any(w.startswith(note) for w in warnings):
+            warnings.append(f"{note}, {total}")
 
 
 def _finalise(
@@ -487,6 +499,19 @@ def _finalise(
         if key in given:
             continue
         fields.pop(key, None)
+    defaults: dict[str, str] = dict(fields.pop("defaults", None) or {})
+    warnings: list[str] = list(fields.pop("warnings", None) or [])
+    if fields.get("horizon") is None and "horizon" not in given:
+        q = (today.month - 1) // 3 + 1
+        year, q = (today.year + 1, 1) if q == 4 else (today.year, q + 1)
+        start = dt.date(year, 3 * q - 2, 1)
+        end = dt.date(year + (1 if q == 4 else 0), 1 if q == 4 else 3 * q + 1, 1) - dt.timedelta(1)
+        fields["horizon"] = Horizon(start=start, end=end, label=f"Q{q} {year}")
+        defaults["horizon"] = f"no period stated; the next quarter, Q{q} {year}, was assumed"
+    # Rates are totals before the checks compare amounts ("$90k a month" is no cap below a
+    # $250k quarter).
+    rate_notes: list[str] = []
+    _total_rates(ex, fields, rate_notes, given)
     errors, doubts = gp.check(fields, text)
     problems = [*ex.errors, *errors]
     if problems:
@@ -497,9 +522,7 @@ def _finalise(
                 f"{first.message} (also: {more})", text=text, code=first.code, hint=first.hint
             )
         raise first
-    defaults: dict[str, str] = dict(fields.pop("defaults", None) or {})
-    warnings: list[str] = list(fields.pop("warnings", None) or [])
-    warnings += [w for w in [*ex.warnings, *doubts] if w not in warnings]
+    warnings += [w for w in [*ex.warnings, *doubts, *rate_notes] if w not in warnings]
     objective, kpi = fields.get("objective"), fields.get("kpi")
     if objective is None and kpi is None:
         said = f" in {text!r}" if text else ""
@@ -516,14 +539,6 @@ def _finalise(
     if objective is None:
         fields["objective"] = _DEFAULT_OBJECTIVE[str(fields["kpi"])]
         defaults["objective"] = f"no objective named; {fields['kpi']} implies {fields['objective']}"
-    if fields.get("horizon") is None and "horizon" not in given:
-        q = (today.month - 1) // 3 + 1
-        year, q = (today.year + 1, 1) if q == 4 else (today.year, q + 1)
-        start = dt.date(year, 3 * q - 2, 1)
-        end = dt.date(year + (1 if q == 4 else 0), 1 if q == 4 else 3 * q + 1, 1) - dt.timedelta(1)
-        fields["horizon"] = Horizon(start=start, end=end, label=f"Q{q} {year}")
-        defaults["horizon"] = f"no period stated; the next quarter, Q{q} {year}, was assumed"
-    _total_rates(ex, fields, warnings, given)
     budget = fields.get("budget")
     if isinstance(budget, Money) and not ex.currency_explicit:
         if ex.currency_hint is not None and ex.currency_hint[0] == budget.currency:
