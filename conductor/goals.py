@@ -464,7 +464,10 @@ def _total_rates(
         n = _periods(horizon, unit)
         if name.startswith("constraint "):
             c = constraints[int(name.split()[1])]
-            constraints[int(name.split()[1])] = c.model_copy(update={"value": c.value * n})
+            update: dict[str, Any] = {"value": c.value * n}
+            if c.span is not None and said.startswith(c.span.text):  # quote "... a month" too
+                update["span"] = Span(start=c.span.start, end=c.span.start + len(said), text=said)
+            constraints[int(name.split()[1])] = c.model_copy(update=update)
             fields["constraints"] = constraints
             total = f"{_amount(c.value * n)} in total"
             rate = _amount(c.value)

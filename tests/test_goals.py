@@ -444,3 +444,16 @@ def test_rates_are_totalled_on_the_model_path_too() -> None:
     fields, _ = parse_goal_partial("Get 500 leads a month", today=dt.date(2026, 11, 23))
     assert fields["target"].value == 500  # no period stated: nothing to total it over
     assert any("no period is stated" in w for w in fields["warnings"])
+
+
+def test_a_per_period_cap_is_quoted_whole_and_its_span_matches_the_text() -> None:
+    text = "Grow revenue 10% in Q1 2027 with $250k, keep total spend under $90k per month"
+    cap = parse_goal(text, today=dt.date(2026, 11, 23)).constraints[0]
+    assert cap.value == 270000 and cap.span is not None
+    assert (
+        text[cap.span.start : cap.span.end] == cap.span.text == "total spend under $90k per month"
+    )
+    with pytest.raises(
+        GoalError, match=r"spending cap \(270,000\) \('total spend under \$90k per month'\)"
+    ):
+        parse_goal(text.replace("$250k", "$300k"), today=dt.date(2026, 11, 23))
