@@ -416,74 +416,75 @@ def goal_from_mapping(data: Mapping[str, Any], *, today: dt.date | None = None) 
 
 def _periods(horizon: Horizon, unit: str) -> float:
     """How many days / weeks / months / quarters / years the horizon spans."""
-    days = (horizon.end - horizon.start).days + 1
     after = horizon.end + dt.timedelta(days=1)
     # Whole calendar months ("Q2", "the next 6 months" from the 26th to the 25th) count as
     # such; any other span in average months.
     months = (
         (after.year - horizon.start.year) * 12 + after.month - horizon.start.month
         if after.day == horizon.start.day
-        else days / (365.25 / 12)
+        else horizon.days / (365.25 / 12)
     )
-    per_unit = {"day": days, "week": days / 7, "month": months, "quarter": months / 3}
+    per_unit = {"day": horizon.days, "week": horizon.weeks, "month": months, "quarter": months / 3}
     return float(per_unit.get(unit, months / 12))
 
 
-def _amount(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
+def _times(value: Target | Money | Constraint, n: float) -> tuple[Any, str, str]:
+    """A per-period value as its total over ``n`` periods: (total, the rate, the total)."""
+    if isinstance(value, Target):
+        base = None if value.baseline is None else value.baseline * n
+        total = Target(kind="absolute", value=value.value * n, baseline=base)
+        return total, _money(value.value, ""), f"a target of {_money(total.value, '')}"
+    if isinstance(value, Money):
+        total_m = Money(amount=value.amount * n, currency=value.currency)
+        text = f"a budget of {_money(total_m.amount, total_m.currency)}"
+        return total_m, _money(value.amount, ""), text
+    total_c = value.model_copy(update={"value": value.value * n})
+    return total_c, _money(value.value, ""), _money(total_c.value, "")
 
 
 def _total_rates(
     ex: Extraction, fields: dict[str, Any], warnings: list[str], given: Collection[str]
 ) -> None:
-    """Total a target or budget stated per period ('500 a month') over the horizon.
+    """Total a target, budget or spending cap stated per period ('500 a month') over the
+    horizon, in ``fields``.
 
     Fields in ``given`` (stated as structured fields) are left alone; without a horizon
     a rate cannot be totalled, and a warning says so.
     """
-    horizon = fields.get("horizon")
-    label = ""
-    if isinstance(horizon, Horizon):
-        label = horizon.label or f"{horizon.start} to {horizon.end}"
-    target, budget = fields.get("target"), fields.get("budget")
-    rates: list[tuple[str, tuple[str, str]]] = []
+    target = fields.get("target")
+    rates: list[tuple[str, int | None, tuple[str, str]]] = []
     absolute = isinstance(target, Target) and target.kind == "absolute"
     if ex.target_per and "target" not in given and absolute:
-        rates.append(("target", ex.target_per))
-    if ex.budget_per and "budget" not in given and isinstance(budget, Money):
-        rates.append(("budget", ex.budget_per))
+        rates.append(("target", None, ex.target_per))
+    if ex.budget_per and "budget" not in given and isinstance(fields.get("budget"), Money):
+        rates.append(("budget", None, ex.budget_per))
     constraints = list(fields.get("constraints") or [])
     if "constraints" not in given:
-        for i, (unit, said) in ex.constraint_per.items():
-            if i < len(constraints) and isinstance(constraints[i], Constraint):
-                rates.append((f"constraint {i}", (unit, said)))
-    for name, (unit, said) in rates:
+        rates += [
+            ("constraints", i, per) for i, per in ex.constraint_per.items() if i < len(constraints)
+        ]
+    horizon = fields.get("horizon")
+    for key, i, (unit, said) in rates:
         if not isinstance(horizon, Horizon):
             warnings.append(f"{said!r} is a rate, but no period is stated to total it over")
             continue
         n = _periods(horizon, unit)
-        if name.startswith("constraint "):
-            c = constraints[int(name.split()[1])]
-            update: dict[str, Any] = {"value": c.value * n}
-            if c.span is not None and said.startswith(c.span.text):  # quote "... a month" too
-                update["span"] = Span(start=c.span.start, end=c.span.start + len(said), text=said)
-            constraints[int(name.split()[1])] = c.model_copy(update=update)
+        total, rate, total_text = _times(fields[key] if i is None else constraints[i], n)
+        if i is None:
+            fields[key] = total
+        else:
+            span = total.span
+            if span is not None and said.startswith(span.text):  # quote "... a month" too
+                total = total.model_copy(
+                    update={"span": Span(start=span.start, end=span.start + len(said), text=said)}
+                )
+            constraints[i] = total
             fields["constraints"] = constraints
-            total = f"{_amount(c.value * n)} in total"
-            rate = _amount(c.value)
-        elif name == "target" and isinstance(target, Target):
-            base = None if target.baseline is None else target.baseline * n
-            fields["target"] = Target(kind="absolute", value=target.value * n, baseline=base)
-            total = f"a target of {_amount(target.value * n)} in total"
-            rate = _amount(target.value)
-        elif isinstance(budget, Money):
-            fields["budget"] = Money(amount=budget.amount * n, currency=budget.currency)
-            total = f"a budget of {_amount(budget.amount * n)} {budget.currency} in total"
-            rate = _amount(budget.amount)
+        label = horizon.label or f"{horizon.start} to {horizon.end}"
         note = f"{said!r} is a rate: read as {rate} per {unit} over {label} ({n:.3g} {unit}s)"
         # A cap that is also the budget ("don't spend more than $50k a month") is said once.
         if not any(w.startswith(note) for w in warnings):
-            warnings.append(f"{note}, {total}")
+            warnings.append(f"{note}, {total_text} in total")
 
 
 def _finalise(
