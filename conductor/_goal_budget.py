@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-from conductor._goal_target import PER_ADVERB, PER_PERIOD
-from conductor._goal_text import Extraction, Mention, Qty, _Doc, _Found
+from conductor._goal_text import PER_ADVERB, Extraction, Mention, Qty, _Doc, _Found, per_period
 
 _BUDGET_LEFT = re.compile(
     r"(?:\bbudget|\bspend|\bspending|\binvest|\binvesting|\binvestment|\ballocate|\ballocating"
@@ -130,10 +129,9 @@ def _choose_budget(
     if not strong:
         ex.warn(f"read {found.budget[1].text!r} as the budget (no budget word next to it)")
     # "$50k a month", "a monthly budget of $50k": a rate, totalled over the horizon later.
-    per = PER_PERIOD.match(doc.work, q.end)
+    per = per_period(doc, q.end)
     if per is not None:
-        unit = per.group("unit") or PER_ADVERB[per.group("adverb")]
-        ex.budget_per = (unit, doc.span(q.start, per.end()).text)
+        ex.budget_per = (per[0], doc.span(q.start, per[1]).text)
     else:
         left = _PERIODIC_BUDGET.search(doc.work, max(0, q.start - 40), q.start)
         if left is not None:

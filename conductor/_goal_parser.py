@@ -39,8 +39,8 @@ from conductor._goal_quantities import (
     _mentions,
     _quantities,
 )
-from conductor._goal_target import PER_ADVERB, PER_PERIOD, _target
-from conductor._goal_text import Extraction, Mention, Qty, _Doc, _Found
+from conductor._goal_target import _target
+from conductor._goal_text import Extraction, Mention, Qty, _Doc, _Found, per_period
 from conductor.errors import GoalError
 from conductor.goals import Constraint, Money, Target
 
@@ -214,11 +214,10 @@ def _constraints(
                 span = doc.span(start, end)
         found.constraints.append(Constraint(kind=kind, value=value, channel=channel_key, span=span))
         found.constraint_ranges.append((start, end))
-        per = PER_PERIOD.match(doc.work, q.end) if kind in _SPEND_KINDS else None
+        per = per_period(doc, q.end) if kind in _SPEND_KINDS else None
         if per is not None:
-            unit = per.group("unit") or PER_ADVERB[per.group("adverb")]
-            said = doc.span(start, max(end, per.end())).text
-            ex.constraint_per[len(found.constraints) - 1] = (unit, said)
+            said = doc.span(start, max(end, per[1])).text
+            ex.constraint_per[len(found.constraints) - 1] = (per[0], said)
         if q.kind == "money" and q.currency:
             found.money_currencies.append((q.currency, doc.span(q.start, q.end)))
         q.claimed = True

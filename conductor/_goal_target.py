@@ -11,7 +11,7 @@ import re
 from conductor import _goal_lexicon as lex
 from conductor._goal_dates import _number_word
 from conductor._goal_quantities import _comparator
-from conductor._goal_text import Extraction, Mention, Qty, _Doc
+from conductor._goal_text import Extraction, Mention, Qty, _Doc, per_period
 from conductor.goals import Target
 
 _WORD_TARGET = re.compile(
@@ -40,18 +40,6 @@ _ABS_LEFT = re.compile(r"(?:\bto|\bat|\bof|\breach|\bhit|\bachieve|=|:|\btarget)
 _FROM_TO = re.compile(r"\s*(?:[a-z-]+\s+){0,3}?(?:to|->|→)\s*")
 # KPIs that add up over time, so "500 a month" is 500 times the months of the horizon.
 _ADDITIVE = frozenset({"revenue", "conversions", "reach"})
-PER_PERIOD = re.compile(
-    r"\s*(?:(?:per|a|an|each|every|/)\s*(?P<unit>day|week|month|quarter|year)\b"
-    r"|(?P<adverb>daily|weekly|monthly|quarterly|yearly|annually)\b)"
-)
-PER_ADVERB = {
-    "daily": "day",
-    "weekly": "week",
-    "monthly": "month",
-    "quarterly": "quarter",
-    "yearly": "year",
-    "annually": "year",
-}
 _ALLOWED_KINDS = {
     "revenue": {"money", "percent", "number", "factor"},
     "aov": {"money", "percent", "number", "factor"},
@@ -198,10 +186,10 @@ def _target_in(
         return None, extent, None
     value = _as_rate(q.value) if rate else q.value
     if key in _ADDITIVE:
-        per = PER_PERIOD.match(doc.work, extent[1]) or PER_PERIOD.match(doc.work, q.end)
+        per = per_period(doc, extent[1]) or per_period(doc, q.end)
         if per is not None:
-            unit = per.group("unit") or PER_ADVERB[per.group("adverb")]
-            extent = (extent[0], max(extent[1], per.end()))
+            unit, stop = per
+            extent = (extent[0], max(extent[1], stop))
             ex.target_per = (unit, doc.span(*extent).text)
     return Target(kind="absolute", value=value), extent, q.currency
 

@@ -157,3 +157,25 @@ class _Found:
         self.min_shares: list[tuple[str, float, Span]] = []
         self.money_currencies: list[tuple[str, Span]] = []
         self.budget: tuple[Qty, Span] | None = None
+
+
+_PER_PERIOD = re.compile(
+    r"\s*(?:(?:per|a|an|each|every|/)\s*(?P<unit>day|week|month|quarter|year)\b"
+    r"|(?P<adverb>daily|weekly|monthly|quarterly|yearly|annually)\b)"
+)
+PER_ADVERB = {
+    "daily": "day",
+    "weekly": "week",
+    "monthly": "month",
+    "quarterly": "quarter",
+    "yearly": "year",
+    "annually": "year",
+}
+
+
+def per_period(doc: _Doc, pos: int) -> tuple[str, int] | None:
+    """'per month', 'a week', 'monthly' right at ``pos``: the unit and where the words end."""
+    m = _PER_PERIOD.match(doc.work, pos)
+    if m is None:
+        return None
+    return m.group("unit") or PER_ADVERB[m.group("adverb")], m.end()
