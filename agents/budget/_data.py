@@ -266,12 +266,11 @@ def _load_kpi(
     rows = con.execute(
         f"SELECT date_trunc('week', TRY_CAST({quote_ident(date_col)} AS DATE))::DATE AS w, "
         f"sum({finite_number(quote_ident(col))}), "
-        f"count(*) FILTER (WHERE {finite_number(quote_ident(col))} IS NULL), "
-        f"count(*) FILTER (WHERE TRY_CAST({quote_ident(date_col)} AS DATE) IS NULL) "
+        f"count(*) FILTER (WHERE {finite_number(quote_ident(col))} IS NULL) "
         f"FROM {quote_ident(source)} GROUP BY ALL"
     ).fetchall()
     out: dict[dt.date, float] = {}
-    for w, total, nulls, _ in rows:
+    for w, total, nulls in rows:
         if nulls:
             raise DataError(
                 f"{nulls} value(s) of {col!r} are missing or not finite numbers in the week of {w}",
