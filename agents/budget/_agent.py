@@ -16,7 +16,7 @@ from agents.budget._data import channel_matcher, load_history, norm_channel
 from agents.budget._lift import SOURCE as LIFT_SOURCE
 from agents.budget._lift import load_lift_tests
 from agents.budget._model import Fit, fit_model
-from agents.budget._optimize import FloatArray, InfeasibleBounds, ResponseCurves, maximise
+from agents.budget._optimize import FloatArray, InfeasibleBounds, maximise
 from agents.budget._plan import Solved, build_plan, planned_curves
 from agents.budget._schema import (
     BudgetPlan,
@@ -330,14 +330,9 @@ class _Run:
         w = spec.horizon_weeks
         idx_all = {c: i for i, c in enumerate(hist.channels)}
         names = [c for c in scope if c in idx_all or c in excluded]
-        model_idx = np.array([idx_all.get(c, -1) for c in names])
-        # Channels without history (excluded ones only) get placeholder curves; they are
-        # pinned at zero so the curve never matters.
+        model_idx = np.array([idx_all.get(c, -1) for c in names], dtype=np.intp)
         all_curves = fit.curves()
-        beta = np.array([all_curves.beta[i] if i >= 0 else 0.0 for i in model_idx])
-        kk = np.array([all_curves.k[i] if i >= 0 else 1.0 for i in model_idx])
-        ss = np.array([all_curves.shape[i] if i >= 0 else 1.0 for i in model_idx])
-        curves = ResponseCurves(beta, kk, ss, np.full(len(names), fit.logistic))
+        curves = planned_curves(fit, model_idx, fit.params)
         recent = hist.spend[-min(spec.current_weeks, len(hist.weeks)) :]
         cur_weekly = np.array([recent[:, i].mean() if i >= 0 else 0.0 for i in model_idx])
         cur_total = float(cur_weekly.sum())

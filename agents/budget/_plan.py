@@ -76,12 +76,16 @@ class Solved:
 
 
 def planned_curves(fit: Fit, model_idx: npt.NDArray[np.intp], p: Params) -> ResponseCurves:
-    """One parameter draw's curves for the planned channels, in plan order.
+    """One parameter set's curves for the planned channels, in plan order.
 
-    A planned channel without history (an excluded one, ``model_idx`` -1) has no effect.
+    A planned channel without history (an excluded one, ``model_idx`` -1) gets a
+    placeholder curve with no effect (it is pinned at zero, so the curve never matters).
     """
     c = fit.curves(p).subset(np.maximum(model_idx, 0))
-    return ResponseCurves(np.where(model_idx >= 0, c.beta, 0.0), c.k, c.shape, c.logistic)
+    has = model_idx >= 0
+    return ResponseCurves(
+        np.where(has, c.beta, 0.0), np.where(has, c.k, 1.0), np.where(has, c.shape, 1.0), c.logistic
+    )
 
 
 def build_plan(
