@@ -18,9 +18,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/conductor demo
 
+# lint-imports checks the layout's contracts (pyproject.toml [tool.importlinter]): layers
+# that import one way, private modules used only inside their package, no cycles.
 lint: $(STAMP)
 	$(BIN)/ruff check conductor agents tests benchmarks examples
 	$(BIN)/ruff format --check conductor agents tests benchmarks examples
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

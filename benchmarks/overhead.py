@@ -31,7 +31,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
-from conductor._compile import Services, build_graph, initial_state
+from conductor.runtime import Services, build_graph, initial_state
 from conductor.goals import BusinessGoal
 from conductor.pipeline import Pipeline, plan_pipeline
 
@@ -153,7 +153,7 @@ def main() -> None:
             for prev, cur in zip(STEPS, STEPS[1:], strict=False)
         )
     )
-    from conductor._runtime import Runner
+    from conductor.runtime import Runner
 
     runner = Runner()
     full = time_runs(

@@ -144,7 +144,7 @@ __version__ = "0.1.0"
 
 # The runner pulls in LangGraph and the store drivers: load it on first use so that
 # `import conductor` stays light for agent authors.
-_LAZY = {"Runner": "conductor._runtime", "RunResult": "conductor._runtime"}
+_LAZY = {"Runner": "conductor.runtime._runner", "RunResult": "conductor.runtime._runner"}
 
 
 def __getattr__(name: str) -> Any:

@@ -19,10 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from conductor._fake_llm import FakeChatModel
 from conductor.agents import Agent, Inputs, PlanContext, RunContext
 from conductor.data import DataCatalog, DataSource
 from conductor.goals import BusinessGoal, Horizon, Kpi, Money, Objective, Target
+from conductor.llm import FakeChatModel
 from conductor.specs import AgentOutput, TaskSpec, spec_hash
 
 __all__ = ["ConformanceError", "FakeChatModel", "check_agent", "sample_goal"]

@@ -17,7 +17,16 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from conductor import apply_fixes
-from conductor._brand_packs import (
+from conductor.brand import (
+    BrandStrategy,
+    VoiceReview,
+    check_copy,
+    load_brand,
+    model_review,
+    parse_brand,
+    rule_ids,
+)
+from conductor.brand._packs import (
     ENDORSEMENT_QUALIFIERS,
     FINANCE_GUARANTEE,
     FINANCE_INVESTMENT_TERMS,
@@ -29,15 +38,6 @@ from conductor._brand_packs import (
     INVENTED_REVIEW,
     SUPERLATIVE,
     fk_grade,
-)
-from conductor.brand import (
-    BrandStrategy,
-    VoiceReview,
-    check_copy,
-    load_brand,
-    model_review,
-    parse_brand,
-    rule_ids,
 )
 from conductor.errors import BrandError, ConductorError, LLMError
 from conductor.specs import Allocation, Audience, Copy, Insight

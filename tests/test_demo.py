@@ -11,8 +11,8 @@ import duckdb
 import pytest
 from conftest import ROOT, Cli, make_env
 
-from conductor._demo import DEMO_APPROVER, GROWTH_PIPELINE, TIMINGS_FILE, prepare_pipeline
-from conductor._demo_data import CHANNELS, generate_demo_data
+from conductor.demo._data import CHANNELS, generate_demo_data
+from conductor.demo._run import DEMO_APPROVER, GROWTH_PIPELINE, TIMINGS_FILE, prepare_pipeline
 from conductor.report import TRUTH_FILE
 
 

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conductor._demo_data import (
+from conductor.data import DataCatalog, DataNeed, DataSource
+from conductor.demo._data import (
     ACTIONS,
     CHANNELS,
     EVENT_TYPES,
@@ -23,14 +24,13 @@ from conductor._demo_data import (
     generate_demo_data,
     load_truth,
 )
-from conductor._demo_truth import (
+from conductor.demo._truth import (
     attribution_error,
     contacted_without_consent,
     policy_value,
     true_policy_value,
     uplift_share,
 )
-from conductor.data import DataCatalog, DataNeed, DataSource
 from conductor.errors import ConductorError, DataError
 
 TODAY = dt.date(2026, 11, 23)

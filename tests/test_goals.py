@@ -417,8 +417,8 @@ def test_budget_amounts_roundtrip(amount: int, suffix: str, cur: tuple[str, str,
 def test_docs_list_every_error_code() -> None:
     docs = (Path(__file__).parent.parent / "docs" / "goals.md").read_text(encoding="utf-8")
     source = "".join(
-        (Path(__file__).parent.parent / "conductor" / name).read_text(encoding="utf-8")
-        for name in ("goals.py", "_goal_parser.py", "_goal_dates.py", "_goal_text.py")
+        path.read_text(encoding="utf-8")
+        for path in sorted((Path(__file__).parent.parent / "conductor" / "goals").glob("*.py"))
     )
     codes = set(re.findall(r'code="(goal\.[a-z-]+)"', source))
     assert codes >= {"goal.unparsed", "goal.contradiction", "goal.invalid-horizon"}

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from conftest import ROOT, Cli, make_env
 
-from conductor._demo_data import generate_demo_data
+from conductor.demo import generate_demo_data
 
 PIPELINE = ROOT / "tests" / "pipelines" / "journey" / "journeys.yaml"
 GOAL_CHANNELS = ["paid_search", "social", "email", "display"]

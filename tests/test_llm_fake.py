@@ -6,7 +6,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor._fake_llm import FakeChatModel
+from conductor.llm import FakeChatModel
 
 
 class Pick(BaseModel):

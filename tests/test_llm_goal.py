@@ -13,11 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from conductor import _goal_llm, goals
-from conductor._fake_llm import FakeChatModel
 from conductor.errors import BudgetExceeded, GoalError, LLMError
-from conductor.goals import BusinessGoal, Constraint, Horizon, Money, Span, Target
-from conductor.llm import Limits, RetryPolicy, UsageLedger, parse_goal_with_llm
+from conductor.goals import (
+    BusinessGoal,
+    Constraint,
+    Horizon,
+    Money,
+    Span,
+    Target,
+    parse_goal_with_llm,
+)
+from conductor.goals import _llm as _goal_llm
+from conductor.goals import _parse as goals
+from conductor.llm import FakeChatModel, Limits, RetryPolicy, UsageLedger
 
 TODAY = dt.date(2026, 11, 23)
 

@@ -13,9 +13,15 @@ from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor._fake_llm import FakeChatModel
 from conductor.errors import BudgetExceeded, LLMError
-from conductor.llm import Limits, RetryPolicy, UsageLedger, chat_model_from_env, structured_call
+from conductor.llm import (
+    FakeChatModel,
+    Limits,
+    RetryPolicy,
+    UsageLedger,
+    chat_model_from_env,
+    structured_call,
+)
 
 REQ = httpx.Request("POST", "http://llm.test/v1/chat/completions")
 

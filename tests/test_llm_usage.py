@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor._fake_llm import FakeChatModel
 from conductor.errors import BudgetExceeded, ConductorError
 from conductor.llm import (
     DEFAULT_PRICES,
+    FakeChatModel,
     Limits,
     ModelPrice,
     PriceTable,

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import ROOT, Cli, make_env
 
-from conductor._demo_data import generate_demo_data
+from conductor.demo import generate_demo_data
 
 PIPELINE = ROOT / "tests" / "pipelines" / "personalization" / "offers.yaml"
 BRAND = ROOT / "pipelines" / "brands" / "acme.yaml"

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from test_report_html import PARTIAL, build_full_result
 
-from conductor._html import render_html
+from conductor.report._html import render_html
 
 pytestmark = pytest.mark.browser
 

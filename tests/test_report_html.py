@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conductor._html import SECTIONS, render_html
 from conductor.report import llm_usage
+from conductor.report._html import SECTIONS, render_html
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE = ROOT / "tests" / "pipelines" / "report" / "report.yaml"
@@ -40,8 +40,7 @@ def build_full_result(root: Path) -> dict[str, Any]:
     if "full" in _CACHE:
         return copy.deepcopy(_CACHE["full"])
     from conductor import Runner
-    from conductor._demo_data import generate_demo_data
-    from conductor._demo_truth import truth_check
+    from conductor.demo import generate_demo_data, truth_check
     from conductor.store import open_store
 
     shutil.copy(PIPELINE, root / "report.yaml")

@@ -1,0 +1,194 @@
+"""The brand rule engine: a brand strategy compiled into a few combined regexes.
+
+Each rule family (banned phrases, forbidden claims, competitors, health/finance/
+endorsement packs, injection, ...) is folded into one pattern with a named group per
+entry, so checking a piece of copy costs one scan per family whatever the brand lists.
+Text the brand itself requires (disclaimers, footers, the postal address, URLs) is
+blanked out before claims and voice are checked, so the supplement disclaimer's "cure"
+or a URL's capitals never count against the copy. Offsets survive the blanking because
+it replaces characters one for one.
+
+The engine is assembled here from its parts: the rule catalogue
+(:mod:`conductor.brand._catalog`), the text helpers (:mod:`conductor.brand._text`), the
+fields and phrase families (:mod:`conductor.brand._family`), the compiled policy and
+patterns (:mod:`conductor.brand._compiled`), and the claim, voice and channel checks
+(:mod:`conductor.brand._claim_checks`, :mod:`conductor.brand._voice_checks`,
+:mod:`conductor.brand._channel_checks`). :class:`Engine` runs them over each artifact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from conductor.brand._catalog import RULES, RuleInfo
+from conductor.brand._channel_checks import _ChannelChecks
+from conductor.brand._claim_checks import _ClaimChecks
+from conductor.brand._family import _Field
+from conductor.brand._plan_checks import check_allocation, check_audience
+from conductor.brand._text import _NORMALISE, _norm_space
+from conductor.brand._voice_checks import _VoiceChecks
+from conductor.specs import Allocation, Audience, Copy, Insight
+from conductor.verdict import Verdict, Violation
+
+__all__ = ["RULES", "Engine", "RuleInfo"]
+
+
+class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
+    """A brand strategy compiled for fast, deterministic checking."""
+
+    # --- review --------------------------------------------------------------------------
+
+    def review(
+        self, artifacts: Sequence[Copy | Allocation | Audience | Insight], *, step: str | None
+    ) -> Verdict:
+        """Check artifacts; see :meth:`conductor.brand.BrandStrategy.review`."""
+        out: list[Violation] = []
+        signoff: list[str] = []
+        pol = self.brand.review_policy.signoff
+        if step is not None and step in pol.steps:
+            signoff.append(f"the brand policy requires sign-off for every output of step {step!r}")
+        for art in artifacts:
+            if isinstance(art, Copy):
+                self._check_copy(art, out, signoff)
+            elif isinstance(art, Allocation):
+                check_allocation(self.brand.budget, art, partial(self._v, out), signoff)
+            elif isinstance(art, Audience):
+                check_audience(self.brand.audience, art, partial(self._v, out))
+            elif isinstance(art, Insight):
+                self._check_insight(art, out)
+            if art.kind in pol.artifact_kinds:
+                signoff.append(f"{art.kind} {art.id!r}: every {art.kind} needs sign-off")
+        return Verdict(violations=out, signoff=signoff, checked=len(artifacts))
+
+    # --- copy ----------------------------------------------------------------------------
+
+    def _check_copy(self, art: Copy, out: list[Violation], signoff: list[str]) -> None:
+        b = self.brand
+        channel = art.channel.strip().lower()
+        rules = b.channels.get(channel)
+        if not art.text.strip():
+            self._v(out, "content.empty", art, "The copy has no text.", fix="Write the message.")
+            return
+        fields = [self._prepare("text", art.text)]
+        if art.subject:
+            fields.append(self._prepare("subject", art.subject))
+        sf = investment = outcome = False
+        for f in fields:
+            a, b2, c = self._claims(art, f, out)
+            sf, investment, outcome = sf or a, investment or b2, outcome or c
+            self._voice(art, f, out)
+        body = fields[0]
+        self._grade(art, body, out)
+        if self._required:
+            raw_low = " ".join(f.raw.translate(_NORMALISE) for f in fields).lower()
+            for term, rx, chans in self._required:
+                if chans and channel not in chans:
+                    continue
+                if rx.search(raw_low) is None:
+                    self._v(
+                        out,
+                        "voice.required-term",
+                        art,
+                        f"The copy must mention {term.term!r}."
+                        + (f" {term.reason}" if term.reason else ""),
+                        fix=f"Work {term.term!r} into the message.",
+                    )
+        norm_text = _norm_space(art.text)
+        pk = b.claims.packs
+        appends: list[str] = []
+        if sf and pk.health is not None and self._health_disclaimer not in norm_text:
+            appends.append(pk.health.disclaimer)
+            self._v(
+                out,
+                "claims.health.disclaimer-missing",
+                art,
+                "The copy makes a structure/function claim but lacks the required "
+                "supplement disclaimer.",
+                fix="Add the disclaimer at the end of the message.",
+                append=pk.health.disclaimer,
+            )
+        if investment and pk.finance is not None and self._risk_warning not in norm_text:
+            appends.append(pk.finance.risk_warning)
+            self._v(
+                out,
+                "claims.finance.risk-warning-missing",
+                art,
+                "The copy promotes an investment but lacks the required risk warning.",
+                fix="Add the risk warning at the end of the message.",
+                append=pk.finance.risk_warning,
+            )
+        if (
+            outcome
+            and pk.endorsements is not None
+            and self._vary.search(body.low) is None
+            and self._disclosure not in norm_text
+        ):
+            appends.append(pk.endorsements.disclosure)
+            self._v(
+                out,
+                "claims.endorsement.disclosure-missing",
+                art,
+                "A testimonial quotes a specific result without saying results vary.",
+                fix="Add the results disclosure.",
+                append=pk.endorsements.disclosure,
+            )
+        if self._conditional:
+            scan = " ".join(f.scan for f in fields)
+            low = " ".join(f.low for f in fields)
+            for d, trigger, lowered, chans, norm in self._conditional:
+                if chans and channel not in chans:
+                    continue
+                if trigger is not None and trigger.search(low if lowered else scan) is None:
+                    continue
+                if norm not in norm_text:
+                    appends.append(d.text)
+                    self._v(
+                        out,
+                        "disclaimer.missing",
+                        art,
+                        f"Missing the required disclaimer{' ' + repr(d.name) if d.name else ''}: "
+                        f"{d.text!r}.",
+                        fix="Add the disclaimer.",
+                        append=d.text,
+                    )
+        if rules is not None:
+            appends += self._channel(art, channel, norm_text, out)
+            self._length(art, rules, appends, out)
+        self._signoff_copy(art, channel, rules is None, fields, signoff)
+
+    def _signoff_copy(
+        self, art: Copy, channel: str, unknown: bool, fields: Sequence[_Field], signoff: list[str]
+    ) -> None:
+        pol = self.brand.review_policy.signoff
+        if channel in self._signoff_channels:
+            signoff.append(f"copy {art.id!r}: every {channel} message needs sign-off")
+        if unknown and pol.new_channels:
+            signoff.append(
+                f"copy {art.id!r}: new content category — channel {art.channel!r} is not in the "
+                "brand file"
+            )
+        if not self._topics:
+            return
+        seen: set[str] = set()
+        for f in fields:
+            for _m, topic in self._topics.finditer(f):
+                if topic.name not in seen:
+                    seen.add(topic.name)
+                    why = f" ({topic.reason})" if topic.reason else ""
+                    signoff.append(f"copy {art.id!r}: about {topic.name}{why}")
+
+    # --- insights ------------------------------------------------------------------------
+
+    def _check_insight(self, art: Insight, out: list[Violation]) -> None:
+        f = self._prepare("statement", art.statement)
+        self._claims(art, f, out)
+        if not art.evidence:
+            self._v(
+                out,
+                "insight.no-evidence",
+                art,
+                "The finding cites no numbers; nobody can check it.",
+                field="evidence",
+                fix="Add the figures the statement rests on.",
+            )

@@ -1,0 +1,123 @@
+"""Prepared text fields and the phrase families the brand rule engine scans them with.
+
+A :class:`_Field` is one text field of an artifact with the brand's own text blanked; a
+:class:`_Family` folds every phrase or pattern the brand lists for one rule (banned
+phrases, forbidden claims, competitors, sign-off topics) into at most three regexes, so
+a scan costs the same whatever the brand lists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
+
+from conductor.brand._text import _FLAGS, _edges, _lower, _lower_phrase, _phrase
+
+
+@dataclass
+class _Field:
+    """One text field of an artifact, prepared for scanning."""
+
+    name: str
+    raw: str
+    scan: str  # normalised quotes, approved text and URLs blanked
+    low: str  # ``scan`` lowered, same length
+    placeholders: list[tuple[int, int]] = dataclass_field(default_factory=list)
+
+
+class _Family:
+    """Brand-listed phrases or patterns folded into at most three regexes.
+
+    Plain phrases run on the lowered text (fast); the brand's own regular expressions
+    run case-insensitively and case-sensitive entries exactly, on the original text.
+    Each alternative maps back to its payload; matches come back in text order, and
+    where two overlap the earlier (then longer) one wins, as in a single alternation.
+    The left word boundary is checked once, in front of all alternatives that need it,
+    so a position inside a word is rejected before any alternative is tried.
+    """
+
+    def __init__(self, entries: Sequence[tuple[str, Any, str, bool]]):
+        self.payloads: dict[str, Any] = {}
+        groups: dict[tuple[str, bool], list[str]] = {}
+        order = sorted(range(len(entries)), key=lambda i: -len(entries[i][0]))
+        for i in order:
+            src, payload, mode, left = entries[i]
+            name = f"g{i}"
+            self.payloads[name] = payload
+            groups.setdefault((mode, left), []).append(f"(?P<{name}>{src})")
+        flags = {"low": 0, "ci": _FLAGS, "cs": 0}
+        self.regexes: list[tuple[bool, re.Pattern[str]]] = []
+        for mode in ("low", "ci", "cs"):
+            parts = []
+            if groups.get((mode, True)):
+                parts.append(r"(?<!\w)(?:" + "|".join(groups[(mode, True)]) + ")")
+            parts += groups.get((mode, False), [])
+            if parts:
+                self.regexes.append((mode == "low", re.compile("|".join(parts), flags[mode])))
+
+    def __bool__(self) -> bool:
+        return bool(self.regexes)
+
+    def finditer(self, f: _Field) -> list[tuple[re.Match[str], Any]]:
+        if len(self.regexes) == 1:
+            low, rx = self.regexes[0]
+            text = f.low if low else f.scan
+            return [(m, self.payloads[m.lastgroup or ""]) for m in rx.finditer(text)]
+        found = [
+            (m, self.payloads[m.lastgroup or ""])
+            for low, rx in self.regexes
+            for m in rx.finditer(f.low if low else f.scan)
+        ]
+        found.sort(key=lambda mp: (mp[0].start(), -mp[0].end()))
+        kept: list[tuple[re.Match[str], Any]] = []
+        end = -1
+        for m, payload in found:
+            if m.start() >= end:
+                kept.append((m, payload))
+                end = m.end()
+        return kept
+
+
+_CASED_ESCAPE = re.compile(r"\\[xuUN0-7]")
+
+
+def _lowered_regex(src: str) -> str | None:
+    """A brand regex rewritten for lowered text, or None when that is not safe.
+
+    Letters outside escapes are lowered (``FDA[- ]approved`` -> ``fda[- ]approved``);
+    escapes such as ``\\S`` or ``\\W`` keep their case. Patterns that spell characters
+    by code (``\\x41``, ``\\u00C9``, ``\\N{...}``) or set flags inline stay as they are.
+    """
+    if _CASED_ESCAPE.search(src) or "(?" in src.replace("(?:", "").replace("(?!", "").replace(
+        "(?=", ""
+    ).replace("(?<", ""):
+        return None
+    out: list[str] = []
+    escaped = False
+    for ch in src:
+        out.append(ch if escaped else _lower(ch))
+        escaped = not escaped and ch == "\\"
+    lowered = "".join(out)
+    try:
+        re.compile(lowered)
+    except re.error:
+        return None
+    return lowered
+
+
+def _entry(
+    text: str, payload: Any, *, regex: bool = False, case_sensitive: bool = False
+) -> tuple[str, Any, str, bool]:
+    """One alternative of a :class:`_Family`: (regex source, payload, mode, left boundary)."""
+    if regex:
+        lowered = None if case_sensitive else _lowered_regex(text)
+        mode = "cs" if case_sensitive else "low" if lowered is not None else "ci"
+        return f"(?:{lowered or text})(?!\\w)", payload, mode, True
+    if case_sensitive:
+        left, body = _edges(_phrase(text), text)
+        return body, payload, "cs", left
+    left, body = _edges(_lower_phrase(text), text)
+    return body, payload, "low", left

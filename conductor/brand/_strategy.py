@@ -1,0 +1,177 @@
+"""The brand strategy: a brand file's rules with their engine, and the loader.
+
+:class:`BrandStrategy` is :class:`~conductor.brand._schema.BrandRules` (what the file
+says) plus the rule engine compiled from it once; :func:`load_brand` reads and
+validates a file, naming the line of any problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pydantic import PrivateAttr, ValidationError
+
+from conductor._yaml import to_plain
+from conductor.brand._catalog import RULES
+from conductor.brand._engine import Engine
+from conductor.brand._errors import schema_error
+from conductor.brand._schema import BrandRules
+from conductor.errors import BrandError
+from conductor.specs import Allocation, Audience, Copy, Insight
+from conductor.verdict import Action, Severity, Verdict
+
+__all__ = ["BrandStrategy", "check_copy", "load_brand", "parse_brand", "rule_ids"]
+
+
+class BrandStrategy(BrandRules):
+    """A brand's rules as code, with the engine that checks artifacts against them."""
+
+    _engine: Engine | None = PrivateAttr(default=None)
+
+    def engine(self) -> Engine:
+        """The compiled rule engine for this strategy (built once, then reused)."""
+        if self._engine is None:
+            self._engine = Engine(self)
+        return self._engine
+
+    def action_for(self, rule: str, severity: Severity) -> Action:
+        """The review policy's action for a rule id at a severity."""
+        return self.engine().action_for(rule, severity)
+
+    def review(
+        self,
+        artifacts: Sequence[Copy | Allocation | Audience | Insight],
+        *,
+        step: str | None = None,
+    ) -> Verdict:
+        """Check artifacts against every rule of the brand.
+
+        Args:
+            artifacts: What a step produced (copy, allocations, audiences, insights).
+            step: The step id, for step-scoped sign-off rules and messages.
+
+        Returns:
+            A verdict listing every violation (with span, message, fix and the policy's
+            action) and every reason a person must sign off.
+        """
+        return self.engine().review(artifacts, step=step)
+
+
+def rule_ids() -> list[str]:
+    """Every stable rule id the engine can report, sorted."""
+    return sorted(RULES)
+
+
+def check_copy(
+    brand: BrandStrategy, channel: str, text: str, *, subject: str | None = None
+) -> Verdict:
+    """Check one piece of copy (what ``conductor check-copy`` runs).
+
+    Args:
+        brand: The brand strategy.
+        channel: Channel it will be sent on.
+        text: The copy exactly as the customer would see it.
+        subject: Subject line, for email.
+
+    Returns:
+        The verdict for that one piece of copy (artifact id ``copy``).
+    """
+    return brand.review([Copy(id="copy", channel=channel, text=text, subject=subject)])
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def load_brand(path: str | Path) -> BrandStrategy:
+    """Load and validate a brand strategy file.
+
+    Args:
+        path: The YAML file.
+
+    Returns:
+        The validated strategy, its rule engine compiled.
+
+    Raises:
+        BrandError: The file is missing, is not valid YAML, or breaks the schema; the
+            error names the file, line and column and says how to fix it.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BrandError(
+            "brand file not found",
+            file=p,
+            code="brand.not-found",
+            hint="check the path (brand files usually live in pipelines/brands/)",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BrandError(
+            f"cannot read the brand file: {exc}",
+            file=p,
+            code="brand.unreadable",
+            hint="save it as UTF-8 text",
+        ) from None
+    return parse_brand(text, source=str(p))
+
+
+def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
+    """Parse and validate brand YAML text (``load_brand`` without the file).
+
+    Args:
+        text: The YAML document.
+        source: Name used in error locations.
+
+    Returns:
+        The validated strategy.
+
+    Raises:
+        BrandError: Invalid YAML or schema, located by line and column.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        raise BrandError(
+            f"not valid YAML: {problem.strip() or 'syntax error'}",
+            file=source,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+            code="brand.yaml",
+            hint="check indentation, colons and quotes around text containing ':' or '#'",
+        ) from None
+    except YAMLError as exc:
+        raise BrandError(
+            f"not valid YAML: {exc}", file=source, code="brand.yaml", hint="fix the YAML syntax"
+        ) from None
+    if data is None:
+        raise BrandError(
+            "the brand file is empty",
+            file=source,
+            code="brand.empty",
+            hint="start from pipelines/brands/acme.yaml",
+        )
+    if not isinstance(data, Mapping):
+        kind = "list" if isinstance(data, list) else "single value"
+        lc = getattr(data, "lc", None)
+        raise BrandError(
+            f"the brand file must be a mapping of keys, not a {kind}",
+            file=source,
+            line=lc.line + 1 if lc is not None and lc.line is not None else 1,
+            column=1,
+            code="brand.invalid",
+            hint="the file starts with keys such as 'name:', 'company:', 'voice:'",
+        )
+    try:
+        brand = BrandStrategy.model_validate(to_plain(data))
+    except ValidationError as exc:
+        raise schema_error(exc, data, source, BrandStrategy) from None
+    brand._source = source
+    brand.engine()
+    return brand

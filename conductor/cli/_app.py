@@ -1,0 +1,440 @@
+"""The ``conductor`` command (typer + rich).
+
+Every command turns bad input into one readable message and an exit code — never a
+traceback: 0 ok, 1 failed, 2 invalid input, 3 waiting for approval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from conductor.cli._common import JsonOpt, TodayOpt, err, out, parse_today, print_json
+from conductor.cli._progress import console_runner, finish_run
+from conductor.cli._show import (
+    print_agents,
+    print_audit,
+    print_goal,
+    print_inbox,
+    print_plan,
+    print_runs,
+    print_status,
+    print_verdict,
+)
+from conductor.errors import ConductorError, PipelineInvalid, RunError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="conductor",
+    help="Run marketing specialist agents as one orchestra: typed specs, brand rules, sign-off.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Pipeline files.")],
+    today: TodayOpt = None,
+) -> None:
+    """Check pipeline files; print every problem as file:line:col (exit 2 on errors)."""
+    from conductor.pipeline import validate_pipeline
+
+    bad = 0
+    for f in files:
+        report = validate_pipeline(f, today=parse_today(today))
+        for e in report.errors:
+            bad += 1
+            out.print(escape(str(e)))
+        if report.ok:
+            out.print(f"[green]✓[/] {escape(str(f))} is valid")
+    if bad:
+        err.print(f"{bad} problem(s) found")
+        raise typer.Exit(2)
+
+
+def _planned(file: Path, today: str | None) -> tuple[Any, Any, Any]:
+    from conductor.pipeline import check_pipeline, plan_pipeline, resolve_goal
+    from conductor.runtime import load_brand_for
+
+    day = parse_today(today)
+    pipeline = check_pipeline(file, today=day)
+    day = day or pipeline.today or dt.date.today()
+    goal = resolve_goal(pipeline, day)
+    plans = plan_pipeline(pipeline, goal, brand=load_brand_for(pipeline), today=day)
+    return pipeline, goal, plans
+
+
+@app.command()
+def plan(
+    file: Annotated[Path, typer.Argument(help="Pipeline file.")],
+    today: TodayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the typed goal and every step's spec, and where each value came from. Runs nothing."""
+    pipeline, goal, plans = _planned(file, today)
+    print_plan(pipeline, goal, plans, as_json=as_json)
+
+
+@app.command()
+def graph(
+    file: Annotated[Path, typer.Argument(help="Pipeline file.")], today: TodayOpt = None
+) -> None:
+    """Print the compiled run graph as Mermaid."""
+    from conductor.runtime import Services, build_graph
+
+    pipeline, goal, plans = _planned(file, today)
+    svc = Services(pipeline=pipeline, run_id="graph", out_dir=Path(), catalog=pipeline.catalog())
+    sys.stdout.write(build_graph(plans, goal, svc).compile().get_graph().draw_mermaid())
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Pipeline file.")],
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Run id (default: generated).")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder.")] = None,
+    today: TodayOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Run a pipeline. Exit 0 done, 3 waiting for approval, 1 failed."""
+    runner, obs = console_runner(quiet)
+    try:
+        result = runner.run(file, run_id=run_id, out_dir=out_dir, today=parse_today(today))
+    finally:
+        obs.stop()
+        runner.close()
+    finish_run(result)
+
+
+@app.command()
+def resume(run_id: Annotated[str, typer.Argument(help="Run id.")]) -> None:
+    """Continue a run after a crash or stop, or retry a failed one; finished steps are kept."""
+    runner, obs = console_runner()
+    try:
+        result = runner.resume(run_id)
+    finally:
+        obs.stop()
+        runner.close()
+    finish_run(result)
+
+
+def _decide(
+    run_id: str, step: str, who: str, decision: str, comment: str, output: Any = None
+) -> None:
+    runner, obs = console_runner()
+    try:
+        result = runner.decide(
+            run_id, step, who=who, decision=decision, comment=comment, output=output
+        )
+    finally:
+        obs.stop()
+        runner.close()
+    finish_run(result)
+
+
+AsOpt = Annotated[str, typer.Option("--as", help="Your name, as listed under `approvers`.")]
+CommentOpt = Annotated[str, typer.Option("--comment", help="Why.")]
+
+
+@app.command()
+def approve(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    step: Annotated[str, typer.Argument(help="Step waiting for sign-off.")],
+    who: AsOpt,
+    comment: CommentOpt = "",
+) -> None:
+    """Sign off a step and continue the run."""
+    _decide(run_id, step, who, "approve", comment)
+
+
+@app.command()
+def reject(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    step: Annotated[str, typer.Argument(help="Step waiting for sign-off.")],
+    who: AsOpt,
+    comment: CommentOpt = "",
+) -> None:
+    """Reject a step: it fails and the steps after it do not run."""
+    _decide(run_id, step, who, "reject", comment)
+
+
+@app.command()
+def edit(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    step: Annotated[str, typer.Argument(help="Step waiting for sign-off.")],
+    who: AsOpt,
+    artifact: Annotated[
+        Path, typer.Option("--artifact", help="JSON/YAML file with the amended artifact (same id).")
+    ],
+    comment: CommentOpt = "",
+) -> None:
+    """Amend an artifact of a waiting step; it is checked by the brand rules again first."""
+    from conductor.runtime import prepare_edit
+
+    output = prepare_edit(run_id, step, artifact)
+    _decide(run_id, step, who, "edit", comment, output=output)
+
+
+@app.command()
+def runs(as_json: JsonOpt = False) -> None:
+    """List runs: id, pipeline, status, started, waiting on."""
+    from conductor.store import open_store
+
+    store = open_store()
+    try:
+        recs = store.list_runs()
+    finally:
+        store.close()
+    print_runs(recs, as_json=as_json)
+
+
+@app.command()
+def status(
+    run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOpt = False
+) -> None:
+    """Show a run: its steps, what it waits on, LLM tokens and cost."""
+    from conductor.store import open_store
+
+    store = open_store()
+    try:
+        rec = store.get_run(run_id)
+    finally:
+        store.close()
+    print_status(rec, as_json=as_json)
+
+
+@app.command()
+def inbox(as_json: JsonOpt = False) -> None:
+    """Every pending sign-off across runs: what is asked, the violations, who may decide."""
+    from conductor.runtime import pending_approvals
+
+    print_inbox(pending_approvals(), as_json=as_json)
+
+
+@app.command()
+def audit(
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only events from this date (YYYY-MM-DD).")
+    ] = None,
+    pipeline: Annotated[str | None, typer.Option("--pipeline", help="Only this pipeline.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who ran which AI, for which goal, on which data, at what cost, and who signed it off."""
+    from conductor.runtime import audit_digest
+
+    day = parse_today(since)
+    since_dt = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else None
+    digest = audit_digest(since=since_dt, pipeline=pipeline, run_id=run_id)
+    print_audit(digest, as_json=as_json)
+
+
+@app.command()
+def agents(
+    name: Annotated[str | None, typer.Argument(help="Show one agent.")] = None,
+    schema: Annotated[bool, typer.Option("--schema", help="Print the spec's JSON schema.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List registered agents and their spec fields."""
+    from conductor.agents import available_agents, broken_agents, get_agent
+
+    if name:
+        cls = get_agent(name)
+        if schema:
+            print_json(cls.spec_type.model_json_schema())
+            return
+        found = {name: cls}
+    else:
+        found = available_agents()
+    print_agents(found, as_json=as_json)
+    if not name and not as_json:
+        for n, why in broken_agents().items():
+            err.print(f"[red]{n}[/] failed to load: {escape(why)}")
+
+
+@app.command("parse-goal")
+def parse_goal_cmd(
+    text: Annotated[str, typer.Argument(help="The goal in plain words.")],
+    today: TodayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Parse a business goal into its typed form and show the words each field came from."""
+    from conductor import goals
+
+    parse_goal = getattr(goals, "parse_goal", None)
+    if parse_goal is None:
+        raise ConductorError(
+            "the goal parser is not part of this build yet", code="goal.parser-missing"
+        )
+    goal = parse_goal(text, today=parse_today(today) or dt.date.today())
+    if as_json:
+        print_json(goal.model_dump(mode="json"))
+        return
+    print_goal(goal)
+
+
+@app.command("check-copy")
+def check_copy_cmd(
+    text: Annotated[str, typer.Argument(help="The copy to check.")],
+    brand: Annotated[Path, typer.Option("--brand", help="Brand strategy file.")],
+    channel: Annotated[str, typer.Option("--channel", help="email, sms, push, social, ...")],
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="Subject line (email copy).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check one piece of copy against a brand strategy (exit 1 when it may not be sent)."""
+    from conductor.brand import check_copy, load_brand
+
+    verdict = check_copy(load_brand(brand), channel, text, subject=subject)
+    print_verdict(verdict, as_json=as_json)
+    raise typer.Exit(0 if verdict.passed else 1)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    open_: Annotated[
+        bool, typer.Option("--open", help="Open the HTML report in a browser.")
+    ] = False,
+) -> None:
+    """Regenerate a run's report files (result.json, summary.md, report.html)."""
+    from conductor.report import write_run_files
+    from conductor.runtime import Runner
+
+    runner = Runner()
+    try:
+        rec = runner.store.get_run(run_id)
+        state = runner.state(run_id)
+        from conductor.pipeline import load_pipeline
+
+        pipeline = load_pipeline(rec.pipeline_file)
+        folder = write_run_files(
+            Path(rec.out_dir),
+            pipeline=pipeline,
+            state=state,
+            status=rec.status,
+            audit=runner.store.audit_events(run_id=run_id),
+        )
+    finally:
+        runner.close()
+    html = folder / "report.html"
+    out.print(f"Report: {html if html.exists() else folder / 'summary.md'}")
+    if open_ and html.exists():
+        import webbrowser
+
+        webbrowser.open(html.as_uri())
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option("--customers", help="Synthetic customers.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for data and the run.")] = Path(
+        "demo-out"
+    ),
+) -> None:
+    """Generate realistic data with a known truth, run pipelines/growth.yaml end to end, check it."""
+    # The demo sits above the framework (it drives the CLI's own printer): it is loaded
+    # by name, like a plugin, so that no framework module imports it.
+    run_demo = importlib.import_module("conductor.demo").run_demo
+
+    code = run_demo(out_dir=out_dir, customers=customers, seed=seed, console=out)
+    raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _crash_log(exc: BaseException) -> Path:
+    home = Path(os.environ.get("CONDUCTOR_HOME") or Path.cwd() / ".conductor")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        path = home / "crash.log"
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {dt.datetime.now(dt.UTC).isoformat()} {' '.join(sys.argv)}\n")
+            fh.write("".join(traceback.format_exception(exc)))
+        return path
+    except OSError:
+        return Path("(could not write crash log)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: run the CLI, map errors to messages and exit codes."""
+    from conductor.runtime import configure_logging_once
+
+    configure_logging_once()
+    code = 0
+    try:
+        _load_plugin_modules()
+        rv = app(args=argv, standalone_mode=False, prog_name="conductor")
+        code = rv if isinstance(rv, int) else 0
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        code = 130
+    except typer.TyperException as exc:  # usage errors: unknown option, bad value, ...
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show(file=sys.stderr)
+        else:
+            err.print(f"error: {escape(str(exc))}")
+        code = 2
+    except PipelineInvalid as exc:
+        for e in exc.errors:
+            err.print(escape(str(e)))
+        code = 2
+    except ConductorError as exc:
+        err.print(f"[red]error[/] [dim]({exc.code})[/]: {escape(str(exc))}")
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        code = 130
+    except Exception as exc:
+        path = _crash_log(exc)
+        err.print(f"[red]internal error[/]: {escape(type(exc).__name__)}: {escape(str(exc))}")
+        err.print(f"  this is a bug in Conductor; details in {path}")
+        code = 1
+    return code
+
+
+def _load_plugin_modules() -> None:
+    """Import modules listed in CONDUCTOR_PLUGINS (development plugins without packaging)."""
+    import importlib
+
+    for mod in filter(
+        None, (m.strip() for m in os.environ.get("CONDUCTOR_PLUGINS", "").split(","))
+    ):
+        try:
+            importlib.import_module(mod)
+        except Exception as exc:
+            raise RunError(
+                f"cannot import plugin module {mod!r} from CONDUCTOR_PLUGINS: {exc}",
+                code="plugin.import-failed",
+                hint="check the module name and that it is on PYTHONPATH",
+            ) from None
+
+
+def _entry() -> None:  # pragma: no cover - thin wrapper for the console script
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""How the inspection commands print what they found: JSON with ``--json``, else tables.
+
+``plan``, ``parse-goal``, ``runs``, ``status``, ``inbox``, ``audit``, ``agents`` and
+``check-copy`` load their data in :mod:`conductor.cli` and hand it here; nothing in this
+module reads pipelines, runs agents or changes the store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from conductor.cli._common import out, print_json
+from conductor.errors import error_text
+
+__all__ = [
+    "print_agents",
+    "print_audit",
+    "print_goal",
+    "print_inbox",
+    "print_plan",
+    "print_runs",
+    "print_status",
+    "print_verdict",
+]
+
+
+def print_plan(pipeline: Any, goal: Any, plans: dict[str, Any], *, as_json: bool) -> None:
+    """The typed goal, then every step's spec with where each value came from."""
+    if as_json:
+        print_json(
+            {
+                "pipeline": pipeline.name,
+                "goal": goal.model_dump(mode="json"),
+                "steps": {
+                    sid: {
+                        "agent": pl.agent,
+                        "needs": pl.needs,
+                        "spec": pl.spec.model_dump(mode="json"),
+                        "spec_hash": pl.spec_hash,
+                        "provenance": pl.provenance,
+                        "approve": pl.approve,
+                    }
+                    for sid, pl in plans.items()
+                },
+            }
+        )
+        return
+    print_goal(goal)
+    for sid, pl in plans.items():
+        t = Table(title=f"step {sid} — {pl.agent}", title_justify="left", show_lines=False)
+        t.add_column("field")
+        t.add_column("value", overflow="fold")
+        t.add_column("from", style="dim")
+        for name, value in pl.spec.model_dump(mode="json").items():
+            prov = pl.provenance.get(name, {})
+            src = prov.get("source", "")
+            if prov.get("detail"):
+                src += f": {prov['detail']}"
+            t.add_row(name, escape(json.dumps(value, default=str)), escape(src))
+        out.print(t)
+        extra = []
+        if pl.needs:
+            extra.append(f"after {', '.join(pl.needs)}")
+        if pl.approve:
+            extra.append(f"sign-off by {', '.join(pl.approve)}")
+        out.print(f"  [dim]{pl.spec_hash}{'  ·  ' + '; '.join(extra) if extra else ''}[/]")
+    out.print("[dim]Nothing was run or written.[/]")
+
+
+def print_goal(goal: Any) -> None:
+    from conductor import goals
+
+    describe = getattr(goals, "describe_goal", None)
+    rows = (
+        describe(goal)
+        if describe is not None
+        else [
+            (k, json.dumps(v, default=str), "")
+            for k, v in goal.model_dump(mode="json").items()
+            if v not in (None, [], {}) and k not in ("spans", "defaults", "warnings")
+        ]
+    )
+    t = Table(title="goal", title_justify="left")
+    t.add_column("field")
+    t.add_column("value", overflow="fold")
+    t.add_column("from", style="dim", overflow="fold")
+    for row in rows:
+        t.add_row(*(escape(str(x)) for x in row))
+    out.print(t)
+    for w in goal.warnings:
+        out.print(f"[yellow]warning:[/] {escape(w)}")
+
+
+def print_runs(recs: list[Any], *, as_json: bool) -> None:
+    """One row per run: id, pipeline, status, started, waiting on."""
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in recs])
+        return
+    t = Table()
+    for col in ("run", "pipeline", "status", "started", "waiting on"):
+        t.add_column(col)
+    for r in recs:
+        t.add_row(
+            r.run_id, r.pipeline, r.status, f"{r.started:%Y-%m-%d %H:%M}", ", ".join(r.waiting_on)
+        )
+    out.print(t)
+
+
+def print_status(rec: Any, *, as_json: bool) -> None:
+    """One run from its store record and its ``result.json``: steps, what it waits on, LLM use."""
+    result_file = Path(rec.out_dir) / "result.json"
+    result = json.loads(result_file.read_text()) if result_file.exists() else {}
+    if as_json:
+        print_json({"run": rec.model_dump(mode="json"), "result": result})
+        return
+    out.print(f"[bold]{rec.run_id}[/]  pipeline {rec.pipeline}  status [bold]{rec.status}[/]")
+    out.print(f"started {rec.started:%Y-%m-%d %H:%M:%S} UTC · folder {rec.out_dir}")
+    steps = result.get("steps", {})
+    if steps:
+        t = Table()
+        for col in ("step", "agent", "status", "seconds", "rounds", "runs"):
+            t.add_column(col)
+        for sid, st in steps.items():
+            t.add_row(
+                sid,
+                st["agent"],
+                st["status"],
+                f"{st['seconds']:.2f}",
+                str(len(st["rounds"])),
+                str(st["executions"]),
+            )
+        out.print(t)
+    llm = rec.info.get("llm") or result.get("llm", {})
+    failed = f", {llm['failed_calls']} failed" if llm.get("failed_calls") else ""
+    out.print(
+        f"LLM: {llm.get('calls', 0)} call(s){failed}, "
+        f"{llm.get('input_tokens', 0)} input + {llm.get('output_tokens', 0)} output tokens, "
+        f"cost ${llm.get('cost_usd', 0.0):.4f}"
+    )
+    for model, m in (llm.get("by_model") or {}).items():
+        out.print(
+            f"  {escape(model)}: {m['calls']} call(s), {m['input_tokens']} + "
+            f"{m['output_tokens']} tokens, ${m['cost_usd']:.4f}"
+        )
+    if rec.waiting_on:
+        out.print(f"[yellow]waiting for sign-off on: {', '.join(rec.waiting_on)}[/]")
+    if rec.info.get("error"):
+        out.print(f"[red]error:[/] {escape(error_text(rec.info['error']))}")
+
+
+def print_inbox(items: list[dict[str, Any]], *, as_json: bool) -> None:
+    """Pending sign-offs: what is asked, the violations, who may decide."""
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        out.print("Nothing is waiting for sign-off.")
+        return
+    for it in items:
+        out.print(
+            f"[bold]{it['run_id']}[/] step [bold]{it['step']}[/] ({it['agent']}) — pipeline {it['pipeline']}"
+        )
+        out.print(f"  who may decide: {', '.join(it['people'])} (roles {', '.join(it['roles'])})")
+        for r in it.get("reasons", []):
+            out.print(f"  [dim]- {escape(r)}[/]")
+        for a in it.get("artifacts", [])[:5]:
+            out.print(f"  [dim]artifact {escape(a.get('id', ''))} ({a.get('kind')})[/]")
+        out.print(f"  conductor approve {it['run_id']} {it['step']} --as NAME")
+
+
+def print_audit(digest: list[dict[str, Any]], *, as_json: bool) -> None:
+    """Per run: goal, data, each step's agent and spec, AI calls and cost, sign-offs."""
+    if as_json:
+        print_json(digest)
+        return
+    if not digest:
+        out.print("No audit events match.")
+        return
+    for run_d in digest:
+        out.print(
+            f"[bold]{run_d['run_id']}[/] — pipeline {run_d['pipeline']} — status {run_d['status']}"
+        )
+        if run_d.get("goal"):
+            out.print(f"  goal: {escape(run_d['goal'])}")
+        out.print(f"  data: {escape(', '.join(f'{k}={v}' for k, v in run_d['data'].items()))}")
+        for s in run_d["steps"]:
+            out.print(
+                f"  step {s['step']}: agent {s['agent']} · spec {s['spec_hash'][:19]} · "
+                f"findings {s['findings']} · {s['decision'] or ''}"
+            )
+        out.print(
+            f"  AI: {run_d['llm']['calls']} model call(s) ({', '.join(run_d['llm']['models']) or 'no model'}),"
+            f" ${run_d['llm']['cost_usd']:.4f}"
+        )
+        for a in run_d["approvals"]:
+            out.print(
+                f"  sign-off: {a['step']} {a['decision']} by {a['actor']} ({a['role']}) at {a['ts']}"
+            )
+
+
+def print_agents(found: dict[str, Any], *, as_json: bool) -> None:
+    """Each agent class: description, spec and output types, needs, data, parameters."""
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": n,
+                    "description": cls.description,
+                    "version": cls.version,
+                    "module": cls.__module__,
+                    "spec": cls.spec_type.__name__,
+                    "output": cls.output_type.__name__,
+                    "needs": {k: v.__name__ for k, v in cls.needs.items()},
+                    "data": {k: dict(v.columns) for k, v in cls.data.items()},
+                    "parameters": sorted(cls.spec_type.model_fields),
+                }
+                for n, cls in found.items()
+            ]
+        )
+        return
+    for n, cls in found.items():
+        out.print(f"[bold]{n}[/] — {escape(cls.description)}")
+        out.print(f"  spec {cls.spec_type.__name__} → output {cls.output_type.__name__}")
+        if cls.needs:
+            out.print("  needs: " + ", ".join(f"{k} ({v.__name__})" for k, v in cls.needs.items()))
+        if cls.data:
+            out.print(
+                "  data: " + ", ".join(f"{k}({', '.join(v.columns)})" for k, v in cls.data.items())
+            )
+        t = Table(show_header=True, box=None, padding=(0, 2))
+        t.add_column("parameter")
+        t.add_column("type")
+        t.add_column("default")
+        t.add_column("description", overflow="fold")
+        for fname, f in cls.spec_type.model_fields.items():
+            default = (
+                "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
+            )
+            t.add_row(
+                fname,
+                escape(str(f.annotation).replace("typing.", "")),
+                escape(default[:40]),
+                escape(f.description or ""),
+            )
+        out.print(t)
+
+
+def print_verdict(verdict: Any, *, as_json: bool) -> None:
+    """A brand verdict on one piece of copy: each finding with its excerpt and fix."""
+    if as_json:
+        print_json(
+            verdict.model_dump(mode="json")
+            | {"action": verdict.action.value, "passed": verdict.passed}
+        )
+    else:
+        if not verdict.violations:
+            out.print("[green]✓ on brand[/]")
+        for v in verdict.violations:
+            out.print(
+                f"[{'yellow' if v.action.value == 'warn' else 'red'}]{v.rule}[/] ({v.severity.value} → {v.action.value}): {escape(v.message)}"
+            )
+            if v.excerpt:
+                out.print(f"  [dim]“{escape(v.excerpt)}”[/]")
+            if v.fix:
+                out.print(f"  fix: {escape(v.fix)}")
+        for s in verdict.signoff:
+            out.print(f"[yellow]needs sign-off:[/] {escape(s)}")

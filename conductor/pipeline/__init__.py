@@ -1,0 +1,49 @@
+"""Pipeline files: schema, loading with line numbers, and static validation.
+
+A pipeline is YAML written by a digital transformation lead (see ``docs/pipelines.md``).
+:func:`load_pipeline` parses it into a :class:`Pipeline` and keeps the position of every
+key, so that :func:`validate_pipeline` can report *every* problem at once as
+``file:line:col: message`` with a hint — unknown keys ("did you mean"), unknown agents,
+``needs`` naming no step, cycles, type mismatches between steps, parameters failing an
+agent's spec schema, missing files and data sources lacking columns.
+
+The code lives in private modules, one concept each, importing one way: ``_file``
+(schema and loading, on the shared YAML reader ``conductor._yaml``) <- ``_planning``
+(goal, slots and specs) <- ``_validation`` (every problem at once) and ``_assist``
+(model-assisted spec fields at plan time).
+"""
+
+from __future__ import annotations
+
+from conductor._yaml import read_yaml, to_plain, yaml_position
+from conductor.pipeline._assist import assist_plans
+from conductor.pipeline._file import (
+    Limits,
+    LoadedPipeline,
+    Pipeline,
+    ReviewConfig,
+    StepConfig,
+    load_pipeline,
+)
+from conductor.pipeline._planning import StepPlan, bind_slots, plan_pipeline, resolve_goal
+from conductor.pipeline._validation import ValidationReport, check_pipeline, validate_pipeline
+
+__all__ = [
+    "Limits",
+    "LoadedPipeline",
+    "Pipeline",
+    "ReviewConfig",
+    "StepConfig",
+    "StepPlan",
+    "ValidationReport",
+    "assist_plans",
+    "bind_slots",
+    "check_pipeline",
+    "load_pipeline",
+    "plan_pipeline",
+    "read_yaml",
+    "resolve_goal",
+    "to_plain",
+    "validate_pipeline",
+    "yaml_position",
+]

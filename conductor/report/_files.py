@@ -1,0 +1,192 @@
+"""Run files: ``result.json`` (machines), ``summary.md`` (people), ``report.html`` (charts).
+
+Written into the run folder whenever a run finishes, stops or waits, so the latest
+state is always on disk next to ``run.log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from conductor.errors import error_text
+from conductor.pipeline import Pipeline
+from conductor.store import AuditEvent
+
+__all__ = ["TRUTH_FILE", "build_result", "llm_usage", "render_summary", "write_run_files"]
+
+TRUTH_FILE = "truth_check.json"
+
+
+def build_result(
+    *,
+    pipeline: Pipeline,
+    state: Mapping[str, Any],
+    status: str,
+    waiting: Sequence[Mapping[str, Any]] = (),
+    error: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``result.json`` document."""
+    plans = state.get("plans", {})
+    steps: dict[str, Any] = {}
+    for sid, pl in plans.items():
+        steps[sid] = {
+            "agent": pl["agent"],
+            "status": state.get("status", {}).get(sid, "pending"),
+            "spec": pl["spec"],
+            "spec_hash": pl["spec_hash"],
+            "provenance": pl.get("provenance", {}),
+            "seconds": round(state.get("timings", {}).get(sid, 0.0), 4),
+            "executions": state.get("executions", {}).get(sid, 0),
+            "rounds": state.get("rounds", {}).get(sid, []),
+            "approval": state.get("approvals", {}).get(sid),
+            "error": state.get("errors", {}).get(sid),
+            "output": state.get("outputs", {}).get(sid),
+        }
+    calls = state.get("llm_calls", [])
+    return {
+        "run_id": state.get("run_id"),
+        "pipeline": pipeline.name,
+        "pipeline_file": str(pipeline.source),
+        "status": status,
+        "written_at": dt.datetime.now(dt.UTC).isoformat(),
+        "goal": state.get("goal"),
+        "steps": steps,
+        "waiting": list(waiting),
+        "error": dict(error) if error else None,
+        "llm": llm_usage(calls),
+    }
+
+
+def llm_usage(calls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Totals of a run's model requests (usage records as JSON), overall and per model/step."""
+
+    def total(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return {
+            "calls": len(rows),
+            "failed_calls": sum(1 for c in rows if not c.get("ok", True)),
+            "input_tokens": sum(int(c.get("input_tokens", 0)) for c in rows),
+            "output_tokens": sum(int(c.get("output_tokens", 0)) for c in rows),
+            "cost_usd": round(sum(float(c.get("cost_usd", 0.0)) for c in rows), 6),
+        }
+
+    def by(key: str) -> dict[str, Any]:
+        groups: dict[str, list[Mapping[str, Any]]] = {}
+        for c in calls:
+            groups.setdefault(str(c.get(key) or "-"), []).append(c)
+        return {k: total(v) for k, v in groups.items()}
+
+    return total(calls) | {
+        "models": sorted({str(c.get("model")) for c in calls if c.get("model")}),
+        "by_model": by("model"),
+        "by_step": by("step"),
+        "by_purpose": by("purpose"),
+        "detail": list(calls),
+    }
+
+
+def render_summary(result: Mapping[str, Any], audit: Sequence[AuditEvent] = ()) -> str:
+    """A short Markdown summary of a run."""
+    lines = [
+        f"# Run {result['run_id']} — {result['pipeline']}",
+        "",
+        f"**Status:** {result['status']}",
+        "",
+    ]
+    goal = result.get("goal") or {}
+    if goal:
+        lines += ["## Goal", ""]
+        if goal.get("source_text"):
+            lines += [f"> {goal['source_text']}", ""]
+        for key in ("objective", "kpi", "target", "budget", "horizon", "channels"):
+            if goal.get(key) not in (None, [], {}):
+                lines.append(f"- **{key}**: `{json.dumps(goal[key], default=str)}`")
+        lines.append("")
+    lines += [
+        "## Steps",
+        "",
+        "| step | agent | status | seconds | review rounds |",
+        "|---|---|---|---|---|",
+    ]
+    for sid, st in result["steps"].items():
+        lines.append(
+            f"| {sid} | {st['agent']} | {st['status']} | {st['seconds']:.2f} | {len(st['rounds'])} |"
+        )
+    lines.append("")
+    for sid, st in result["steps"].items():
+        if st.get("error"):
+            lines.append(f"- **{sid}** failed: {error_text(st['error'])}")
+        if st.get("approval"):
+            a = st["approval"]
+            lines.append(
+                f"- **{sid}** {a.get('decision')}d by {a.get('by')} ({a.get('role')})"
+                + (f": {a['comment']}" if a.get("comment") else "")
+            )
+    if result.get("waiting"):
+        lines += ["", "## Waiting for sign-off", ""]
+        for w in result["waiting"]:
+            lines.append(f"- **{w['step']}** — roles: {', '.join(w['roles'])}")
+            for r in w.get("reasons", []):
+                lines.append(f"  - {r}")
+    llm = result.get("llm", {})
+    if llm.get("calls"):
+        lines += [
+            "",
+            f"LLM: {llm['calls']} call(s), {llm['input_tokens'] + llm['output_tokens']} tokens, "
+            f"${llm['cost_usd']:.4f}",
+        ]
+    if audit:
+        lines += ["", "## Audit trail", "", "| when | who | what | step |", "|---|---|---|---|"]
+        for ev in audit:
+            what = ev.kind
+            if ev.kind in ("approval", "run", "verdict", "step"):
+                what += ": " + str(
+                    ev.detail.get("decision")
+                    or ev.detail.get("event")
+                    or ev.detail.get("status", "")
+                )
+            lines.append(f"| {ev.ts:%Y-%m-%d %H:%M:%S} | {ev.actor} | {what} | {ev.step or ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_run_files(
+    out_dir: Path,
+    *,
+    pipeline: Pipeline,
+    state: Mapping[str, Any],
+    status: str,
+    waiting: Sequence[Mapping[str, Any]] = (),
+    error: Mapping[str, Any] | None = None,
+    audit: Sequence[AuditEvent] = (),
+) -> Path:
+    """Write ``result.json`` and ``summary.md`` (atomically) and return the folder."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = build_result(
+        pipeline=pipeline, state=state, status=status, waiting=waiting, error=error
+    )
+    result["audit"] = [ev.model_dump(mode="json") for ev in audit]
+    logged = [ev.detail for ev in audit if ev.kind == "llm"]
+    if logged:
+        # The audit log also holds requests made by a step that was cut short (a limit, a
+        # crash), which never reached the checkpoint: it is the complete bill.
+        result["llm"] = llm_usage(logged)
+    truth = out_dir / TRUTH_FILE
+    if truth.exists():
+        # Written by `conductor demo`: how the agents' answers compare with the generator's
+        # known truth. Kept beside the run so `conductor report` can show it again.
+        result["truth_check"] = json.loads(truth.read_text(encoding="utf-8"))
+    _atomic_write(out_dir / "result.json", json.dumps(result, indent=2, default=str))
+    _atomic_write(out_dir / "summary.md", render_summary(result, audit))
+    from conductor.report._html import render_html  # plotly is imported only when a report is due
+
+    _atomic_write(out_dir / "report.html", render_html(result))
+    return out_dir
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

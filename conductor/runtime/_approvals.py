@@ -1,0 +1,230 @@
+"""Sign-off inbox, edits by approvers, and the AI-usage audit digest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from conductor.errors import ApprovalError
+from conductor.specs import Allocation, Artifact, Audience, Copy, Insight
+from conductor.store import open_store
+
+__all__ = ["audit_digest", "pending_approvals", "prepare_edit"]
+
+
+def pending_approvals() -> list[dict[str, Any]]:
+    """Every sign-off request waiting across all runs in the store."""
+    from conductor.runtime._runner import Runner
+
+    runner = Runner()
+    items: list[dict[str, Any]] = []
+    try:
+        for rec in runner.store.list_runs(limit=1000):
+            if rec.status != "waiting":
+                continue
+            try:
+                requests = runner.pending(rec.run_id)
+                state = runner.state(rec.run_id)
+            except Exception as exc:  # one broken run must not hide the others
+                items.append(
+                    {
+                        "run_id": rec.run_id,
+                        "pipeline": rec.pipeline,
+                        "step": ", ".join(rec.waiting_on),
+                        "agent": "?",
+                        "roles": [],
+                        "people": [],
+                        "reasons": [f"cannot load this run: {exc}"],
+                        "artifacts": [],
+                    }
+                )
+                continue
+            from conductor.pipeline import load_pipeline
+
+            pipeline = load_pipeline(rec.pipeline_file)
+            for req in requests:
+                sid = req["step"]
+                out = state.get("outputs", {}).get(sid, {})
+                arts = _artifacts_of(state, sid, out)
+                items.append(
+                    {
+                        "run_id": rec.run_id,
+                        "pipeline": rec.pipeline,
+                        "step": sid,
+                        "agent": req.get("agent"),
+                        "roles": req.get("roles", []),
+                        "people": sorted(
+                            {n for r in req.get("roles", []) for n in pipeline.approvers.get(r, [])}
+                        ),
+                        "reasons": req.get("reasons", []),
+                        "violations": req.get("violations", []),
+                        "artifacts": arts,
+                        "since": rec.updated.isoformat(),
+                    }
+                )
+    finally:
+        runner.close()
+    return items
+
+
+def _artifacts_of(state: dict[str, Any], sid: str, out: dict[str, Any]) -> list[dict[str, Any]]:
+    from conductor.agents import get_agent
+
+    try:
+        cls = get_agent(state["plans"][sid]["agent"])
+        output = cls.output_type.model_validate(out)
+        return [a.model_dump(mode="json") for a in output.artifacts()]
+    except Exception:
+        return []
+
+
+_ARTIFACT: TypeAdapter[Copy | Allocation | Audience | Insight] = TypeAdapter(Artifact)
+
+
+def prepare_edit(run_id: str, step: str, artifact_file: Path) -> dict[str, Any]:
+    """Load an amended artifact, check it with the brand rules, return the amended output.
+
+    Raises:
+        ApprovalError: the file is unreadable, names no artifact of the step, or the
+            amended artifact still breaks a brand rule (the run keeps waiting).
+    """
+    from conductor.agents import get_agent
+    from conductor.pipeline import read_yaml
+    from conductor.runtime._runner import Runner
+
+    raw, _ = read_yaml(Path(artifact_file), error=ApprovalError)
+    data = json.loads(json.dumps(raw, default=str))
+    try:
+        artifact = _ARTIFACT.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ApprovalError(
+            f"{artifact_file}: not a valid artifact: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+            run=run_id,
+            step=step,
+            code="approval.bad-edit",
+            hint="start from the artifact shown by `conductor inbox --json` and change its text",
+        ) from None
+    runner = Runner()
+    try:
+        state = runner.state(run_id)
+        rec = runner.store.get_run(run_id)
+        from conductor.pipeline import load_pipeline
+        from conductor.runtime._runner import load_brand_for
+
+        brand = load_brand_for(load_pipeline(rec.pipeline_file))
+    finally:
+        runner.close()
+    if step not in state.get("outputs", {}):
+        raise ApprovalError(
+            "the step has no output to edit", run=run_id, step=step, code="approval.bad-edit"
+        )
+    cls = get_agent(state["plans"][step]["agent"])
+    output = cls.output_type.model_validate(state["outputs"][step])
+    try:
+        amended = output.replace_artifact(artifact)
+    except KeyError:
+        ids = ", ".join(a.id for a in output.artifacts())
+        raise ApprovalError(
+            f"step {step!r} has no {artifact.kind} artifact with id {artifact.id!r}",
+            run=run_id,
+            step=step,
+            code="approval.bad-edit",
+            hint=f"artifact ids in this step: {ids}",
+        ) from None
+    if brand is not None:
+        verdict = brand.review([artifact], step=step)
+        if not verdict.passed:
+            found = "; ".join(f"{v.rule}: {v.message}" for v in verdict.violations)
+            raise ApprovalError(
+                f"the edited {artifact.kind} still breaks the brand rules: {found}",
+                run=run_id,
+                step=step,
+                code="approval.edit-violates",
+                hint="fix the text and try again; the run is still waiting",
+            )
+    return amended.model_dump(mode="json")
+
+
+def audit_digest(
+    *,
+    since: dt.datetime | None = None,
+    pipeline: str | None = None,
+    run_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Answer 'who ran which AI, for which goal, on which data, at what cost, who signed off'."""
+    store = open_store()
+    try:
+        events = store.audit_events(run_id=run_id, since=since, pipeline=pipeline)
+        runs: dict[str, dict[str, Any]] = {}
+        for ev in events:
+            r = runs.setdefault(
+                ev.run_id,
+                {
+                    "run_id": ev.run_id,
+                    "pipeline": ev.pipeline,
+                    "status": "",
+                    "started_by": "conductor",
+                    "goal": "",
+                    "data": {},
+                    "steps": [],
+                    "approvals": [],
+                    "llm": {"calls": 0, "models": [], "tokens": 0, "cost_usd": 0.0},
+                    "events": 0,
+                },
+            )
+            r["events"] += 1
+            if ev.kind == "goal":
+                r["goal"] = ev.detail.get("source_text") or json.dumps(
+                    {k: ev.detail.get(k) for k in ("objective", "kpi", "target")}, default=str
+                )
+            elif ev.kind == "data":
+                r["data"] = ev.detail
+            elif ev.kind == "plan":
+                r["steps"].append(
+                    {
+                        "step": ev.step,
+                        "agent": ev.detail.get("agent"),
+                        "spec_hash": ev.spec_hash or "",
+                        "findings": 0,
+                        "rounds": 0,
+                        "decision": "",
+                    }
+                )
+            elif ev.kind == "verdict":
+                for s in r["steps"]:
+                    if s["step"] == ev.step:
+                        s["findings"] += len(ev.detail.get("violations", []))
+                        s["rounds"] += 1
+                        s["decision"] = ev.detail.get("decision", "")
+            elif ev.kind == "approval":
+                r["approvals"].append(
+                    {
+                        "step": ev.step,
+                        "decision": ev.detail.get("decision"),
+                        "refused": ev.detail.get("refused", False),
+                        "actor": ev.actor,
+                        "role": ev.role,
+                        "ts": ev.ts.isoformat(),
+                        "comment": ev.detail.get("comment", ""),
+                        "spec_hash": ev.spec_hash,
+                    }
+                )
+            elif ev.kind == "llm":
+                r["llm"]["calls"] += 1
+                model = ev.detail.get("model")
+                if model and model not in r["llm"]["models"]:
+                    r["llm"]["models"].append(model)
+                r["llm"]["tokens"] += int(ev.detail.get("input_tokens", 0)) + int(
+                    ev.detail.get("output_tokens", 0)
+                )
+                r["llm"]["cost_usd"] += float(ev.detail.get("cost_usd", 0.0))
+            elif ev.kind == "run":
+                r["status"] = ev.detail.get("event", r["status"])
+        return list(runs.values())
+    finally:
+        store.close()

@@ -1,0 +1,600 @@
+"""Running, resuming and signing off runs: the engine behind the CLI and the Python API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from langgraph.types import Command
+
+from conductor.agents import get_agent
+from conductor.errors import (
+    ApprovalError,
+    BudgetExceeded,
+    ConductorError,
+    RunError,
+)
+from conductor.goals import BusinessGoal
+from conductor.logging import configure_logging, run_log_file
+from conductor.pipeline import (
+    Pipeline,
+    StepPlan,
+    check_pipeline,
+    plan_pipeline,
+    resolve_goal,
+)
+from conductor.report import llm_usage
+from conductor.runtime._compile import (
+    TERMINAL as STEP_TERMINAL,
+)
+from conductor.runtime._compile import (
+    RunObserver,
+    RunState,
+    Services,
+    _NullObserver,
+    build_graph,
+    initial_state,
+)
+from conductor.store import AuditEvent, PostgresStore, RunRecord, SQLiteStore, open_store
+
+__all__ = ["RunResult", "Runner"]
+
+log = structlog.get_logger("conductor.run")
+
+TERMINAL = ("done", "failed", "blocked", "rejected")
+
+
+@dataclass
+class RunResult:
+    """What a run (or resume, or decision) ended in."""
+
+    run_id: str
+    status: str
+    out_dir: Path
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+    errors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 done, 3 waiting for approval, 1 anything else."""
+        return {"done": 0, "waiting": 3}.get(self.status, 1)
+
+    def outputs(self) -> dict[str, Any]:
+        """Step -> typed output (re-validated from the checkpointed JSON)."""
+        out: dict[str, Any] = {}
+        for sid, data in self.state.get("outputs", {}).items():
+            agent = get_agent(self.state["plans"][sid]["agent"])
+            out[sid] = agent.output_type.model_validate(data)
+        return out
+
+
+def load_brand_for(pipeline: Pipeline) -> Any:
+    """The pipeline's brand strategy (None when it names none)."""
+    if pipeline.brand is None:
+        return None
+    from conductor.brand import load_brand
+
+    return load_brand(pipeline.resolve(pipeline.brand))
+
+
+def new_run_id(pipeline: str) -> str:
+    """``<pipeline>-<UTC timestamp>-<random>``: sortable and unique."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{pipeline}-{stamp}-{secrets.token_hex(2)}"
+
+
+class Runner:
+    """Runs pipelines against a store. One per process; inject the store and the LLM.
+
+    Args:
+        store: The run store (default: from the environment, see :func:`open_store`).
+        observer: Receives progress events (the CLI renders them).
+        llm: A LangChain chat model, or None (deterministic everywhere).
+    """
+
+    def __init__(
+        self,
+        store: SQLiteStore | PostgresStore | None = None,
+        *,
+        observer: RunObserver | None = None,
+        llm: Any = None,
+    ) -> None:
+        configure_logging_once()
+        self.store = store or open_store()
+        self.observer = observer or _NullObserver()
+        self.llm = llm
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    # ------------------------------------------------------------------ set-up
+
+    def _services(
+        self,
+        pipeline: Pipeline,
+        run_id: str,
+        out_dir: Path,
+        today: dt.date,
+        brand: Any,
+    ) -> Services:
+        def audit(**kw: Any) -> None:
+            self.store.append_audit(AuditEvent(run_id=run_id, pipeline=pipeline.name, **kw))
+
+        svc = Services(
+            pipeline=pipeline,
+            run_id=run_id,
+            out_dir=out_dir,
+            catalog=pipeline.catalog(),
+            brand=brand,
+            llm=self.llm,
+            today=today,
+            observer=self.observer,
+            audit=audit,
+        )
+        if self.llm is not None:
+            self._meter_services(svc, audit)
+        return svc
+
+    def _ledger(self, pipeline: Pipeline, run_id: str) -> Any:
+        """The run's LLM usage ledger, holding every request the audit log has seen.
+
+        The audit log is the bill of record: it also has requests of a step that a limit or
+        a crash cut short, which never reached a checkpoint, so limits keep counting them.
+        """
+        from conductor.llm import PriceTable, UsageLedger, UsageRecord
+
+        try:
+            prior = [
+                UsageRecord.model_validate(ev.detail)
+                for ev in self.store.audit_events(run_id=run_id)
+                if ev.kind == "llm"
+            ]
+        except RunError:
+            prior = []
+        return UsageLedger(
+            run_id=run_id,
+            prices=PriceTable.from_env(os.environ),
+            limits=pipeline.limits,
+            calls=prior,
+        )
+
+    def _meter_services(self, svc: Services, audit: Any) -> None:
+        from conductor.llm import metered
+
+        ledger = self._ledger(svc.pipeline, svc.run_id)
+        ledger.subscribe(lambda rec: audit(kind="llm", step=rec.get("step"), detail=rec))
+        limits = svc.pipeline.limits
+        svc.llm_meter = lambda llm, sid, on_record: metered(
+            llm, ledger, limits, step=sid, on_record=on_record
+        )
+        if svc.brand is not None and svc.pipeline.review.model_review:
+            from conductor.brand import model_review
+
+            svc.model_reviewer = lambda brand, arts, llm: model_review(
+                brand, [a for a in arts if getattr(a, "kind", None) == "copy"], llm
+            )
+
+    def _plan_with_model(
+        self, pipeline: Pipeline, day: dt.date, run_id: str, brand: Any
+    ) -> tuple[BusinessGoal, dict[str, StepPlan], list[dict[str, Any]]]:
+        """Goal and plans; with a model configured, it helps read free text and fills the
+        spec fields agents mark as model-assisted.
+
+        Returns the goal, the plans and the usage records of the model requests made.
+        """
+        if self.llm is None:
+            goal = resolve_goal(pipeline, day)
+            return goal, plan_pipeline(pipeline, goal, brand=brand, today=day), []
+        from conductor.goals import parse_goal_with_llm
+        from conductor.llm import metered
+        from conductor.pipeline import assist_plans
+
+        ledger = self._ledger(pipeline, run_id)
+        model = metered(self.llm, ledger, pipeline.limits, purpose="planning")
+        if isinstance(pipeline.goal, str):
+            goal = parse_goal_with_llm(pipeline.goal, today=day, model=model, ledger=ledger)
+        else:
+            goal = resolve_goal(pipeline, day)
+        plans = plan_pipeline(pipeline, goal, brand=brand, today=day)
+        plans, notes = assist_plans(plans, goal, model)
+        for note in notes:
+            log.warning("model-assisted spec value not used", note=note)
+        return goal, plans, [r.model_dump(mode="json") for r in ledger.calls]
+
+    def _graph(self, plans: Mapping[str, StepPlan], goal: BusinessGoal, svc: Services) -> Any:
+        return build_graph(plans, goal, svc).compile(checkpointer=self.store.checkpointer())
+
+    @staticmethod
+    def _config(run_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": run_id}, "recursion_limit": 500}
+
+    # ------------------------------------------------------------------ public API
+
+    def run(
+        self,
+        path: str | Path,
+        *,
+        run_id: str | None = None,
+        out_dir: str | Path | None = None,
+        today: dt.date | None = None,
+    ) -> RunResult:
+        """Validate, plan and run a pipeline until it finishes or waits for a person."""
+        pipeline = check_pipeline(path, today=today)
+        day = today or pipeline.today or dt.date.today()
+        run_id = run_id or new_run_id(pipeline.name)
+        brand = load_brand_for(pipeline)
+        goal, plans, goal_calls = self._plan_with_model(pipeline, day, run_id, brand)
+        try:
+            existing = self.store.get_run(run_id)
+        except RunError:
+            existing = None
+        if existing is not None:
+            raise RunError(
+                "a run with this id already exists",
+                run=run_id,
+                code="run.exists",
+                hint=f"resume it with `conductor resume {run_id}`, or pick another --run-id",
+            )
+        out = Path(out_dir) if out_dir else self._default_out(run_id)
+        out = out.resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        now = dt.datetime.now(dt.UTC)
+        self.store.create_run(
+            RunRecord(
+                run_id=run_id,
+                pipeline=pipeline.name,
+                pipeline_file=str(pipeline.source.resolve()),
+                status="running",
+                started=now,
+                updated=now,
+                out_dir=str(out),
+                info={"today": day.isoformat()},
+            )
+        )
+        for rec in goal_calls:
+            self.store.append_audit(
+                AuditEvent(run_id=run_id, pipeline=pipeline.name, kind="llm", detail=rec)
+            )
+        svc = self._services(pipeline, run_id, out, day, brand)
+        with self._locked(run_id, out):
+            svc.audit(
+                kind="run", detail={"event": "started", "pipeline_file": str(pipeline.source)}
+            )
+            self._audit_plan(svc, plans, goal)
+            start = initial_state(run_id, plans, goal) | {"llm_calls": goal_calls}
+            return self._drive(svc, plans, goal, start)
+
+    def resume(self, run_id: str) -> RunResult:
+        """Continue a run after a crash or a stop (finished steps are not run again).
+
+        A failed run is retried: its failed steps, and the steps skipped because of
+        them, run again (on the data as it is now, with the specs recorded when the run
+        started); the steps that finished keep their outputs and sign-offs.
+        """
+        rec = self.store.get_run(run_id)
+        if rec.status == "failed":
+            return self._retry(rec)
+        if rec.status == "waiting":
+            waiting = ", ".join(rec.waiting_on)
+            raise RunError(
+                f"the run is waiting for sign-off on {waiting}",
+                run=run_id,
+                code="run.waiting",
+                hint=f"approve it: `conductor approve {run_id} {rec.waiting_on[0] if rec.waiting_on else 'STEP'} --as NAME`",
+            )
+        if rec.status in TERMINAL:
+            raise RunError(
+                f"the run has already finished ({rec.status})",
+                run=run_id,
+                code="run.finished",
+                hint="start a new run with `conductor run`",
+            )
+        svc, plans, goal = self._rebuild(rec)
+        with self._locked(run_id, Path(rec.out_dir)):
+            svc.audit(kind="run", detail={"event": "resumed"})
+            graph = self._graph(plans, goal, svc)
+            snap = graph.get_state(self._config(run_id))
+            start: Any = None if snap.values else initial_state(run_id, plans, goal)
+            return self._drive(svc, plans, goal, start, graph=graph)
+
+    def _retry(self, rec: RunRecord) -> RunResult:
+        svc, plans, goal = self._rebuild(rec)
+        with self._locked(rec.run_id, Path(rec.out_dir)):
+            graph = self._graph(plans, goal, svc)
+            values = graph.get_state(self._config(rec.run_id)).values
+            again = [s for s, v in values.get("status", {}).items() if v in ("failed", "skipped")]
+            if not again:  # failed before any step ran (a limit, the model): continue
+                return self._drive(svc, plans, goal, None, graph=graph)
+            first = [s for s in again if not set(plans[s].needs) & set(again)]
+            svc.audit(kind="run", detail={"event": "retried", "steps": again})
+            # The steps go back to pending and lose their errors (None deletes a key),
+            # then the first of them are triggered; the rest follow through the graph.
+            retry = Command(
+                update={
+                    "status": dict.fromkeys(again, "pending"),
+                    "errors": dict.fromkeys(again),
+                },
+                goto=first,
+            )
+            return self._drive(svc, plans, goal, retry, graph=graph)
+
+    def decide(
+        self,
+        run_id: str,
+        step: str,
+        *,
+        who: str,
+        decision: str,
+        comment: str = "",
+        output: Mapping[str, Any] | None = None,
+    ) -> RunResult:
+        """Approve, reject or edit a step waiting for sign-off, then continue the run."""
+        rec = self.store.get_run(run_id)
+        svc, plans, goal = self._rebuild(rec)
+        with self._locked(run_id, Path(rec.out_dir)):
+            graph = self._graph(plans, goal, svc)
+            config = self._config(run_id)
+            snap = graph.get_state(config)
+            pending = {i.value.get("step"): i for i in snap.interrupts if isinstance(i.value, dict)}
+            if step not in pending:
+                waiting = ", ".join(str(k) for k in pending) or "nothing"
+                raise ApprovalError(
+                    f"step {step!r} is not waiting for sign-off (waiting: {waiting})",
+                    run=run_id,
+                    step=step,
+                    who=who,
+                    code="approval.not-waiting",
+                    hint="`conductor status RUN` shows what is waiting",
+                )
+            request = pending[step].value
+            role = self._role_of(svc.pipeline, request["roles"], who)
+            if role is None:
+                allowed = sorted(
+                    {n for r in request["roles"] for n in svc.pipeline.approvers.get(r, [])}
+                )
+                svc.audit(
+                    kind="approval",
+                    step=step,
+                    actor=who,
+                    spec_hash=request.get("spec_hash"),
+                    detail={"decision": decision, "refused": True},
+                )
+                raise ApprovalError(
+                    f"{who!r} may not sign off step {step!r}: it needs one of the roles "
+                    f"{', '.join(request['roles'])}",
+                    run=run_id,
+                    step=step,
+                    who=who,
+                    code="approval.not-allowed",
+                    hint=f"people who may: {', '.join(allowed) or 'nobody (fix `approvers`)'}",
+                )
+            payload: dict[str, Any] = {
+                "decision": decision,
+                "by": who,
+                "role": role,
+                "comment": comment,
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+            }
+            if decision == "edit":
+                if output is None:
+                    raise ApprovalError(
+                        "an edit needs the amended output", code="approval.bad-edit"
+                    )
+                payload["output"] = dict(output)
+            svc.audit(
+                kind="approval",
+                step=step,
+                actor=who,
+                role=role,
+                spec_hash=request.get("spec_hash"),
+                detail={k: v for k, v in payload.items() if k != "output"}
+                | ({"edited": True} if decision == "edit" else {}),
+            )
+            return self._drive(
+                svc, plans, goal, Command(resume={pending[step].id: payload}), graph=graph
+            )
+
+    def pending(self, run_id: str) -> list[dict[str, Any]]:
+        """The sign-off requests a run is waiting on."""
+        rec = self.store.get_run(run_id)
+        if rec.status != "waiting":
+            return []
+        svc, plans, goal = self._rebuild(rec)
+        graph = self._graph(plans, goal, svc)
+        snap = graph.get_state(self._config(run_id))
+        return [dict(i.value) for i in snap.interrupts if isinstance(i.value, dict)]
+
+    def state(self, run_id: str) -> dict[str, Any]:
+        """The run's checkpointed state (JSON)."""
+        rec = self.store.get_run(run_id)
+        svc, plans, goal = self._rebuild(rec)
+        graph = self._graph(plans, goal, svc)
+        return dict(graph.get_state(self._config(run_id)).values)
+
+    # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _audit_plan(svc: Services, plans: Mapping[str, StepPlan], goal: BusinessGoal) -> None:
+        svc.audit(kind="goal", detail=goal.model_dump(mode="json"))
+        for sid, pl in plans.items():
+            svc.audit(
+                kind="plan",
+                step=sid,
+                spec_hash=pl.spec_hash,
+                detail={"agent": pl.agent, "spec": pl.spec.model_dump(mode="json")},
+            )
+        p = svc.pipeline
+        svc.audit(kind="data", detail={n: str(p.resolve(s.path)) for n, s in p.data.items()})
+
+    @staticmethod
+    def _role_of(pipeline: Pipeline, roles: list[str], who: str) -> str | None:
+        for role in roles:
+            if who in pipeline.approvers.get(role, []):
+                return role
+        return None
+
+    def _default_out(self, run_id: str) -> Path:
+        from conductor.store import conductor_home
+
+        return conductor_home() / "runs" / run_id
+
+    @contextmanager
+    def _locked(self, run_id: str, out: Path) -> Iterator[None]:
+        with self.store.lock(run_id):
+            run_log_file(out / "run.log.jsonl")
+            try:
+                yield
+            finally:
+                run_log_file(None)
+
+    def _rebuild(self, rec: RunRecord) -> tuple[Services, dict[str, StepPlan], BusinessGoal]:
+        pipeline = check_pipeline(rec.pipeline_file)
+        day = dt.date.fromisoformat(rec.info.get("today") or dt.date.today().isoformat())
+        brand = load_brand_for(pipeline)
+        out = Path(rec.out_dir)
+        svc = self._services(pipeline, rec.run_id, out, day, brand)
+        # Prefer the specs recorded at plan time: a resumed run does the work it promised.
+        saver = self.store.checkpointer()
+        tup = saver.get_tuple(self._config(rec.run_id))
+        values = tup.checkpoint["channel_values"] if tup else {}
+        goal_json = values.get("goal")
+        goal = BusinessGoal.model_validate(goal_json) if goal_json else resolve_goal(pipeline, day)
+        fresh = plan_pipeline(pipeline, goal, brand=brand, today=day)
+        recorded = values.get("plans") or {}
+        plans: dict[str, StepPlan] = {}
+        for sid, pl in fresh.items():
+            if sid in recorded:
+                spec_type = get_agent(recorded[sid]["agent"]).spec_type
+                pl = pl.model_copy(
+                    update={
+                        "spec": spec_type.model_validate(recorded[sid]["spec"]),
+                        "spec_hash": recorded[sid]["spec_hash"],
+                    }
+                )
+            plans[sid] = pl
+        return svc, plans, goal
+
+    def _drive(
+        self,
+        svc: Services,
+        plans: Mapping[str, StepPlan],
+        goal: BusinessGoal,
+        start: Any,
+        graph: Any = None,
+    ) -> RunResult:
+        graph = graph or self._graph(plans, goal, svc)
+        config = self._config(svc.run_id)
+        self.store.update_run(svc.run_id, status="running", waiting_on=[])
+        error: dict[str, Any] | None = None
+        try:
+            graph.invoke(start, config, durability="sync")
+        except BudgetExceeded as exc:
+            error = exc.to_dict()
+            status_override = "stopped"
+        except ConductorError as exc:
+            error = exc.to_dict()
+            status_override = "stopped"
+            log.error("run stopped", error=str(exc))
+        except Exception as exc:
+            error = {
+                "code": "run.crashed",
+                "message": f"{type(exc).__name__}: {exc}",
+                "hint": f"details in {svc.out_dir / 'run.log.jsonl'}; fix and `conductor resume`",
+            }
+            log.error("run crashed", error=error["message"], traceback=traceback.format_exc())
+            status_override = "stopped"
+        else:
+            status_override = ""
+        snap = graph.get_state(config)
+        values: RunState = dict(snap.values)  # type: ignore[assignment]
+        waiting = [dict(i.value) for i in snap.interrupts if isinstance(i.value, dict)]
+        statuses = values.get("status", {})
+        if status_override:
+            status = status_override
+        elif waiting:
+            status = "waiting"
+        elif statuses and all(v in STEP_TERMINAL for v in statuses.values()):
+            sts = set(statuses.values())
+            status = next((s for s in ("blocked", "rejected", "failed") if s in sts), "done")
+            if "skipped" in sts and status == "done":
+                status = "failed"
+        else:
+            status = "stopped"
+        errors = dict(values.get("errors", {}))
+        if error:
+            errors["_run"] = error
+        logged = [
+            ev.detail for ev in self.store.audit_events(run_id=svc.run_id) if ev.kind == "llm"
+        ]
+        usage = llm_usage(logged or values.get("llm_calls", []))
+        usage.pop("detail")
+        info: dict[str, Any] = {"today": svc.today.isoformat(), "llm": usage}
+        if error:
+            info["error"] = error
+        self.store.update_run(
+            svc.run_id, status=status, waiting_on=[w["step"] for w in waiting], info=info
+        )
+        if status in TERMINAL or status in ("waiting", "stopped"):
+            self._write_outputs(
+                svc, values, final=False, status=status, waiting=waiting, error=error
+            )
+        svc.audit(kind="run", detail={"event": status, "waiting_on": [w["step"] for w in waiting]})
+        return RunResult(
+            run_id=svc.run_id,
+            status=status,
+            out_dir=svc.out_dir,
+            waiting=waiting,
+            errors=errors,
+            state=dict(values),
+        )
+
+    def _write_outputs(
+        self,
+        svc: Services,
+        state: RunState,
+        *,
+        final: bool,
+        status: str | None = None,
+        waiting: list[dict[str, Any]] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        from conductor.report import write_run_files
+
+        try:
+            write_run_files(
+                svc.out_dir,
+                pipeline=svc.pipeline,
+                state=dict(state),
+                status=status or _status_of(state),
+                waiting=waiting or [],
+                error=error,
+                audit=self.store.audit_events(run_id=svc.run_id),
+            )
+        except OSError as exc:
+            log.error("could not write run files", error=str(exc))
+
+
+def _status_of(state: Mapping[str, Any]) -> str:
+    sts = set(state.get("status", {}).values())
+    return next((s for s in ("blocked", "rejected", "failed", "skipped") if s in sts), "done")
+
+
+_LOGGING_READY = False
+
+
+def configure_logging_once() -> None:
+    """Configure logging with defaults unless the CLI already did."""
+    global _LOGGING_READY
+    if not _LOGGING_READY:
+        configure_logging()
+        _LOGGING_READY = True
