@@ -31,9 +31,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
-from conductor.runtime import Services, build_graph, initial_state
 from conductor.goals import BusinessGoal
 from conductor.pipeline import Pipeline, plan_pipeline
+from conductor.runtime import Services, build_graph, initial_state
 
 STEPS = ["s1", "s2", "s3", "s4", "s5"]
 

@@ -118,8 +118,10 @@ def test_agents_and_examples_use_only_the_public_api(folder: str) -> None:
                     name = "conductor._"
             elif isinstance(node, ast.Import):
                 name = next((a.name for a in node.names if a.name.startswith("conductor")), None)
-            if name and name.startswith("conductor") and any(
-                part.startswith("_") for part in name.split(".")
+            if (
+                name
+                and name.startswith("conductor")
+                and any(part.startswith("_") for part in name.split("."))
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
     assert offenders == []
