@@ -2,18 +2,17 @@
 
 It is the source of truth for a run: the LangGraph checkpoints, the run index
 (:class:`RunRecord`), the append-only audit log (:class:`AuditEvent`) and the lock that
-keeps two processes from advancing one run. :func:`open_store` picks the backend.
+keeps two processes from advancing one run. :func:`open_store` (``_open``) picks the
+backend, ``_sqlite`` or ``_postgres``; both implement the records and the protocol of
+``_records``. A run id is the LangGraph thread id. The audit log is append-only: the
+database itself refuses updates and deletes (triggers), so history cannot be rewritten
+by accident.
 """
 
-from conductor.store._store import (
-    AuditEvent,
-    PostgresStore,
-    RunRecord,
-    SQLiteStore,
-    Store,
-    conductor_home,
-    open_store,
-)
+from conductor.store._open import conductor_home, open_store
+from conductor.store._postgres import PostgresStore
+from conductor.store._records import AuditEvent, RunRecord, Store
+from conductor.store._sqlite import SQLiteStore
 
 __all__ = [
     "AuditEvent",

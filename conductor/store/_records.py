@@ -1,0 +1,106 @@
+"""What a store holds: the run index (:class:`RunRecord`), the audit log (:class:`AuditEvent`),
+and the :class:`Store` protocol every backend implements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from conductor.errors import RunError
+
+__all__ = ["AuditEvent", "RunRecord", "Store"]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class RunRecord(BaseModel):
+    """One row of the run index (``conductor runs``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str = Field(description="Run id (the LangGraph thread id).")
+    pipeline: str = Field(description="Pipeline name.")
+    pipeline_file: str = Field(description="Absolute path of the pipeline file.")
+    status: str = Field(description="running, waiting, done, failed, blocked, rejected, stopped.")
+    started: dt.datetime = Field(description="When the run started (UTC).")
+    updated: dt.datetime = Field(description="Last change (UTC).")
+    waiting_on: list[str] = Field(default_factory=list, description="Steps awaiting sign-off.")
+    out_dir: str = Field(description="Run folder (result.json, summary.md, logs).")
+    info: dict[str, Any] = Field(default_factory=dict, description="Cost, tokens, error line.")
+
+
+class AuditEvent(BaseModel):
+    """One append-only audit record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int | None = Field(default=None, description="Sequence number (set by the store).")
+    ts: dt.datetime = Field(default_factory=_now, description="When (UTC).")
+    run_id: str = Field(description="Run.")
+    pipeline: str = Field(default="", description="Pipeline name.")
+    step: str | None = Field(default=None, description="Step, when the event is about one.")
+    kind: str = Field(
+        description="goal, plan, data, step, verdict, revision, approval, llm, run ..."
+    )
+    actor: str = Field(default="conductor", description="Who: a person's name or 'conductor'.")
+    role: str | None = Field(default=None, description="The role they acted under.")
+    spec_hash: str | None = Field(default=None, description="Hash of the step's spec.")
+    detail: dict[str, Any] = Field(default_factory=dict, description="What happened.")
+
+
+class Store(Protocol):
+    """What the runtime needs from a backend."""
+
+    kind: str
+
+    def checkpointer(self) -> Any: ...
+    def create_run(self, rec: RunRecord) -> None: ...
+    def update_run(self, run_id: str, **fields: Any) -> None: ...
+    def get_run(self, run_id: str) -> RunRecord: ...
+    def list_runs(self, limit: int = 100) -> list[RunRecord]: ...
+    def append_audit(self, event: AuditEvent) -> None: ...
+    def audit_events(
+        self,
+        run_id: str | None = None,
+        since: dt.datetime | None = None,
+        pipeline: str | None = None,
+    ) -> list[AuditEvent]: ...
+    def lock(self, run_id: str) -> Any: ...
+    def close(self) -> None: ...
+
+
+_RUN_COLS: tuple[str, ...] = ("run_id", "pipeline", "pipeline_file", "status", "started", "updated")
+_RUN_COLS += ("waiting_on", "out_dir", "info")
+
+
+def _row_to_run(row: Mapping[str, Any]) -> RunRecord:
+    data = dict(row)
+    for k in ("waiting_on", "info"):
+        if isinstance(data[k], str):
+            data[k] = json.loads(data[k])
+    for k in ("started", "updated"):
+        if isinstance(data[k], str):
+            data[k] = dt.datetime.fromisoformat(data[k])
+    return RunRecord.model_validate(data)
+
+
+def _row_to_event(row: Mapping[str, Any]) -> AuditEvent:
+    data = dict(row)
+    if isinstance(data["detail"], str):
+        data["detail"] = json.loads(data["detail"])
+    if isinstance(data["ts"], str):
+        data["ts"] = dt.datetime.fromisoformat(data["ts"])
+    return AuditEvent.model_validate(data)
+
+
+def _unknown_run(run_id: str) -> RunError:
+    return RunError(
+        "no such run", run=run_id, code="run.unknown", hint="`conductor runs` lists the runs"
+    )

@@ -1,0 +1,173 @@
+"""The default store: SQLite files in a folder (``.conductor/`` in the working directory)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from conductor.errors import RunLocked
+from conductor.store._records import (
+    _RUN_COLS,
+    AuditEvent,
+    RunRecord,
+    _now,
+    _row_to_event,
+    _row_to_run,
+    _unknown_run,
+)
+
+__all__ = ["SQLiteStore"]
+
+
+class SQLiteStore:
+    """The default store: SQLite files in a folder (``.conductor/``)."""
+
+    kind = "sqlite"
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "locks").mkdir(exist_ok=True)
+        self._db_lock = threading.Lock()
+        self._con = sqlite3.connect(
+            self.home / "runs.db", check_same_thread=False, timeout=30, isolation_level=None
+        )
+        self._con.row_factory = sqlite3.Row
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS runs (
+                run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, pipeline_file TEXT NOT NULL,
+                status TEXT NOT NULL, started TEXT NOT NULL, updated TEXT NOT NULL,
+                waiting_on TEXT NOT NULL, out_dir TEXT NOT NULL, info TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS audit (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, run_id TEXT NOT NULL,
+                pipeline TEXT NOT NULL, step TEXT, kind TEXT NOT NULL, actor TEXT NOT NULL,
+                role TEXT, spec_hash TEXT, detail TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS audit_run ON audit(run_id);
+            CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+            """
+        )
+        self._saver: Any = None
+        self._saver_con: sqlite3.Connection | None = None
+        self._locks: dict[str, Any] = {}
+
+    def checkpointer(self) -> Any:
+        """The LangGraph SQLite checkpointer (one per store)."""
+        if self._saver is None:
+            from langgraph.checkpoint.sqlite import SqliteSaver
+
+            self._saver_con = sqlite3.connect(
+                self.home / "checkpoints.db", check_same_thread=False, timeout=30
+            )
+            self._saver_con.execute("PRAGMA journal_mode=WAL")
+            self._saver = SqliteSaver(self._saver_con)
+            self._saver.setup()
+        return self._saver
+
+    def create_run(self, rec: RunRecord) -> None:
+        data = rec.model_dump(mode="json")
+        data["waiting_on"] = json.dumps(data["waiting_on"])
+        data["info"] = json.dumps(data["info"])
+        with self._db_lock:
+            self._con.execute(
+                f"INSERT OR REPLACE INTO runs ({', '.join(_RUN_COLS)}) "
+                f"VALUES ({', '.join('?' for _ in _RUN_COLS)})",
+                [data[c] for c in _RUN_COLS],
+            )
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        fields["updated"] = _now().isoformat()
+        sets, vals = [], []
+        for k, v in fields.items():
+            if k not in _RUN_COLS:
+                raise ValueError(k)
+            sets.append(f"{k} = ?")
+            vals.append(json.dumps(v) if isinstance(v, list | dict) else v)
+        with self._db_lock:
+            self._con.execute(
+                f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", [*vals, run_id]
+            )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._db_lock:
+            row = self._con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None:
+            raise _unknown_run(run_id)
+        return _row_to_run(row)
+
+    def list_runs(self, limit: int = 100) -> list[RunRecord]:
+        with self._db_lock:
+            rows = self._con.execute(
+                "SELECT * FROM runs ORDER BY started DESC LIMIT ?", [limit]
+            ).fetchall()
+        return [_row_to_run(r) for r in rows]
+
+    def append_audit(self, event: AuditEvent) -> None:
+        d = event.model_dump(mode="json", exclude={"id"})
+        d["detail"] = json.dumps(d["detail"], sort_keys=True, default=str)
+        cols = list(d)
+        with self._db_lock:
+            self._con.execute(
+                f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                [d[c] for c in cols],
+            )
+
+    def audit_events(
+        self,
+        run_id: str | None = None,
+        since: dt.datetime | None = None,
+        pipeline: str | None = None,
+    ) -> list[AuditEvent]:
+        q, args = "SELECT * FROM audit WHERE 1=1", list[Any]()
+        if run_id:
+            q += " AND run_id = ?"
+            args.append(run_id)
+        if since:
+            q += " AND ts >= ?"
+            args.append(since.isoformat())
+        if pipeline:
+            q += " AND pipeline = ?"
+            args.append(pipeline)
+        with self._db_lock:
+            rows = self._con.execute(q + " ORDER BY id", args).fetchall()
+        return [_row_to_event(r) for r in rows]
+
+    @contextmanager
+    def lock(self, run_id: str) -> Iterator[None]:
+        """Hold the run's writer lock; raise :class:`RunLocked` if another process has it.
+
+        A file lock: the kernel releases it when the holder dies, even by SIGKILL.
+        """
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+        fh = (self.home / "locks" / f"{safe}.lock").open("a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise RunLocked(
+                "another conductor process is running this run right now",
+                run=run_id,
+                hint="wait for it to finish (or stop it), then try again",
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._con.close()
+        if self._saver_con is not None:
+            self._saver_con.close()
