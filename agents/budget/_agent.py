@@ -331,27 +331,16 @@ class _Run:
         idx_all = {c: i for i, c in enumerate(hist.channels)}
         names = [c for c in scope if c in idx_all or c in excluded]
         model_idx = np.array([idx_all.get(c, -1) for c in names], dtype=np.intp)
-        all_curves = fit.curves()
         curves = planned_curves(fit, model_idx, fit.params)
         recent = hist.spend[-min(spec.current_weeks, len(hist.weeks)) :]
         cur_weekly = np.array([recent[:, i].mean() if i >= 0 else 0.0 for i in model_idx])
         cur_total = float(cur_weekly.sum())
-        total = (
-            spec.budget if spec.max_total_spend is None else min(spec.budget, spec.max_total_spend)
-        )
-        if spec.max_total_spend is not None and spec.max_total_spend < spec.budget:
-            self.warnings.append(
-                f"max_total_spend {spec.max_total_spend:,.0f} caps the budget of {spec.budget:,.0f}"
-            )
+        total = self._spendable()
         mix = (
             cur_weekly / cur_total if cur_total > 0 else np.full(len(names), 1 / max(len(names), 1))
         )
         previous = mix * total
-        seen = None
-        if spec.history_range is not None:
-            tail = 50.0 * (1.0 - spec.history_range)
-            q = np.percentile(hist.spend, [tail, 100.0 - tail], axis=0) * w
-            seen = np.array([q[:, i] if i >= 0 else [np.nan, np.nan] for i in model_idx]).T
+        seen = self._history_range(fit, model_idx)
         # The history's floor holds only when the whole budget is spent (not when the
         # plan may spend less: a target, a CPA/ROAS bound).
         floor = spec.mode == "budget" and self._return_bound() is None
@@ -371,21 +360,9 @@ class _Run:
         except InfeasibleBounds as exc:
             raise self.fail(*infeasible(exc, names, total, bounds, spec.currency)) from None
 
-        # Everything but the planned channels carries on at its current weekly spend.
         horizon = self._horizon_weeks(hist.weeks[-1])
         frac = w / len(horizon)
-        others = [i for i, c in enumerate(hist.channels) if c not in names]
-        other_media = (
-            sum(
-                float(
-                    all_curves.subset(np.array([i])).value(
-                        np.array([hist.spend[-spec.current_weeks :, i].mean()])
-                    )[0]
-                )
-                for i in others
-            )
-            * w
-        )
+        other_media = self._other_media(fit, names)
         baseline = float(fit.base_at(horizon).sum()) * frac
         bau_media = media(cur_weekly * w) if cur_total > 0 else 0.0
         target = spec.target
@@ -425,6 +402,45 @@ class _Run:
             decision=decision,
         )  # fmt: skip
         return build_plan(spec, fit, solved, self.warnings, self.lift_checks, ctx.out_dir)
+
+    def _spendable(self) -> float:
+        """The budget, capped by ``max_total_spend`` (with a note when the cap binds)."""
+        spec = self.spec
+        total = (
+            spec.budget if spec.max_total_spend is None else min(spec.budget, spec.max_total_spend)
+        )
+        if spec.max_total_spend is not None and spec.max_total_spend < spec.budget:
+            self.warnings.append(
+                f"max_total_spend {spec.max_total_spend:,.0f} caps the budget of {spec.budget:,.0f}"
+            )
+        return total
+
+    def _history_range(self, fit: Fit, model_idx: npt.NDArray[np.intp]) -> FloatArray | None:
+        """Each planned channel's central spend range in the history, over the horizon
+        (rows: low, high; NaN for a channel without history), when ``history_range`` is set."""
+        spec = self.spec
+        if spec.history_range is None:
+            return None
+        tail = 50.0 * (1.0 - spec.history_range)
+        q = np.percentile(fit.history.spend, [tail, 100.0 - tail], axis=0) * spec.horizon_weeks
+        return np.array([q[:, i] if i >= 0 else [np.nan, np.nan] for i in model_idx]).T
+
+    def _other_media(self, fit: Fit, names: list[str]) -> float:
+        """The horizon's KPI from the channels outside the plan, at their current weekly spend."""
+        hist, spec = fit.history, self.spec
+        all_curves = fit.curves()
+        others = [i for i, c in enumerate(hist.channels) if c not in names]
+        return (
+            sum(
+                float(
+                    all_curves.subset(np.array([i])).value(
+                        np.array([hist.spend[-spec.current_weeks :, i].mean()])
+                    )[0]
+                )
+                for i in others
+            )
+            * spec.horizon_weeks
+        )
 
     def _resampled(
         self,

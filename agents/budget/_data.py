@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.budget._curves import FloatArray
 from agents.budget._model import History
 from conductor import DataError, canonical_channel
 from conductor.data import finite_number, quote_ident
@@ -92,8 +93,31 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
     if date_col is None:
         raise DataError("required column is missing", source="spend", column="date",
                         code="data.missing-column", hint=f"the table has: {', '.join(cols)}")  # fmt: skip
+    long_sql, kpi_in_spend = _long_spend_sql(con, cols, date_col, kpi, has_outcomes)
+    _check_dates(con, "spend", date_col)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _budget_long AS {long_sql}")
+    _check_spend_values(con)
+    weeks, channels_raw, spend = _weekly_spend(con, notes)
+    kpi_by_week = _load_kpi(con, kpi, has_outcomes, kpi_in_spend, date_col)
+    missing = [w for w in weeks if w not in kpi_by_week]
+    if missing:
+        src = "outcomes" if has_outcomes and kpi_in_spend is None else "spend"
+        raise DataError(
+            f"no {kpi} for {len(missing)} week(s) that have spend, e.g. "
+            + ", ".join(str(w) for w in missing[:5]),
+            source=src, column=kpi, code="data.missing-weeks",
+            hint=f"give {kpi} for every week of the spend history",
+        )  # fmt: skip
+    y = np.array([kpi_by_week[w] for w in weeks], dtype=np.float64)
+    return History(weeks=weeks, channels=channels_raw, spend=spend, kpi=y), notes
+
+
+def _long_spend_sql(
+    con: Any, cols: dict[str, str], date_col: str, kpi: str, has_outcomes: bool
+) -> tuple[str, str | None]:
+    """SQL reading `spend` as (d, ch, s, raw) rows, long or wide, and the KPI column
+    `spend` itself holds (None in long form)."""
     ch_col, sp_col = _find(cols, "channel"), _find(cols, "spend")
-    kpi_in_spend = _find(cols, kpi)
     if ch_col and sp_col:
         long_sql = (
             f"SELECT TRY_CAST({quote_ident(date_col)} AS DATE) AS d, "
@@ -101,26 +125,28 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
             f"{finite_number(quote_ident(sp_col))} AS s, "
             f"CAST({quote_ident(sp_col)} AS VARCHAR) AS raw FROM spend"
         )
-        kpi_in_spend = None  # a KPI beside long-form rows would repeat per channel
-    else:
-        spend_cols = _wide_spend_columns(cols, date_col, kpi, con if has_outcomes else None)
-        if not spend_cols:
-            raise DataError(
-                "no spend columns found: expected `channel` and `spend` columns (long form) "
-                "or one numeric spend column per channel (wide form)",
-                source="spend",
-                code="data.no-spend-columns",
-                hint="see docs/data.md: spend(date, channel, spend), or date + spend_<channel>",
-            )
-        long_sql = " UNION ALL ".join(
-            f"SELECT TRY_CAST({quote_ident(date_col)} AS DATE) AS d, "
-            f"'{ch.replace(chr(39), chr(39) * 2)}' AS ch, "
-            f"{finite_number(quote_ident(col))} AS s, "
-            f"CAST({quote_ident(col)} AS VARCHAR) AS raw FROM spend"
-            for ch, col in spend_cols.items()
+        return long_sql, None  # a KPI beside long-form rows would repeat per channel
+    spend_cols = _wide_spend_columns(cols, date_col, kpi, con if has_outcomes else None)
+    if not spend_cols:
+        raise DataError(
+            "no spend columns found: expected `channel` and `spend` columns (long form) "
+            "or one numeric spend column per channel (wide form)",
+            source="spend",
+            code="data.no-spend-columns",
+            hint="see docs/data.md: spend(date, channel, spend), or date + spend_<channel>",
         )
-    _check_dates(con, "spend", date_col)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _budget_long AS {long_sql}")
+    long_sql = " UNION ALL ".join(
+        f"SELECT TRY_CAST({quote_ident(date_col)} AS DATE) AS d, "
+        f"'{ch.replace(chr(39), chr(39) * 2)}' AS ch, "
+        f"{finite_number(quote_ident(col))} AS s, "
+        f"CAST({quote_ident(col)} AS VARCHAR) AS raw FROM spend"
+        for ch, col in spend_cols.items()
+    )
+    return long_sql, _find(cols, kpi)
+
+
+def _check_spend_values(con: Any) -> None:
+    """Refuse missing, non-finite or negative spend in `_budget_long`."""
     bad = con.execute(
         "SELECT ch, min(d), count(*) FROM _budget_long WHERE s IS NULL GROUP BY ch ORDER BY ch"
     ).fetchall()
@@ -142,6 +168,10 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
             hint="spend must be >= 0; record refunds or credits as lower spend in the same week",
         )  # fmt: skip
 
+
+def _weekly_spend(con: Any, notes: list[str]) -> tuple[list[dt.date], list[str], FloatArray]:
+    """The weeks, channels and weekly spend of `_budget_long`; daily data loses its
+    partial edge weeks (noted) and must cover every day of the others."""
     weekly = con.execute(
         "SELECT date_trunc('week', d)::DATE AS w, ch, sum(s), count(DISTINCT d) "
         "FROM _budget_long GROUP BY ALL ORDER BY w, ch"
@@ -155,7 +185,6 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
     channels_raw = sorted({norm_channel(r[1]) for r in weekly})
     weeks = sorted(days)
     if daily and weeks:
-        full = [w for w in weeks if days[w] == 7]
         partial_edges = [w for w in (weeks[0], weeks[-1]) if days[w] < 7]
         if partial_edges:
             notes.append(
@@ -171,7 +200,6 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
                 source="spend", column="date", code="data.missing-days",
                 hint="add rows with spend 0 for days without spend",
             )  # fmt: skip
-        del full
     _check_gaps(weeks, "spend")
     idx = {w: i for i, w in enumerate(weeks)}
     cidx = {c: i for i, c in enumerate(channels_raw)}
@@ -179,19 +207,7 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
     for w, ch, s, _ in weekly:
         if w in idx:
             spend[idx[w], cidx[norm_channel(ch)]] += float(s)
-
-    kpi_by_week = _load_kpi(con, kpi, has_outcomes, kpi_in_spend, date_col)
-    missing = [w for w in weeks if w not in kpi_by_week]
-    if missing:
-        src = "outcomes" if has_outcomes and kpi_in_spend is None else "spend"
-        raise DataError(
-            f"no {kpi} for {len(missing)} week(s) that have spend, e.g. "
-            + ", ".join(str(w) for w in missing[:5]),
-            source=src, column=kpi, code="data.missing-weeks",
-            hint=f"give {kpi} for every week of the spend history",
-        )  # fmt: skip
-    y = np.array([kpi_by_week[w] for w in weeks], dtype=np.float64)
-    return History(weeks=weeks, channels=channels_raw, spend=spend, kpi=y), notes
+    return weeks, channels_raw, spend
 
 
 def _check_gaps(weeks: list[dt.date], source: str) -> None:

@@ -17,6 +17,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -401,13 +402,83 @@ def fit_model(
     Returns:
         The fit.
     """
+    sc = _scaled(history, logistic, order, lifts)
+    total_steps = float(bootstrap + 2)
+
+    def tick(i: float, what: str) -> None:
+        if progress is not None:
+            progress(what, i, total_steps)
+
+    # Noise scale for the MAP weights: residual sd of a linear fit, then of the MAP fit.
+    lin = np.hstack([sc.xs, sc.bx])
+    coef, *_ = np.linalg.lstsq(lin, sc.y, rcond=None)
+    sigma = max(float(np.std(sc.y - lin @ coef)), 1e-3)
+    holdout_mape = holdout_r2 = None
+    if holdout_weeks > 0:
+        holdout_mape, holdout_r2 = _holdout_error(sc, history.kpi, sigma, holdout_weeks, starts)
+    tick(1, "fitting response curves")
+    m = _map_fit(sc, sigma, starts)
+    tick(2, "fitting response curves")
+    draws = _bootstrap_draws(sc, m, bootstrap, seed, tick)
+
+    n_ch = history.spend.shape[1]
+    params = _to_params(m.theta, n_ch, sc.xm, sc.ym, logistic)
+    h, _ = m.prob.media(m.theta)
+    fitted = m.fitted * sc.ym
+    return Fit(
+        history=history,
+        logistic=logistic,
+        order=order,
+        params=params,
+        draws=draws,
+        fitted=fitted,
+        contributions=h * params.beta,
+        baseline=sc.bx @ params.base,
+        r2=_r2(history.kpi, fitted),
+        mape=_mape(history.kpi, fitted),
+        noise_sd=m.sigma * sc.ym,
+        holdout_weeks=holdout_weeks,
+        holdout_mape=holdout_mape,
+        holdout_r2=holdout_r2,
+        lift_fits=[float(v) * sc.ym for v in m.fitted_lift],
+    )
+
+
+@dataclass(frozen=True)
+class _Scaled:
+    """The history in the fit's normalised units.
+
+    Attributes:
+        xs: Spend / each channel's mean spend (weeks, channels).
+        y: KPI / its mean absolute value.
+        bx: Baseline design (intercept, trend, seasonality).
+        xm: Each channel's mean spend.
+        ym: The KPI's mean absolute value.
+        lift: The lift tests as :class:`_Problem` reads them (m, 6).
+        logistic: Whether the curves are logistic.
+        order: Fourier harmonics.
+    """
+
+    xs: FloatArray
+    y: FloatArray
+    bx: FloatArray
+    xm: FloatArray
+    ym: float
+    lift: FloatArray
+    logistic: bool
+    order: int
+
+    def problem(self, y_: FloatArray, sigma_: float, rows: slice = slice(None)) -> _Problem:
+        """The MAP problem for a KPI series (normalised) over some weeks."""
+        return _Problem(
+            self.xs[rows], y_[rows], self.bx[rows], self.logistic, sigma_, self.order, self.lift
+        )
+
+
+def _scaled(history: History, logistic: bool, order: int, lifts: Sequence[LiftTest]) -> _Scaled:
     spend, y_raw = history.spend, history.kpi
-    n_weeks, n_ch = spend.shape
     xm = np.maximum(spend.mean(axis=0), 1e-12)
     ym = float(np.mean(np.abs(y_raw))) or 1.0
-    xs, y = spend / xm, y_raw / ym
-    bx = _base_design(history.weeks, history.weeks[0], n_weeks, order)
-    total_steps = float(bootstrap + 2)
     lift = np.array(
         [
             (
@@ -421,77 +492,66 @@ def fit_model(
             for t in lifts
         ]
     ).reshape(-1, 6)
+    bx = _base_design(history.weeks, history.weeks[0], spend.shape[0], order)
+    return _Scaled(spend / xm, y_raw / ym, bx, xm, ym, lift, logistic, order)
 
-    def problem(y_: FloatArray, sigma_: float, rows: slice = slice(None)) -> _Problem:
-        return _Problem(xs[rows], y_[rows], bx[rows], logistic, sigma_, order, lift)
 
-    def tick(i: float, what: str) -> None:
-        if progress is not None:
-            progress(what, i, total_steps)
+def _holdout_error(
+    sc: _Scaled, y_raw: FloatArray, sigma: float, holdout_weeks: int, starts: int
+) -> tuple[float, float]:
+    """MAPE and R² on the final weeks, from a fit on the weeks before them."""
+    cut = len(sc.y) - holdout_weeks
+    th = _fit_theta(sc.problem(sc.y, sigma, slice(0, cut)), starts)
+    pred = sc.problem(sc.y, sigma).predict(th)[cut:] * sc.ym
+    obs = y_raw[cut:]
+    return _mape(obs, pred), _r2(obs, pred)
 
-    # Noise scale for the MAP weights: residual sd of a linear fit, then of the MAP fit.
-    lin = np.hstack([xs, bx])
-    coef, *_ = np.linalg.lstsq(lin, y, rcond=None)
-    sigma = max(float(np.std(y - lin @ coef)), 1e-3)
 
-    holdout_mape = holdout_r2 = None
-    if holdout_weeks > 0:
-        cut = n_weeks - holdout_weeks
-        th = _fit_theta(problem(y, sigma, slice(0, cut)), starts)
-        pred = problem(y, sigma).predict(th)[cut:] * ym
-        obs = y_raw[cut:]
-        holdout_mape = _mape(obs, pred)
-        holdout_r2 = _r2(obs, pred)
-    tick(1, "fitting response curves")
+class _MapFit(NamedTuple):
+    prob: _Problem
+    theta: FloatArray
+    sigma: float
+    fitted: FloatArray  # normalised
+    resid: FloatArray  # normalised
+    fitted_lift: FloatArray  # each lift test's fitted weekly lift, normalised
 
-    prob = problem(y, sigma)
+
+def _map_fit(sc: _Scaled, sigma: float, starts: int) -> _MapFit:
+    """The MAP fit, refined once with the noise scale of its own residuals."""
+    n_weeks = len(sc.y)
+    prob = sc.problem(sc.y, sigma)
     theta = _fit_theta(prob, starts)
-    resid = y - prob.predict(theta)
+    resid = sc.y - prob.predict(theta)
     sigma = max(float(np.sqrt(np.sum(resid**2) / max(n_weeks - prob.n / 2, 1))), 1e-4)
-    prob = problem(y, sigma)
+    prob = sc.problem(sc.y, sigma)
     theta, _ = prob.solve(theta, max_nfev=300)
     fitted_n = prob.predict(theta)
-    resid = y - fitted_n
     # The fitted lift of each test: its standardised miss times sigma, plus the measure.
-    fitted_lift = prob.lift_terms(theta)[0] * lift[:, 4] + lift[:, 3]
-    tick(2, "fitting response curves")
+    fitted_lift = prob.lift_terms(theta)[0] * sc.lift[:, 4] + sc.lift[:, 3]
+    return _MapFit(prob, theta, sigma, fitted_n, sc.y - fitted_n, fitted_lift)
 
+
+def _bootstrap_draws(
+    sc: _Scaled, m: _MapFit, bootstrap: int, seed: int, tick: Callable[[float, str], None]
+) -> list[Params]:
+    """Refits on moving-block resampled residuals, warm-started at the MAP fit."""
+    n_weeks, n_ch = sc.xs.shape
+    lift = sc.lift
     rng = np.random.default_rng(seed)
     block = max(2, min(8, n_weeks // 13))
     draws: list[Params] = []
     for b in range(bootstrap):
         starts_idx = rng.integers(0, n_weeks - block + 1, size=n_weeks // block + 1)
-        boot = np.concatenate([resid[s : s + block] for s in starts_idx])[:n_weeks]
-        bp = problem(fitted_n + boot, sigma)
+        boot = np.concatenate([m.resid[s : s + block] for s in starts_idx])[:n_weeks]
+        bp = sc.problem(m.fitted + boot, m.sigma)
         if len(lift):
             # Each measured lift redrawn around the fitted one, as the residuals are.
             bp.lifts = lift.copy()
-            bp.lifts[:, 3] = fitted_lift + rng.normal(0.0, lift[:, 4])
-        th_b, _ = bp.solve(theta, max_nfev=100)
-        draws.append(_to_params(th_b, n_ch, xm, ym, logistic))
+            bp.lifts[:, 3] = m.fitted_lift + rng.normal(0.0, lift[:, 4])
+        th_b, _ = bp.solve(m.theta, max_nfev=100)
+        draws.append(_to_params(th_b, n_ch, sc.xm, sc.ym, sc.logistic))
         tick(3 + b, "bootstrapping uncertainty")
-
-    params = _to_params(theta, n_ch, xm, ym, logistic)
-    h, _ = prob.media(theta)
-    contributions = h * params.beta
-    fitted = fitted_n * ym
-    return Fit(
-        history=history,
-        logistic=logistic,
-        order=order,
-        params=params,
-        draws=draws,
-        fitted=fitted,
-        contributions=contributions,
-        baseline=bx @ params.base,
-        r2=_r2(y_raw, fitted),
-        mape=_mape(y_raw, fitted),
-        noise_sd=sigma * ym,
-        holdout_weeks=holdout_weeks,
-        holdout_mape=holdout_mape,
-        holdout_r2=holdout_r2,
-        lift_fits=[float(v) * ym for v in fitted_lift],
-    )
+    return draws
 
 
 def contributions_of(fit: Fit, p: Params) -> FloatArray:

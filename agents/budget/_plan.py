@@ -107,43 +107,126 @@ def build_plan(
         lift_checks: How the fit reads each lift test.
         out_dir: Where the fit table is written.
     """
-    names, model_idx, curves, x = s.names, s.model_idx, s.curves, s.x
-    previous, cur_weekly, total, price = s.previous, s.cur_weekly, s.total, s.price
-    lo, hi, lo_why, hi_why = s.bounds.lo, s.bounds.hi, s.bounds.lo_why, s.bounds.hi_why
-    horizon, frac, target, certified = s.horizon, s.frac, s.target, s.certified
-    baseline, other_media = s.baseline, s.other_media
-    spend = float(x.sum())
     w = spec.horizon_weeks
-    q = ((1 - spec.interval) / 2 * 100, (1 + spec.interval) / 2 * 100)
-    prev_x = cur_weekly / max(float(cur_weekly.sum()), 1e-300) * spend * (cur_weekly.sum() > 0)
-    hist = fit.history
+    est = _Interval((1 - spec.interval) / 2 * 100, (1 + spec.interval) / 2 * 100)
+    k = _media_kpis(fit, s, w)
+    expected = est(
+        s.baseline + s.other_media + k.media,
+        [b + s.other_media + m for b, m in zip(k.draw_base, k.draw_media, strict=True)],
+    )
+    channels = _channel_plans(spec, fit, s, k, est)
+    if not s.certified:
+        warnings.append(
+            "S-shaped curves leave a gap in the marginal-price search; the split was found "
+            "by searching which channels to fund (checked, but not proven global)"
+        )
+    period = spec.period or f"{s.horizon[0]} + {w:.3g} weeks"
+    uplift = est(
+        k.media - k.current, [m - cc for m, cc in zip(k.draw_media, k.draw_current, strict=True)]
+    )
+    insights = _insights(spec, channels, uplift, k.current, s.price, s.target, expected)
+    files = _write_files(fit, out_dir, warnings)
+    target = s.target
+    return BudgetPlan(
+        kpi=spec.kpi,
+        currency=spec.currency,
+        budget=spec.budget,
+        spend=k.spend,
+        horizon_weeks=w,
+        period=period,
+        mode=spec.mode,
+        channels=channels,
+        expected_kpi=expected,
+        media_kpi=est(k.media, k.draw_media),
+        current_media_kpi=est(k.current, k.draw_current),
+        uplift=uplift,
+        marginal_price=float(s.price),
+        certified=s.certified,
+        decision=s.decision,
+        target=target,
+        target_met=None if target is None else expected.value >= target - 1e-6 * abs(target),
+        diagnostics=_diagnostics(fit, lift_checks),
+        allocation=_allocation(spec, channels, period),
+        insights=insights,
+        files=files,
+        warnings=list(dict.fromkeys(warnings)),
+    )
 
-    def est(point: float, samples: list[float]) -> Estimate:
+
+@dataclass(frozen=True)
+class _Interval:
+    """A point estimate with the bootstrap draws' percentile interval around it."""
+
+    q_low: float
+    q_high: float
+
+    def __call__(self, point: float, samples: list[float]) -> Estimate:
         if not samples:
             return Estimate(value=point, low=point, high=point)
-        lo_, hi_ = np.percentile(samples, q)
+        lo_, hi_ = np.percentile(samples, (self.q_low, self.q_high))
         return Estimate(value=point, low=float(min(lo_, point)), high=float(max(hi_, point)))
 
-    per_draw = [planned_curves(fit, model_idx, p) for p in fit.draws]
-    ch_kpi = curves.value(x / w) * w
-    media_pt = float(ch_kpi.sum())
-    cur_pt = float(curves.value(prev_x / w).sum()) * w
+
+@dataclass(frozen=True)
+class _MediaKpis:
+    """The plan's and the current mix's media KPI over the horizon, at the fit and per draw.
+
+    Attributes:
+        spend: What the split spends.
+        per_channel: Each planned channel's KPI under the split.
+        media: Their sum.
+        current: The media KPI of the current mix at the same spend.
+        draw_channel: ``per_channel`` under each bootstrap draw.
+        draw_media: ``media`` under each draw.
+        draw_current: ``current`` under each draw.
+        draw_base: The horizon's baseline under each draw.
+        hist_contrib: Each draw's total historical contribution per fitted channel.
+    """
+
+    spend: float
+    per_channel: FloatArray
+    media: float
+    current: float
+    draw_channel: list[FloatArray]
+    draw_media: list[float]
+    draw_current: list[float]
+    draw_base: list[float]
+    hist_contrib: list[FloatArray]
+
+
+def _media_kpis(fit: Fit, s: Solved, w: float) -> _MediaKpis:
+    x, cur_weekly = s.x, s.cur_weekly
+    spend = float(x.sum())
+    prev_x = cur_weekly / max(float(cur_weekly.sum()), 1e-300) * spend * (cur_weekly.sum() > 0)
+    per_draw = [planned_curves(fit, s.model_idx, p) for p in fit.draws]
+    ch_kpi = s.curves.value(x / w) * w
     draw_ch = [c.value(x / w) * w for c in per_draw]
-    draw_media = [float(v.sum()) for v in draw_ch]
-    draw_cur = [float(c.value(prev_x / w).sum()) * w for c in per_draw]
-    draw_base = [float(fit.base_at(horizon, p).sum()) * frac for p in fit.draws]
-    expected = est(
-        baseline + other_media + media_pt,
-        [b + other_media + m for b, m in zip(draw_base, draw_media, strict=True)],
+    return _MediaKpis(
+        spend=spend,
+        per_channel=ch_kpi,
+        media=float(ch_kpi.sum()),
+        current=float(s.curves.value(prev_x / w).sum()) * w,
+        draw_channel=draw_ch,
+        draw_media=[float(v.sum()) for v in draw_ch],
+        draw_current=[float(c.value(prev_x / w).sum()) * w for c in per_draw],
+        draw_base=[float(fit.base_at(s.horizon, p).sum()) * s.frac for p in fit.draws],
+        hist_contrib=[contributions_of(fit, p).sum(axis=0) for p in fit.draws],
     )
-    hist_contrib = [contributions_of(fit, p).sum(axis=0) for p in fit.draws]
+
+
+def _channel_plans(
+    spec: BudgetSpec, fit: Fit, s: Solved, k: _MediaKpis, est: _Interval
+) -> list[ChannelPlan]:
+    """Each planned channel's amount against the current mix and its bounds, its returns
+    and its curve, with intervals from the bootstrap draws."""
+    curves, x, w = s.curves, s.x, spec.horizon_weeks
     marg = curves.marginal(x / w)
-    channels: list[ChannelPlan] = []
     sat = curves.saturation_point(0.8)
     infl = curves.inflection()
-    for j, c in enumerate(names):
-        i = int(model_idx[j])
-        hs = float(hist.spend[:, i].sum()) if i >= 0 else 0.0
+    channels: list[ChannelPlan] = []
+    for j, c in enumerate(s.names):
+        i = int(s.model_idx[j])
+        hs = float(fit.history.spend[:, i].sum()) if i >= 0 else 0.0
         hc = float(fit.contributions[:, i].sum()) if i >= 0 else 0.0
         p = fit.params
 
@@ -159,87 +242,72 @@ def build_plan(
             saturation_weekly=float(sat[j]),
             inflection_weekly=float(infl[j]),
         )
-        prev = float(previous[j])
+        prev = float(s.previous[j])
         channels.append(
             ChannelPlan(
                 channel=c,
                 amount=float(x[j]),
                 weekly=float(x[j] / w),
-                share=float(x[j] / spend) if spend > 0 else 0.0,
+                share=float(x[j] / k.spend) if k.spend > 0 else 0.0,
                 previous=prev,
                 change=float(x[j] - prev),
                 change_pct=float((x[j] - prev) / prev) if prev > 0 else None,
-                min_amount=float(lo[j]),
-                max_amount=float(min(hi[j], total)),
-                bound_reasons=[*lo_why[j], *hi_why[j]],
+                min_amount=float(s.bounds.lo[j]),
+                max_amount=float(min(s.bounds.hi[j], s.total)),
+                bound_reasons=[*s.bounds.lo_why[j], *s.bounds.hi_why[j]],
                 marginal_roi=float(marg[j]) if math.isfinite(float(marg[j])) else 0.0,
-                roi=float(ch_kpi[j] / x[j]) if x[j] > 0 else 0.0,
-                expected_kpi=est(float(ch_kpi[j]), [float(v[j]) for v in draw_ch]),
+                roi=float(k.per_channel[j] / x[j]) if x[j] > 0 else 0.0,
+                expected_kpi=est(float(k.per_channel[j]), [float(v[j]) for v in k.draw_channel]),
                 curve=curve,
                 history_spend=hs,
-                history_contribution=est(hc, [float(v[i]) for v in hist_contrib] if i >= 0 else []),
+                history_contribution=est(
+                    hc, [float(v[i]) for v in k.hist_contrib] if i >= 0 else []
+                ),
                 history_roi=est(
                     hc / hs if hs > 0 else 0.0,
-                    [float(v[i]) / hs for v in hist_contrib] if hs > 0 else [],
+                    [float(v[i]) / hs for v in k.hist_contrib] if hs > 0 else [],
                 ),
             )
         )
-    if not certified:
-        warnings.append(
-            "S-shaped curves leave a gap in the marginal-price search; the split was found "
-            "by searching which channels to fund (checked, but not proven global)"
-        )
-    period = spec.period or f"{horizon[0]} + {w:.3g} weeks"
-    allocation = Allocation(
+    return channels
+
+
+def _allocation(spec: BudgetSpec, channels: list[ChannelPlan], period: str) -> Allocation:
+    """The artifact the brand's budget rules review."""
+    return Allocation(
         id="budget/allocation",
         amounts={c.channel: round(c.amount, 2) for c in channels},
         currency=spec.currency,
         previous={c.channel: round(c.previous, 2) for c in channels},
         period=period,
     )
-    uplift = est(media_pt - cur_pt, [m - cc for m, cc in zip(draw_media, draw_cur, strict=True)])
-    insights = _insights(spec, channels, uplift, cur_pt, price, target, expected)
+
+
+def _write_files(fit: Fit, out_dir: Path, warnings: list[str]) -> dict[str, str]:
+    """The plan's files; one that cannot be written is a warning, not a failure."""
     files: dict[str, str] = {}
     try:
         files["fit"] = str(write_fit(fit, out_dir))
     except OSError as exc:
         warnings.append(f"could not write the fit table: {exc}")
-    return BudgetPlan(
-        kpi=spec.kpi,
-        currency=spec.currency,
-        budget=spec.budget,
-        spend=spend,
-        horizon_weeks=w,
-        period=period,
-        mode=spec.mode,
-        channels=channels,
-        expected_kpi=expected,
-        media_kpi=est(media_pt, draw_media),
-        current_media_kpi=est(cur_pt, draw_cur),
-        uplift=uplift,
-        marginal_price=float(price),
-        certified=certified,
-        decision=s.decision,
-        target=target,
-        target_met=None if target is None else expected.value >= target - 1e-6 * abs(target),
-        diagnostics=FitDiagnostics(
-            weeks=len(hist.weeks),
-            first_week=hist.weeks[0],
-            last_week=hist.weeks[-1],
-            r2=fit.r2,
-            mape=fit.mape,
-            holdout_weeks=fit.holdout_weeks,
-            holdout_mape=fit.holdout_mape,
-            holdout_r2=fit.holdout_r2,
-            noise_sd=fit.noise_sd,
-            bootstrap=len(fit.draws),
-            seasonality=fit.order,
-            lift_tests=lift_checks,
-        ),
-        allocation=allocation,
-        insights=insights,
-        files=files,
-        warnings=list(dict.fromkeys(warnings)),
+    return files
+
+
+def _diagnostics(fit: Fit, lift_checks: list[LiftCheck]) -> FitDiagnostics:
+    hist = fit.history
+    return FitDiagnostics(
+        weeks=len(hist.weeks),
+        first_week=hist.weeks[0],
+        last_week=hist.weeks[-1],
+        r2=fit.r2,
+        mape=fit.mape,
+        holdout_weeks=fit.holdout_weeks,
+        holdout_mape=fit.holdout_mape,
+        holdout_r2=fit.holdout_r2,
+        noise_sd=fit.noise_sd,
+        bootstrap=len(fit.draws),
+        seasonality=fit.order,
+        lift_tests=lift_checks,
     )
 
 

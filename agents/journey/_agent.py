@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from agents.journey._analyse import attribution, channel_stats, funnel, timing, top_paths
 from agents.journey._build import OTHER, JourneyTables, build_journeys
@@ -73,7 +73,6 @@ class JourneyAnalyticsAgent(Agent[JourneySpec, JourneyReport]):
     def _analyse(
         self, spec: JourneySpec, t: JourneyTables, ctx: RunContext, steps: int
     ) -> JourneyReport:
-        con = t.con
         warnings = list(t.warnings)
         ctx.progress("funnel", 1, steps)
         stages = (
@@ -87,59 +86,22 @@ class JourneyAnalyticsAgent(Agent[JourneySpec, JourneyReport]):
         conv_paths, null_paths = top_paths(t, spec.top_paths)
         times = timing(t)
         stats = channel_stats(t)
-        journeys, converting, touches, longest, long_n, attributed, attributed_rev = con.execute(
-            f"""SELECT count(*), count(*) FILTER (WHERE converted),
-                       coalesce(sum(len(path)), 0), coalesce(max(len(path)), 0),
-                       count(*) FILTER (WHERE len(path) > {int(spec.long_journey_touches)}),
-                       coalesce(sum(n_conv) FILTER (WHERE len(path) > 0), 0),
-                       coalesce(sum(rev) FILTER (WHERE len(path) > 0), 0)
-                FROM _journey_j"""
-        ).fetchone()
-        journeys = int(journeys) + t.unmatched_journeys
-        converting = int(converting) + t.unmatched_journeys
-        attributed = int(attributed)
-        attributed_rev = float(attributed_rev) if t.has_revenue else 0.0
+        tot = _totals(t, spec)
 
         ctx.progress("attribution", 3, steps)
         credits, details = attribution(
             t,
             spec.models(),
             half_life_days=spec.half_life_days,
-            conversions=attributed,
-            revenue=attributed_rev,
+            conversions=tot.attributed,
+            revenue=tot.attributed_revenue,
         )
 
         ctx.progress("tables", 4, steps)
         files: dict[str, str] = {}
         if spec.write_tables and t.channels:
             files["paths"] = _write_paths(t, ctx.out_dir)
-
-        unattributed = t.conversions - attributed
-        if t.conversions == 0:
-            warnings.append(
-                "no conversion events (event_type 'conversion'): attribution credits are all zero"
-            )
-        elif unattributed:
-            warnings.append(
-                f"{unattributed:,} of {t.conversions:,} conversions have no touch in their "
-                "journey"
-                + (" (or none inside the lookback window)" if spec.lookback_days else "")
-                + " and are credited to no channel"
-            )
-        if not t.channels:
-            warnings.append("no touches with a channel: there is nothing to attribute")
-        elif len(t.channels) == 1:
-            warnings.append(
-                f"only one channel ({t.channels[0]}): every model gives it all the credit"
-            )
-        if OTHER in t.channels and spec.channels is not None and OTHER not in spec.channels:
-            warnings.append(f"{OTHER!r} stands for every channel not in `channels`")
-        if long_n:
-            warnings.append(
-                f"{int(long_n):,} journey(s) have more than {spec.long_journey_touches:,} touches "
-                f"(longest: {int(longest):,}); they are kept whole, but check for bots or "
-                "tracking loops"
-            )
+        warnings += _coverage_warnings(spec, t, tot)
 
         ctx.progress("insights", 5, steps)
         insights = build_insights(
@@ -148,8 +110,8 @@ class JourneyAnalyticsAgent(Agent[JourneySpec, JourneyReport]):
             credits=credits,
             converting_paths=conv_paths,
             timing=times,
-            conversions=attributed,
-            revenue=attributed_rev,
+            conversions=tot.attributed,
+            revenue=tot.attributed_revenue,
             metric=spec.credit_metric if t.has_revenue else "conversions",
         )
         ctx.progress("done", steps, steps)
@@ -160,14 +122,14 @@ class JourneyAnalyticsAgent(Agent[JourneySpec, JourneyReport]):
             period_end=last,
             events=t.events,
             customers=t.customers,
-            journeys=journeys,
-            converting_journeys=converting,
-            touches=int(touches),
+            journeys=tot.journeys,
+            converting_journeys=tot.converting,
+            touches=tot.touches,
             conversions=t.conversions,
-            attributed_conversions=attributed,
-            unattributed_conversions=unattributed,
+            attributed_conversions=tot.attributed,
+            unattributed_conversions=t.conversions - tot.attributed,
             revenue=t.revenue if t.has_revenue else None,
-            attributed_revenue=attributed_rev if t.has_revenue else None,
+            attributed_revenue=tot.attributed_revenue if t.has_revenue else None,
             channels=list(t.channels),
             channel_stats=stats,
             funnel=fun,
@@ -179,6 +141,68 @@ class JourneyAnalyticsAgent(Agent[JourneySpec, JourneyReport]):
             insights=insights,
             files=files,
         )
+
+
+class _Totals(NamedTuple):
+    """Counts over all journeys (journeys with nothing but conversions included)."""
+
+    journeys: int
+    converting: int
+    touches: int
+    longest: int  # touches in the longest journey
+    long_journeys: int  # journeys longer than ``long_journey_touches``
+    attributed: int  # conversions in journeys with at least one touch
+    attributed_revenue: float  # their revenue (0 without a revenue column)
+
+
+def _totals(t: JourneyTables, spec: JourneySpec) -> _Totals:
+    journeys, converting, touches, longest, long_n, attributed, attributed_rev = t.con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE converted),
+                   coalesce(sum(len(path)), 0), coalesce(max(len(path)), 0),
+                   count(*) FILTER (WHERE len(path) > {int(spec.long_journey_touches)}),
+                   coalesce(sum(n_conv) FILTER (WHERE len(path) > 0), 0),
+                   coalesce(sum(rev) FILTER (WHERE len(path) > 0), 0)
+            FROM _journey_j"""
+    ).fetchone()
+    return _Totals(
+        journeys=int(journeys) + t.unmatched_journeys,
+        converting=int(converting) + t.unmatched_journeys,
+        touches=int(touches),
+        longest=int(longest),
+        long_journeys=int(long_n),
+        attributed=int(attributed),
+        attributed_revenue=float(attributed_rev) if t.has_revenue else 0.0,
+    )
+
+
+def _coverage_warnings(spec: JourneySpec, t: JourneyTables, tot: _Totals) -> list[str]:
+    """What the credits leave out: conversions without touches, too few channels, odd paths."""
+    warnings: list[str] = []
+    unattributed = t.conversions - tot.attributed
+    if t.conversions == 0:
+        warnings.append(
+            "no conversion events (event_type 'conversion'): attribution credits are all zero"
+        )
+    elif unattributed:
+        warnings.append(
+            f"{unattributed:,} of {t.conversions:,} conversions have no touch in their "
+            "journey"
+            + (" (or none inside the lookback window)" if spec.lookback_days else "")
+            + " and are credited to no channel"
+        )
+    if not t.channels:
+        warnings.append("no touches with a channel: there is nothing to attribute")
+    elif len(t.channels) == 1:
+        warnings.append(f"only one channel ({t.channels[0]}): every model gives it all the credit")
+    if OTHER in t.channels and spec.channels is not None and OTHER not in spec.channels:
+        warnings.append(f"{OTHER!r} stands for every channel not in `channels`")
+    if tot.long_journeys:
+        warnings.append(
+            f"{tot.long_journeys:,} journey(s) have more than {spec.long_journey_touches:,} "
+            f"touches (longest: {tot.longest:,}); they are kept whole, but check for bots or "
+            "tracking loops"
+        )
+    return warnings
 
 
 def _default_stage_order(t: JourneyTables) -> list[str]:

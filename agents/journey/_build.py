@@ -178,7 +178,46 @@ def build_journeys(
         DataError: Missing columns, wrong types, or timestamps that cannot be parsed.
     """
     cols = _resolve_columns(catalog, need)
-    file = catalog.path(SOURCE)
+    _events_view(con, cols, catalog.path(SOURCE))
+    warnings: list[str] = []
+    vocab = _read_vocabulary(con, warnings)
+    mapping, channels = _channel_mapping(sorted(vocab.touch_channels), spec, warnings)
+    stage_types, stage_flags = _stage_flags(spec, vocab.stage_counts, warnings)
+    tables = JourneyTables(
+        con=con,
+        channels=channels,
+        stage_types=[s for s in stage_types if s in stage_flags],
+        stage_flags=stage_flags,
+        has_revenue=cols.get("revenue") is not None,
+        warnings=warnings,
+    )
+    conv_in = _in_list(vocab.et_raw.get(CONVERSION, []))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _journey_conv AS
+            SELECT cid, ts, count(*)::BIGINT AS n, coalesce(sum(rev), 0)::DOUBLE AS rev
+            FROM _journey_events WHERE et IN {conv_in} AND ts IS NOT NULL AND cid IS NOT NULL
+            GROUP BY cid, ts"""
+    )
+    _channel_dictionary(con, vocab, mapping, channels)
+    tables.packing = _journey_raw(con, vocab, channels, stage_flags, conv_in)
+    _journey_view(con, spec, tables.packing)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _journey_paths AS
+        SELECT path, count(*)::BIGINT AS journeys,
+               count(*) FILTER (WHERE converted)::BIGINT AS converting,
+               coalesce(sum(n_conv), 0)::BIGINT AS conversions,
+               count(*) FILTER (WHERE NOT converted)::BIGINT AS nulls,
+               coalesce(sum(rev), 0)::DOUBLE AS revenue
+        FROM _journey_j WHERE len(path) > 0 GROUP BY path"""
+    )
+    tables.period = vocab.period
+    tables.events = vocab.events
+    _facts(tables)
+    return tables
+
+
+def _events_view(con: Any, cols: dict[str, str | None], file: Any) -> None:
+    """``_journey_events``: the source's columns under fixed names, times in UTC."""
     ts_col = cols["timestamp"] or "timestamp"
     rev_col = cols.get("revenue")
     rev_sql = finite_number(quote_ident(rev_col)) if rev_col else "CAST(NULL AS DOUBLE)"
@@ -193,11 +232,33 @@ def build_journeys(
         FROM {SOURCE}"""
     )
     _check_timestamps(con, ts_col, cols["_timestamp_type"] or "VARCHAR", file)
-    warnings: list[str] = []
 
-    # The vocabulary: distinct (event_type, channel) with counts. Every classification
-    # (touch / conversion / stage, channel names and filters) is decided on this small
-    # table in Python, then pushed back into SQL as literal lists.
+
+@dataclass
+class _Vocabulary:
+    """What the distinct (event_type, channel) pairs of the usable events say.
+
+    Attributes:
+        events: Rows with a customer and a timestamp.
+        period: (first, last) event time.
+        et_raw: Normalised event type -> its raw spellings.
+        stage_counts: Stage type (neither touch nor conversion) -> events.
+        touch_channels: Stripped channel name of touches -> its raw spellings.
+    """
+
+    events: int
+    period: tuple[Any, Any]
+    et_raw: dict[str, list[str]] = field(default_factory=dict)
+    stage_counts: dict[str, int] = field(default_factory=dict)
+    touch_channels: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _read_vocabulary(con: Any, warnings: list[str]) -> _Vocabulary:
+    """Classify the events by their distinct (event_type, channel) pairs.
+
+    Every classification (touch / conversion / stage, channel names and filters) is
+    decided on this small table in Python, then pushed back into SQL as literal lists.
+    """
     vocab = con.execute(
         "SELECT et, ch, count(*) FILTER (WHERE cid IS NOT NULL) AS n, "
         "count(ts) FILTER (WHERE cid IS NOT NULL) AS n_ts, "
@@ -213,10 +274,8 @@ def build_journeys(
         warnings.append(f"{no_cid:,} event(s) without a customer_id were ignored")
     if no_ts:
         warnings.append(f"{no_ts:,} event(s) without a timestamp were ignored")
-    et_raw: dict[str, list[str]] = {}
-    stage_counts: dict[str, int] = {}
+    out = _Vocabulary(events=sum(int(r[3]) for r in vocab), period=period)
     no_type = 0
-    touch_channels: dict[str, set[str]] = {}  # stripped channel -> raw spellings
     no_channel = 0
     for et, ch, _n, n_ts, *_ in vocab:
         if not n_ts:
@@ -225,23 +284,28 @@ def build_journeys(
         if not norm:
             no_type += int(n_ts)
             continue
-        et_raw.setdefault(norm, [])
-        if et not in et_raw[norm]:
-            et_raw[norm].append(et)
+        out.et_raw.setdefault(norm, [])
+        if et not in out.et_raw[norm]:
+            out.et_raw[norm].append(et)
         if norm == TOUCH:
             name = (ch or "").strip()
             if not name:
                 no_channel += int(n_ts)
             else:
-                touch_channels.setdefault(name, set()).add(ch)
+                out.touch_channels.setdefault(name, set()).add(ch)
         elif norm != CONVERSION:
-            stage_counts[norm] = stage_counts.get(norm, 0) + int(n_ts)
+            out.stage_counts[norm] = out.stage_counts.get(norm, 0) + int(n_ts)
     if no_type:
         warnings.append(f"{no_type:,} event(s) with an empty event_type were ignored")
     if no_channel:
         warnings.append(f"{no_channel:,} touch(es) with an empty channel were ignored")
+    return out
 
-    mapping, channels = _channel_mapping(sorted(touch_channels), spec, warnings)
+
+def _stage_flags(
+    spec: JourneySpec, stage_counts: dict[str, int], warnings: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """Stage types by falling count, and the stages flagged per journey -> flag column."""
     stage_types = sorted(stage_counts, key=lambda s: (-stage_counts[s], s))
     if spec.funnel_stages is not None:
         wanted = [s.lower() for s in spec.funnel_stages if s.lower() != CONVERSION]
@@ -260,42 +324,42 @@ def build_journeys(
                 f"{MAX_STAGE_TYPES} most frequent (set funnel_stages to choose)"
             )
         flagged = stage_types[:MAX_STAGE_TYPES]
-    stage_flags = {s: f"s{i}" for i, s in enumerate(flagged)}
+    return stage_types, {s: f"s{i}" for i, s in enumerate(flagged)}
 
-    tables = JourneyTables(
-        con=con,
-        channels=channels,
-        stage_types=[s for s in stage_types if s in stage_flags],
-        stage_flags=stage_flags,
-        has_revenue=rev_col is not None,
-        warnings=warnings,
-    )
-    conv_in = _in_list(et_raw.get(CONVERSION, []))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _journey_conv AS
-            SELECT cid, ts, count(*)::BIGINT AS n, coalesce(sum(rev), 0)::DOUBLE AS rev
-            FROM _journey_events WHERE et IN {conv_in} AND ts IS NOT NULL AND cid IS NOT NULL
-            GROUP BY cid, ts"""
-    )
+
+def _channel_dictionary(
+    con: Any, vocab: _Vocabulary, mapping: dict[str, str | None], channels: list[str]
+) -> None:
+    """``_journey_dict``: raw (event_type, channel) of touches -> analysed channel id."""
     con.execute("CREATE OR REPLACE TEMP TABLE _journey_dict (et VARCHAR, ch VARCHAR, id INTEGER)")
     ids = {name: i + 1 for i, name in enumerate(channels)}
     rows = []
-    for name, raws in touch_channels.items():
+    for name, raws in vocab.touch_channels.items():
         target = mapping.get(name)
         if target is None:
             continue
-        rows += [(et, ch, ids[target]) for ch in sorted(raws) for et in et_raw.get(TOUCH, [])]
+        rows += [(et, ch, ids[target]) for ch in sorted(raws) for et in vocab.et_raw.get(TOUCH, [])]
     if rows:
         con.executemany("INSERT INTO _journey_dict VALUES (?, ?, ?)", rows)
 
+
+def _journey_raw(
+    con: Any,
+    vocab: _Vocabulary,
+    channels: list[str],
+    stage_flags: dict[str, str],
+    conv_in: str,
+) -> tuple[int, int]:
+    """``_journey_raw``, one row per journey; returns the touches' packing (radix, start)."""
     flags = "".join(
-        f", bool_or(e.et IN {_in_list(et_raw.get(s, []))}) AS {col}"
+        f", bool_or(e.et IN {_in_list(vocab.et_raw.get(s, []))}) AS {col}"
         for s, col in stage_flags.items()
     )
     # A touch is packed into one BIGINT, (microseconds since the first event) * radix +
     # channel id, so sorting the plain list orders by time then channel: far cheaper
     # than an ordered list aggregate per journey. Data spanning too long for the packing
     # (centuries at 10^4 channels) falls back to the ordered aggregate.
+    period = vocab.period
     radix = 1 << max(1, len(channels)).bit_length()
     start_us = _epoch_us(period[0]) if period[0] is not None else 0
     span_us = _epoch_us(period[1]) - start_us if period[1] is not None else 0
@@ -309,7 +373,6 @@ def build_journeys(
             f"list((epoch_us(e.ts) - {start_us})::HUGEINT * {radix} + d.id ORDER BY e.ts, d.id) "
             "FILTER (WHERE d.id IS NOT NULL)"
         )
-    tables.packing = (radix, start_us)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _journey_raw AS
         SELECT c.ts AS cts,
@@ -324,20 +387,7 @@ def build_journeys(
         WHERE e.ts IS NOT NULL AND e.cid IS NOT NULL AND e.et NOT IN {conv_in}
         GROUP BY e.cid, c.ts"""
     )
-    _journey_view(con, spec, tables.packing)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _journey_paths AS
-        SELECT path, count(*)::BIGINT AS journeys,
-               count(*) FILTER (WHERE converted)::BIGINT AS converting,
-               coalesce(sum(n_conv), 0)::BIGINT AS conversions,
-               count(*) FILTER (WHERE NOT converted)::BIGINT AS nulls,
-               coalesce(sum(rev), 0)::DOUBLE AS revenue
-        FROM _journey_j WHERE len(path) > 0 GROUP BY path"""
-    )
-    tables.period = period
-    tables.events = sum(int(r[3]) for r in vocab)
-    _facts(tables)
-    return tables
+    return radix, start_us
 
 
 def _channel_mapping(

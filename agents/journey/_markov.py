@@ -158,6 +158,26 @@ def solve_chain(
     zero = np.zeros(n_channels)
     if s.size == 0 or w.sum() <= 0:
         return ChainSolution(order, n_channels, 0, 0, 0.0, 0.0, zero, zero.copy())
+    states, si, di = _index_states(s, d)
+    system, edges = _absorbing(states, si, di, d, w, v)
+    base_x = system.solve(np.ones(states.size, dtype=bool))
+    p, value = float(base_x[0]), float(base_x[1])
+    effects, value_effects = _removal_effects(system, states, order, n_channels, p, value)
+    return ChainSolution(
+        order=order,
+        n_channels=n_channels,
+        states=states.size,
+        edges=edges,
+        conversion_probability=p,
+        value_per_journey=value,
+        removal_effects=effects,
+        value_removal_effects=value_effects,
+    )
+
+
+def _index_states(s: IntArray, d: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """The transient state codes (sorted), and each edge's source and (for edges into a
+    transient state) destination as indices into them."""
     inner = d >= 0
     top = int(max(s.max(), d.max(), START))
     if top <= 4 * s.size + 1_000_000:
@@ -176,7 +196,35 @@ def solve_chain(
         di = np.searchsorted(states, d[inner])
         if np.any(di >= states.size) or np.any(states[np.minimum(di, states.size - 1)] != d[inner]):
             raise ValueError("a transition leads to a state with no outgoing transitions")
+    return states, si, di
+
+
+@dataclass(frozen=True)
+class _Absorbing:
+    """The system ``(I - Q) x = b`` over the transient states (dense or sparse ``I - Q``);
+    ``b``'s columns are the conversion probability and revenue absorbed from each state."""
+
+    matrix: Any
+    b: FloatArray
+    start: int
+
+    def solve(self, keep: npt.NDArray[np.bool_]) -> FloatArray:
+        """``x[start]`` with only the ``keep`` states (the others sent to null)."""
+        idx = np.flatnonzero(keep)
+        if isinstance(self.matrix, np.ndarray):
+            x = np.linalg.solve(self.matrix[np.ix_(idx, idx)], self.b[idx])
+        else:
+            lu = scipy.sparse.linalg.splu(self.matrix[idx][:, idx].tocsc())
+            x = lu.solve(self.b[idx])
+        return np.asarray(x[int(np.searchsorted(idx, self.start))], dtype=np.float64)
+
+
+def _absorbing(
+    states: IntArray, si: IntArray, di: IntArray, d: IntArray, w: FloatArray, v: FloatArray
+) -> tuple[_Absorbing, int]:
+    """The chain's linear system, and its number of distinct edges."""
     n = states.size
+    inner = d >= 0
     out = np.bincount(si, weights=w, minlength=n)
     # Every state is a source (each path ends in an absorbing state), so out > 0; the
     # guard only protects the division.
@@ -193,27 +241,18 @@ def solve_chain(
     if n <= _DENSE_LIMIT:
         q = np.bincount(si[inner] * n + di, weights=prob, minlength=n * n).reshape(n, n)
         edges = int(np.count_nonzero(q)) + terminal_edges
-        dense = np.eye(n) - q
+        return _Absorbing(np.eye(n) - q, b, start), edges
+    q_sparse = scipy.sparse.csr_matrix((prob, (si[inner], di)), shape=(n, n))
+    q_sparse.sum_duplicates()
+    edges = int(q_sparse.nnz) + terminal_edges
+    a = (scipy.sparse.identity(n, format="csr") - q_sparse).tocsr()
+    return _Absorbing(a, b, start), edges
 
-        def solve(keep: npt.NDArray[np.bool_]) -> FloatArray:
-            idx = np.flatnonzero(keep)
-            x = np.linalg.solve(dense[np.ix_(idx, idx)], b[idx])
-            return np.asarray(x[int(np.searchsorted(idx, start))], dtype=np.float64)
 
-    else:
-        q_sparse = scipy.sparse.csr_matrix((prob, (si[inner], di)), shape=(n, n))
-        q_sparse.sum_duplicates()
-        edges = int(q_sparse.nnz) + terminal_edges
-        a = (scipy.sparse.identity(n, format="csr") - q_sparse).tocsr()
-
-        def solve(keep: npt.NDArray[np.bool_]) -> FloatArray:
-            idx = np.flatnonzero(keep)
-            lu = scipy.sparse.linalg.splu(a[idx][:, idx].tocsc())
-            x = lu.solve(b[idx])
-            return np.asarray(x[int(np.searchsorted(idx, start))], dtype=np.float64)
-
-    base_x = solve(np.ones(n, dtype=bool))
-    p, value = float(base_x[0]), float(base_x[1])
+def _removal_effects(
+    system: _Absorbing, states: IntArray, order: int, n_channels: int, p: float, value: float
+) -> tuple[FloatArray, FloatArray]:
+    """Each channel's removal effect on the conversion probability and on revenue."""
     # Digits of each state code are the channels in it; a removal drops every state
     # that contains the channel anywhere in its history window.
     radix = n_channels + 1
@@ -223,19 +262,10 @@ def solve_chain(
     present = np.unique(digits[digits > 0])
     for ch in present:
         keep = ~(digits == ch).any(axis=1)
-        x = solve(keep)
+        x = system.solve(keep)
         effects[ch - 1] = 1.0 - x[0] / p if p > 0 else 0.0
         value_effects[ch - 1] = 1.0 - x[1] / value if value > 0 else 0.0
-    return ChainSolution(
-        order=order,
-        n_channels=n_channels,
-        states=n,
-        edges=edges,
-        conversion_probability=p,
-        value_per_journey=value,
-        removal_effects=effects,
-        value_removal_effects=value_effects,
-    )
+    return effects, value_effects
 
 
 def allocate(total: float, weights: FloatArray) -> FloatArray:

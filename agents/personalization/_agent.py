@@ -1,69 +1,45 @@
 """The personalization agent: segments, next-best-action, evaluation, messages, audiences."""
 
-# ruff: noqa: N806  (X, W, P: matrix names as in the maths they implement)
-
 from __future__ import annotations
 
-import time
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
-from agents.personalization._bandit import (
-    decide,
-    estimate_propensities,
-    fit_reward_model,
-    importance_weights,
-)
-from agents.personalization._features import (
-    Rfm,
-    encode_features,
-    rfm_features,
-    select_feature_columns,
-)
-from agents.personalization._messages import build_messages
-from agents.personalization._messages import slug as _slug
 from agents.personalization._models import (
     PersonalizationPlan,
     PersonalizationSpec,
-    PolicySummary,
 )
-from agents.personalization._privacy import (
-    fairness_report,
-    load_fairness_groups,
-    suppress,
+from agents.personalization._run_steps import (
+    allowed_actions,
+    assign,
+    audiences,
+    evaluate_and_fit,
+    fairness,
+    features,
+    learning,
+    messages_for,
+    policy_summary,
+    privacy,
+    segment_table,
+    write_tables,
 )
 from agents.personalization._steps import (
     _action_table,
     _catalogue,
-    _channel_allowed,
     _check_customers,
-    _contact_cap,
-    _customer_ids,
-    _design,
-    _evaluate,
     _insights,
-    _load_log,
-    _pairs,
-    _rfm_names,
     _segment,
-    _segment_table,
     _target_mask,
-    _write_assignments,
-    _write_segments,
-    _write_suppression,
-    seg_attributes,
 )
 from conductor import (
     Agent,
-    Audience,
     Copy,
     DataNeed,
     Derived,
     Inputs,
     PlanContext,
     RunContext,
-    SpecError,
     Violation,
     apply_fixes,
 )
@@ -89,8 +65,6 @@ _KPI_REWARD = {
     "churn_rate": "retention",
     "reach": "engagement",
 }
-
-_RESERVED = ("customer_id", "consent_marketing", "propensity")
 
 
 class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
@@ -174,256 +148,47 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
         warnings: list[str] = []
         catalogue = _catalogue(spec, ctx.step)
         action_ids = [a.id for a in catalogue]
-        allowed = np.array([_channel_allowed(a.channel, spec) for a in catalogue])
-        if not allowed.any():
-            raise SpecError(
-                "no action in the catalogue is on a channel this step may use",
-                step=ctx.step,
-                field="channels",
-                code="personalization.no-allowed-action",
-                hint=f"catalogue channels: {sorted({a.channel for a in catalogue})}; "
-                f"allowed: {spec.channels}, excluded: {spec.excluded_channels}",
-            )
+        allowed = allowed_actions(catalogue, spec, ctx.step)
         cat = inputs.catalog
         con = inputs.db()
         cust_cols = cat.columns("customers")
         n = _check_customers(con, cust_cols)
         ctx.progress("privacy", 1, 7)
-
-        rules = getattr(ctx.brand, "audience", None) if ctx.brand is not None else None
-        sensitive = list(getattr(rules, "sensitive_attributes", None) or []) if rules else []
-        exp_cols = cat.columns("exposures")
-        extra = _contact_cap(con, exp_cols, rules)
-        supp = suppress(
-            con,
-            cust_cols,
-            rules,
-            extra,
-            missing_column=spec.missing_exclusion_column,
-            warnings=warnings,
-        )
-        if rules is not None and getattr(rules, "min_age", None) and supp.min_age_enforced is None:
-            warnings.append(
-                "the brand sets a minimum age but the customers table has no `age` column: "
-                "age could not be checked"
-            )
+        priv = privacy(con, cat, cust_cols, spec, ctx.brand, warnings)
+        supp = priv.supp
 
         ctx.progress("features", 2, 7)
-        chosen, dropped = select_feature_columns(
-            cust_cols,
-            requested=spec.features,
-            sensitive=sensitive,
-            reserved=_RESERVED,
-            measured_only=spec.fairness_groups,
-            step=ctx.step,
-        )
-        if spec.exclude_features:
-            excluded = {c.lower() for c in spec.exclude_features}
-            for col in [c for c in chosen if c.lower() in excluded]:
-                chosen.remove(col)
-                dropped[col] = "excluded (`exclude_features`)"
-        enc = encode_features(con, cust_cols, chosen, n)
-        dropped.update(enc.dropped)
-        rfm: Rfm | None = None
-        if cat.has("events"):
-            rfm = rfm_features(con, cat.columns("events"), spec.as_of)
-        else:
-            warnings.append("no `events` source: segments and features use customer columns only")
-        X = _design(enc, rfm)
-        feature_names = ["intercept", *enc.names, *(_rfm_names(rfm))]
-        attributes = sorted({*enc.sources, *(_rfm_names(rfm))})
-
+        feats = features(con, cat, cust_cols, spec, priv.sensitive, n, ctx.step, warnings)
         ctx.progress("segments", 3, 7)
-        seg = _segment(spec, enc, rfm, n, rng)
+        seg = _segment(spec, feats.enc, feats.rfm, n, rng)
         target = _target_mask(spec, seg, ctx.step, warnings)
 
         ctx.progress("learning", 4, 7)
-        log = _load_log(con, exp_cols, action_ids, spec, warnings)
-        n_log = log.idx.size
-        X_log = X[log.idx]
-        if log.propensity is not None:
-            prop_source: Literal["logged", "estimated"] = "logged"
-            logging_p = log.propensity
-        else:
-            prop_source = "estimated"
-            logging_p = estimate_propensities(X_log, log.action, len(catalogue))
-            warnings.append(
-                "the exposures log has no propensity column: logging propensities were "
-                "estimated (multinomial logit), so the evaluation is less certain"
-            )
-        weights = importance_weights(log.propensity, n_log, spec.max_weight)
-        kind = spec.model
-        if kind == "auto":
-            kind = "logistic" if np.isin(log.reward, (0.0, 1.0)).all() else "linear"
-        elif kind == "logistic" and not np.isin(log.reward, (0.0, 1.0)).all():
-            raise SpecError(
-                "model 'logistic' needs 0/1 rewards, but the log has other values",
-                step=ctx.step,
-                field="model",
-                code="personalization.bad-reward",
-                hint="use model: linear (or auto) for revenue-like rewards",
-            )
-        counts = np.bincount(log.action, minlength=len(catalogue))
-        for a in np.flatnonzero(allowed & (counts == 0)):
-            warnings.append(
-                f"action {action_ids[a]!r} never appears in the exposures log, so its effect "
-                "cannot be learned; it is not assigned (send it to a random test group first)"
-            )
-
+        lrn = learning(con, priv.exp_cols, feats.X, catalogue, allowed, spec, ctx.step, warnings)
         ctx.progress("evaluating", 5, 7)
-        evaluation = _evaluate(
-            spec, X, supp.eligible & target, X_log, log, logging_p, weights, allowed, kind, rng
-        )
-        model = fit_reward_model(
-            X_log,
-            log.action,
-            log.reward,
-            weights,
-            len(catalogue),
-            kind=kind,
-            prior_precision=spec.prior_precision,
+        evaluation, model = evaluate_and_fit(
+            spec, feats.X, supp.eligible & target, lrn, allowed, rng
         )
 
         ctx.progress("assigning", 6, 7)
-        rows = np.flatnonzero(supp.eligible & target)
-        if rows.size == 0:
-            warnings.append(
-                "nobody may be contacted: every customer is suppressed or out of audience"
-            )
-        start = time.perf_counter()
-        dec = decide(
-            model,
-            X[rows].astype(np.float32),
-            allowed=allowed,
-            exploration=spec.exploration,
-            samples=spec.thompson_samples,
-            rng=rng,
-        )
-        elapsed = time.perf_counter() - start
-        ctx.log.info(
-            "personalization.scored",
-            customers=int(rows.size),
-            decisions_per_second=round(rows.size / elapsed) if elapsed > 0 else None,
-        )
-        usable = allowed & model.trained
-        mean_pred = dec.expected.mean(axis=0) if rows.size else np.zeros(len(catalogue))
-        best = int(np.flatnonzero(usable)[np.argmax(mean_pred[usable])])
-        control_rows = rng.random(rows.size) < spec.control_share
-        treated_rows = ~control_rows
-
-        action_full = np.full(n, -1, dtype=np.int64)
-        policy_full = np.full(n, -1, dtype=np.int64)
-        expected_full = np.full(n, np.nan)
-        policy_full[rows] = dec.action
-        action_full[rows[treated_rows]] = dec.action[treated_rows]
-        chosen_exp = dec.expected[np.arange(rows.size), dec.action].astype(np.float64)
-        best_exp = dec.expected[:, best].astype(np.float64)
-        expected_full[rows] = chosen_exp
-        treated = action_full >= 0
-
+        asg = assign(model, feats.X, supp.eligible & target, allowed, spec, n, rng, ctx, warnings)
         ctx.progress("messages", 7, 7)
-        cust_ids = _customer_ids(con)
-        group = np.full(n, "suppressed", dtype=object)
-        group[supp.eligible & ~target] = "out_of_audience"
-        group[rows] = np.where(control_rows, "control", np.where(dec.explored, "explore", "policy"))
-        _write_assignments(
-            ctx.out_dir / "assignments.parquet",
-            cust_ids,
-            seg,
-            group,
-            rows,
-            dec,
-            control_rows,
-            chosen_exp,
-            best_exp,
-            catalogue,
-        )
-        _write_suppression(ctx.out_dir / "suppression.parquet", cust_ids, supp)
-        _write_segments(ctx.out_dir / "segments.parquet", cust_ids, seg, rfm)
+        write_tables(ctx.out_dir, con, seg, supp, target, asg, feats.rfm, catalogue, n)
+        fair = fairness(con, cust_cols, spec, supp, asg, action_ids, warnings)
 
-        groups, missing = load_fairness_groups(con, cust_cols, spec.fairness_groups)
-        fair = fairness_report(
-            groups,
-            supp.eligible,
-            treated,
-            np.maximum(action_full, 0),
-            np.nan_to_num(expected_full),
-            action_ids,
-            spec.fairness_threshold,
-            missing,
-        )
-        for g in missing:
-            warnings.append(f"fairness group {g!r} is not a column of the customers table")
-        for g in fair.flagged:
-            warnings.append(
-                f"action rates differ by {fair.gaps[g]:.0%} across {g!r} "
-                f"(threshold {fair.threshold:.0%})"
-            )
-
-        sends = np.array([a.sends for a in catalogue])
-        contacted = treated & sends[np.maximum(action_full, 0)]
-        segments = _segment_table(
-            seg, supp.eligible, treated, contacted, action_full, expected_full, action_ids
-        )
-        pairs = _pairs(seg, treated, action_full, catalogue)
-        messages, index, msg_warn = build_messages(
-            pairs,
-            brand=ctx.brand,
-            llm=ctx.llm,
-            variants=spec.message_variants,
-            llm_pairs=spec.llm_pairs,
-            step=ctx.step,
-        )
-        warnings.extend(msg_warn)
-        audiences = [
-            Audience(
-                id=f"audience/{_slug(s.name)}",
-                definition=f"{s.name}: {s.definition}"
-                + (f" (goal audience: {spec.audience})" if spec.audience else ""),
-                size=s.contacted,
-                attributes_used=sorted({*attributes, *seg_attributes(seg, rfm, enc)}),
-                consent_checked=True,
-                min_age=supp.min_age_enforced,
-                contacts_per_week=spec.sends_per_week,
-                fairness_gap=fair.max_gap,
-            )
-            for s in segments
-            if s.contacted > 0
-        ]
-        n_treated = int(treated.sum())
-        policy = PolicySummary(
-            model=kind,
-            features=feature_names,
-            attributes_used=attributes,
-            dropped_attributes=sorted(f"{c} ({r})" for c, r in dropped.items()),
-            log_rows=n_log,
-            propensities=prop_source,
-            exploration=spec.exploration,
-            control_share=spec.control_share,
-            thompson_samples=spec.thompson_samples,
-            customers=n,
-            eligible=int(supp.eligible.sum()),
-            treated=n_treated,
-            control=int(control_rows.sum()),
-            out_of_audience=int((supp.eligible & ~target).sum()),
-            suppressed=int((~supp.eligible).sum()),
-            expected_reward=float(chosen_exp[treated_rows].mean()) if n_treated else 0.0,
-            best_single_action=action_ids[best],
-            best_single_expected_reward=float(best_exp[treated_rows].mean()) if n_treated else 0.0,
-            uplift=float((chosen_exp - best_exp)[treated_rows].mean()) if n_treated else 0.0,
-        )
-        actions = _action_table(catalogue, log, counts, action_full, allowed, model)
-        insights = _insights(spec, policy, evaluation, supp, fair, n)
+        segments = segment_table(seg, supp, asg, catalogue)
+        messages, index = messages_for(spec, ctx, seg, asg, catalogue, warnings)
+        policy = policy_summary(spec, feats, lrn, supp, target, asg, action_ids, n)
         return PersonalizationPlan(
             segments=segments,
-            actions=actions,
+            actions=_action_table(catalogue, lrn.log, lrn.counts, asg.action_full, allowed, model),
             policy=policy,
             evaluation=evaluation,
             fairness=fair,
             messages=messages,
             message_index=index,
-            audiences=audiences,
-            insights=insights,
+            audiences=audiences(spec, segments, seg, feats, supp, fair),
+            insights=_insights(spec, policy, evaluation, supp, fair, n),
             assignments_path=str(ctx.out_dir / "assignments.parquet"),
             suppression_path=str(ctx.out_dir / "suppression.parquet"),
             segments_path=str(ctx.out_dir / "segments.parquet"),

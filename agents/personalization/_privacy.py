@@ -100,6 +100,67 @@ def suppress(
         DataError: when the consent column is missing or a brand exclusion names a
             column the customers table lacks.
     """
+    rules = _suppression_rules(columns, audience_rules, missing_column, warnings)
+    sql = ", ".join(f"({s}) AS r{i}" for i, s in enumerate(rules.selects))
+    try:
+        data = con.execute(
+            f"SELECT {sql} FROM customers ORDER BY customer_id::VARCHAR", rules.params
+        ).fetchnumpy()
+    except duckdb.Error as exc:
+        raise DataError(
+            f"a brand audience rule cannot be applied to the data: {str(exc).splitlines()[0]}",
+            source="customers",
+            code="personalization.bad-exclusion",
+            hint="check the value types in the brand's audience exclusions match the columns",
+        ) from None
+    n = len(data["r0"])
+    out = Suppression(
+        eligible=np.ones(n, dtype=bool),
+        reason=np.full(n, "", dtype=object),
+        reasons=np.full(n, "", dtype=object),
+        counts={},
+        min_age_enforced=rules.min_age_enforced,
+        attributes=rules.attributes,
+    )
+    for i in range(len(rules.selects)):
+        col = data[f"r{i}"]
+        null = np.ma.getmaskarray(col)
+        passed: BoolArray = np.ma.filled(np.ma.asarray(col, dtype=bool), False)
+        _mark(out, null, rules.unknown[i])
+        _mark(out, ~null & ~passed, rules.labels[i])
+    for text, mask in extra:
+        _mark(out, mask, text)
+    return out
+
+
+@dataclass
+class _Rules:
+    """The suppression rules as SQL: each select is true for the customers who pass.
+
+    Attributes:
+        selects: One boolean SQL expression per rule (NULL when it cannot be decided).
+        params: Bound parameters of the selects, in order.
+        labels: Per rule: the reason when it fails.
+        unknown: Per rule: the reason when it cannot be decided.
+        attributes: Customer columns the rules read.
+        min_age_enforced: The minimum age checked, when there is an age column.
+    """
+
+    selects: list[str]
+    params: list[Any]
+    labels: list[str]
+    unknown: list[str]
+    attributes: list[str]
+    min_age_enforced: int | None = None
+
+
+def _suppression_rules(
+    columns: dict[str, str],
+    audience_rules: Any,
+    missing_column: str,
+    warnings: list[str] | None,
+) -> _Rules:
+    """Consent first, then the brand's minimum age and exclusions."""
     lower = {c.lower(): c for c in columns}
     if "consent_marketing" not in lower:
         raise DataError(
@@ -111,23 +172,24 @@ def suppress(
             "given an action",
         )
     consent = quote_ident(lower["consent_marketing"])
-    selects = [
-        f"CASE WHEN {consent} IS NULL THEN NULL ELSE lower(trim({consent}::VARCHAR)) IN {_TRUE} END"
-    ]
-    params: list[Any] = []
-    labels = ["no marketing consent"]
-    unknown = ["marketing consent unknown"]
-    attributes = [lower["consent_marketing"]]
+    rules = _Rules(
+        selects=[
+            f"CASE WHEN {consent} IS NULL THEN NULL ELSE lower(trim({consent}::VARCHAR)) IN {_TRUE} END"
+        ],
+        params=[],
+        labels=["no marketing consent"],
+        unknown=["marketing consent unknown"],
+        attributes=[lower["consent_marketing"]],
+    )
     min_age = getattr(audience_rules, "min_age", None) if audience_rules is not None else None
-    min_age_enforced: int | None = None
     if min_age is not None and "age" in lower:
         age = quote_ident(lower["age"])
-        selects.append(f"{finite_number(age)} >= ?")
-        params.append(float(min_age))
-        labels.append(f"under minimum age {min_age}")
-        unknown.append(f"age unknown (minimum age {min_age})")
-        attributes.append(lower["age"])
-        min_age_enforced = int(min_age)
+        rules.selects.append(f"{finite_number(age)} >= ?")
+        rules.params.append(float(min_age))
+        rules.labels.append(f"under minimum age {min_age}")
+        rules.unknown.append(f"age unknown (minimum age {min_age})")
+        rules.attributes.append(lower["age"])
+        rules.min_age_enforced = int(min_age)
     exclusions = []
     if audience_rules is not None:
         exclusions = list(getattr(audience_rules, "exclusions", None) or [])
@@ -152,48 +214,24 @@ def suppress(
             )
         expr, p = _rule_sql(ex.op, quote_ident(col), ex.value)
         # The rule says who is excluded; the select says who passes.
-        selects.append(f"NOT ({expr})")
-        params.extend(p)
-        labels.append(f"{ex.name}: {ex.reason}")
-        unknown.append(f"{ex.name}: {ex.column} unknown")
-        attributes.append(col)
-    sql = ", ".join(f"({s}) AS r{i}" for i, s in enumerate(selects))
-    try:
-        data = con.execute(
-            f"SELECT {sql} FROM customers ORDER BY customer_id::VARCHAR", params
-        ).fetchnumpy()
-    except duckdb.Error as exc:
-        raise DataError(
-            f"a brand audience rule cannot be applied to the data: {str(exc).splitlines()[0]}",
-            source="customers",
-            code="personalization.bad-exclusion",
-            hint="check the value types in the brand's audience exclusions match the columns",
-        ) from None
-    n = len(data["r0"])
-    eligible = np.ones(n, dtype=bool)
-    reason = np.full(n, "", dtype=object)
-    reasons = np.full(n, "", dtype=object)
-    counts: dict[str, int] = {}
+        rules.selects.append(f"NOT ({expr})")
+        rules.params.extend(p)
+        rules.labels.append(f"{ex.name}: {ex.reason}")
+        rules.unknown.append(f"{ex.name}: {ex.column} unknown")
+        rules.attributes.append(col)
+    return rules
 
-    def mark(mask: BoolArray, text: str) -> None:
-        if not mask.any():
-            return
-        counts[text] = int(mask.sum())
-        first = mask & eligible
-        reason[first] = text
-        sep = np.where(reasons[mask] == "", "", "; ").astype(object)
-        reasons[mask] = reasons[mask] + sep + text
-        eligible[mask] = False
 
-    for i in range(len(selects)):
-        col = data[f"r{i}"]
-        null = np.ma.getmaskarray(col)
-        passed: BoolArray = np.ma.filled(np.ma.asarray(col, dtype=bool), False)
-        mark(null, unknown[i])
-        mark(~null & ~passed, labels[i])
-    for text, mask in extra:
-        mark(mask, text)
-    return Suppression(eligible, reason, reasons, counts, min_age_enforced, attributes)
+def _mark(s: Suppression, mask: BoolArray, text: str) -> None:
+    """Suppress ``mask`` for ``text`` (the first reason a customer gets is kept apart)."""
+    if not mask.any():
+        return
+    s.counts[text] = int(mask.sum())
+    first = mask & s.eligible
+    s.reason[first] = text
+    sep = np.where(s.reasons[mask] == "", "", "; ").astype(object)
+    s.reasons[mask] = s.reasons[mask] + sep + text
+    s.eligible[mask] = False
 
 
 def load_fairness_groups(
