@@ -9,6 +9,7 @@ is installed; :func:`finish_run` prints how the run ended and exits with its cod
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import typer
@@ -30,10 +31,18 @@ class ConsoleObserver:
         self.quiet = quiet
         self.progress: Progress | None = None
         self.tasks: dict[str, TaskID] = {}
+        # Independent steps run in parallel threads: one step closing the last bar (and
+        # stopping the display) while another adds or updates its own raced into a
+        # KeyError inside rich. One event at a time.
+        self._lock = threading.Lock()
 
     def event(self, kind: str, step: str | None, **d: Any) -> None:
         if self.quiet:
             return
+        with self._lock:
+            self._event(kind, step, d)
+
+    def _event(self, kind: str, step: str | None, d: dict[str, Any]) -> None:
         c = self.console
         if kind == "progress" and step:
             self._bar(step, d)
@@ -97,9 +106,10 @@ class ConsoleObserver:
                 self.progress = None
 
     def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        with self._lock:
+            if self.progress is not None:
+                self.progress.stop()
+                self.progress = None
 
 
 def console_runner(quiet: bool = False) -> tuple[Any, ConsoleObserver]:
