@@ -21,7 +21,7 @@ def test_parallel_steps_closing_and_updating_bars_never_crash() -> None:
             for i in range(400):
                 obs.event("progress", name, desc="fitting", done=i, total=400)
                 obs.event("ran", name, seconds=0.0, summary="ok")
-        except BaseException as exc:  # noqa: BLE001 - the test reports whatever escaped
+        except BaseException as exc:  # the test reports whatever escaped the printer
             errors.append(exc)
 
     threads = [threading.Thread(target=step, args=(n,)) for n in ("budget", "offers")]
