@@ -70,9 +70,17 @@ class _ContextBase:
         return rows
 
     def artifacts(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(step, artifact) of one kind: those in the output's fields, then those only the
+        agent's ``artifacts()`` listed (kept in result.json beside the output)."""
         for sid, st in self.steps.items():
+            seen: set[str] = set()
             for art in _walk_artifacts(st.get("output")):
+                seen.add(f"{art.get('kind')}/{art.get('id')}")
                 if art.get("kind") == kind:
+                    yield sid, art
+            for art in _l(st.get("artifacts")):
+                art = _d(art)
+                if art.get("kind") == kind and f"{kind}/{art.get('id')}" not in seen:
                     yield sid, art
 
     def step_summaries(self) -> dict[str, str]:

@@ -45,6 +45,7 @@ def build_result(
             "approval": state.get("approvals", {}).get(sid),
             "error": state.get("errors", {}).get(sid),
             "output": state.get("outputs", {}).get(sid),
+            "artifacts": _artifacts(pl["agent"], state.get("outputs", {}).get(sid)),
         }
     calls = state.get("llm_calls", [])
     return {
@@ -59,6 +60,27 @@ def build_result(
         "error": dict(error) if error else None,
         "llm": llm_usage(calls),
     }
+
+
+def _artifacts(agent: str, output: Any) -> list[dict[str, Any]] | None:
+    """What the step's output shows the world (``AgentOutput.artifacts()``), as JSON.
+
+    The report finds most artifacts in the output's fields, but an agent may build them
+    (a plugin's ``Insight`` from a count, say): without this list they were lost. None
+    when there is no output, or its agent is not installed here to say.
+    """
+    if not isinstance(output, Mapping):
+        return None
+    from pydantic import ValidationError
+
+    from conductor.agents import get_agent
+    from conductor.errors import ConductorError
+
+    try:
+        typed = get_agent(agent).output_type.model_validate(output)
+        return [a.model_dump(mode="json") for a in typed.artifacts()]
+    except (ConductorError, ValidationError, TypeError, ValueError):
+        return None
 
 
 def llm_usage(calls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
