@@ -72,8 +72,27 @@ def check_agent(
     Returns:
         The output of the run, when one was made.
     """
-    problems: list[str] = []
     name = getattr(agent_cls, "name", "")
+    spec_type, out_type = _check_declaration(agent_cls, name)
+    goal = goal or sample_goal()
+    agent = agent_cls()
+    agent.check_goal(goal, "check")
+    spec = _check_plan(agent, name, spec_type, goal, dict(params or {}), brand)
+    required = [s for s, need in agent_cls.data.items() if need.required]
+    if not run or any(s not in (data or {}) for s in required):
+        return None
+    tmp = Path(out_dir or tempfile.mkdtemp(prefix="conductor-check-"))
+    first = _run_once(agent, name, out_type, spec, goal, data, upstream, brand, tmp / "run0")
+    second = _run_once(agent, name, out_type, spec, goal, data, upstream, brand, tmp / "run1")
+    _check_outputs(name, out_type, first, second)
+    return first
+
+
+def _check_declaration(
+    agent_cls: type[Agent[Any, Any]], name: str
+) -> tuple[type[TaskSpec], type[AgentOutput]]:
+    """The static clauses: name, description, spec and output types, fields, needs."""
+    problems: list[str] = []
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name or ""):
         problems.append(f"name {name!r} must be snake_case")
     if not (agent_cls.description or "").strip():
@@ -87,60 +106,88 @@ def check_agent(
     if spec_type.model_config.get("extra") != "forbid" or not spec_type.model_config.get("frozen"):
         problems.append("spec_type must be frozen with extra='forbid' (inherit TaskSpec's config)")
     for model in (spec_type, out_type):
-        missing = _undocumented(model)
-        if missing:
-            problems.append(f"{model.__name__} fields without description: {', '.join(missing)}")
-        try:
-            model.model_json_schema()
-        except Exception as exc:
-            problems.append(f"{model.__name__} has no JSON schema: {exc}")
+        problems.extend(_model_problems(model))
     for slot, typ in agent_cls.needs.items():
         if not (isinstance(typ, type) and issubclass(typ, AgentOutput)):
             problems.append(f"needs[{slot!r}] must be an AgentOutput subclass")
     if problems:
         raise ConformanceError(f"{name}: " + "; ".join(problems))
+    return spec_type, out_type
 
-    goal = goal or sample_goal()
-    agent = agent_cls()
+
+def _model_problems(model: type[BaseModel]) -> list[str]:
+    """A spec or output model documents every field and has a JSON schema."""
+    problems: list[str] = []
+    missing = _undocumented(model)
+    if missing:
+        problems.append(f"{model.__name__} fields without description: {', '.join(missing)}")
+    try:
+        model.model_json_schema()
+    except Exception as exc:
+        problems.append(f"{model.__name__} has no JSON schema: {exc}")
+    return problems
+
+
+def _check_plan(
+    agent: Agent[Any, Any],
+    name: str,
+    spec_type: type[TaskSpec],
+    goal: BusinessGoal,
+    params: dict[str, Any],
+    brand: Any,
+) -> TaskSpec:
+    """The planning clause: ``plan()`` returns the spec type, the same spec twice."""
 
     def plan_once() -> TaskSpec:
         ctx = PlanContext(
-            step="check", goal=goal, params=dict(params or {}), spec_type=spec_type, brand=brand
+            step="check", goal=goal, params=dict(params), spec_type=spec_type, brand=brand
         )
         spec = agent.plan(ctx)
         if not isinstance(spec, spec_type):
             raise ConformanceError(f"{name}: plan() returned {type(spec).__name__}")
         return spec
 
-    agent.check_goal(goal, "check")
     spec = plan_once()
     if spec_hash(spec) != spec_hash(plan_once()):
         raise ConformanceError(f"{name}: plan() is not deterministic")
-    required = [s for s, need in agent_cls.data.items() if need.required]
-    if not run or any(s not in (data or {}) for s in required):
-        return None
+    return spec
 
-    tmp = Path(out_dir or tempfile.mkdtemp(prefix="conductor-check-"))
-    outputs: list[AgentOutput] = []
-    for attempt in range(2):
-        catalog = DataCatalog({k: DataSource(path=Path(v)) for k, v in (data or {}).items()})
-        try:
-            ctx = RunContext(
-                run_id="check",
-                step="check",
-                agent=name,
-                goal=goal,
-                out_dir=tmp / f"run{attempt}",
-                brand=brand,
-            )
-            ctx.out_dir.mkdir(parents=True, exist_ok=True)
-            out = agent.run(spec, Inputs(upstream=dict(upstream or {}), catalog=catalog), ctx)
-        finally:
-            catalog.close()
-        if not isinstance(out, out_type):
-            raise ConformanceError(f"{name}: run() returned {type(out).__name__}")
-        outputs.append(out)
-    first, second = outputs
+
+def _run_once(
+    agent: Agent[Any, Any],
+    name: str,
+    out_type: type[AgentOutput],
+    spec: TaskSpec,
+    goal: BusinessGoal,
+    data: Mapping[str, str | Path] | None,
+    upstream: Mapping[str, AgentOutput] | None,
+    brand: Any,
+    out_dir: Path,
+) -> AgentOutput:
+    """One run into ``out_dir`` on fresh data; it must return the output type."""
+    catalog = DataCatalog({k: DataSource(path=Path(v)) for k, v in (data or {}).items()})
+    try:
+        ctx = RunContext(
+            run_id="check",
+            step="check",
+            agent=name,
+            goal=goal,
+            out_dir=out_dir,
+            brand=brand,
+        )
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        out = agent.run(spec, Inputs(upstream=dict(upstream or {}), catalog=catalog), ctx)
+    finally:
+        catalog.close()
+    if not isinstance(out, out_type):
+        raise ConformanceError(f"{name}: run() returned {type(out).__name__}")
+    return out
+
+
+def _check_outputs(
+    name: str, out_type: type[AgentOutput], first: AgentOutput, second: AgentOutput
+) -> None:
+    """The output clauses: JSON round-trip, deterministic runs, unique artifact ids."""
     js = first.model_dump(mode="json")
     if out_type.model_validate(js).model_dump(mode="json") != js:
         raise ConformanceError(f"{name}: output does not round-trip through JSON")
@@ -151,7 +198,6 @@ def check_agent(
         raise ConformanceError(f"{name}: artifact ids are not unique: {ids}")
     if any(not i for i in ids):
         raise ConformanceError(f"{name}: every artifact needs an id")
-    return first
 
 
 def _strip_paths(value: Any) -> Any:

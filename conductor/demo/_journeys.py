@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -84,15 +85,34 @@ def _removal_effects(full: FloatArray) -> tuple[float, FloatArray]:
     return base, effects
 
 
+@dataclass(frozen=True)
+class _Touches:
+    """Every simulated touch, sorted by customer, journey and step."""
+
+    cust: IntArray  # the customer's row
+    ch: IntArray  # the channel's index in CHANNELS
+    same_journey_next: BoolArray  # the next touch belongs to the same journey
+    is_last: BoolArray  # the journey's last touch
+    converting_last: BoolArray  # the last touch of a journey that converts
+
+
 def _journeys(
     rng: np.random.Generator, n_customers: int, aov: npt.NDArray[np.generic], today: dt.date
 ) -> tuple[JourneyTruth, dict[str, npt.NDArray[np.generic]]]:
-    n_ch = len(CHANNELS)
+    # The steps draw from ``rng`` in this order; any change changes the demo's data.
+    touches, n_journeys = _walk_journeys(rng, n_customers)
+    t_touch, first_of_cust = _timeline(rng, touches, today)
+    masks, at = _funnel(rng, touches, t_touch, first_of_cust)
+    events, total_rev = _events(rng, touches, t_touch, masks, at, aov)
+    n_conv = int(touches.converting_last.sum())
+    return _journey_truth(n_journeys, touches.cust.size, n_conv, total_rev), events
+
+
+def _walk_journeys(rng: np.random.Generator, n_customers: int) -> tuple[_Touches, int]:
+    """Simulate journeys round by round: every active customer has one, converters may
+    start another after their purchase. Returns the touches and the number of journeys."""
     cum = np.cumsum(_JOURNEY, axis=1)
     cum[:, -1] = 1.0
-    # Simulate journeys round by round: every active customer has one, converters may
-    # start another after their purchase. Within a round, step the chain on all live
-    # journeys at once.
     touch_cust: list[IntArray] = []
     touch_round: list[IntArray] = []
     touch_step: list[IntArray] = []
@@ -105,34 +125,70 @@ def _journeys(
         if who.size == 0:
             break
         n_journeys += who.size
-        live = np.arange(who.size)
-        state = np.zeros(who.size, dtype=np.int64)
-        outcome = np.zeros(who.size, dtype=bool)
-        step = 0
-        while live.size:
-            u = rng.random(live.size)
-            nxt = (u[:, None] >= cum[state[live]]).sum(axis=1)
-            is_touch = nxt < n_ch
-            ended = ~is_touch
-            outcome[live[ended]] = nxt[ended] == n_ch
-            touched = live[is_touch]
-            touch_cust.append(who[touched])
-            touch_round.append(np.full(touched.size, rnd, dtype=np.int64))
-            touch_step.append(np.full(touched.size, step, dtype=np.int64))
-            touch_ch.append(nxt[is_touch].astype(np.int64))
-            # A touch is its journey's last when the chain absorbs at the next step; that
-            # is only known later, so record the journey key and resolve after sorting.
-            state[touched] = nxt[is_touch] + 1
-            live = touched
-            step += 1
+        cust, step, ch, outcome = _walk_round(rng, cum, who)
+        touch_cust.append(cust)
+        touch_round.append(np.full(cust.size, rnd, dtype=np.int64))
+        touch_step.append(step)
+        touch_ch.append(ch)
         converted_flags.append(outcome)
         round_owners.append(who)  # journey owners of this round, for the outcome lookup
         who = who[outcome & (rng.random(who.size) < _REPEAT_PROB)]
+    touches = _sorted_touches(
+        np.concatenate(touch_cust),
+        np.concatenate(touch_round),
+        np.concatenate(touch_step),
+        np.concatenate(touch_ch),
+        round_owners,
+        converted_flags,
+    )
+    return touches, n_journeys
 
-    cust = np.concatenate(touch_cust)
-    rnd_arr = np.concatenate(touch_round)
-    step_arr = np.concatenate(touch_step)
-    ch = np.concatenate(touch_ch)
+
+def _walk_round(
+    rng: np.random.Generator, cum: FloatArray, who: IntArray
+) -> tuple[IntArray, IntArray, IntArray, BoolArray]:
+    """One journey for each customer in ``who``, the chain stepped on all live journeys at
+    once: the touches' customers, steps and channels, and whether each journey converted."""
+    n_ch = len(CHANNELS)
+    touch_cust: list[IntArray] = []
+    touch_step: list[IntArray] = []
+    touch_ch: list[IntArray] = []
+    live = np.arange(who.size)
+    state = np.zeros(who.size, dtype=np.int64)
+    outcome = np.zeros(who.size, dtype=bool)
+    step = 0
+    while live.size:
+        u = rng.random(live.size)
+        nxt = (u[:, None] >= cum[state[live]]).sum(axis=1)
+        is_touch = nxt < n_ch
+        ended = ~is_touch
+        outcome[live[ended]] = nxt[ended] == n_ch
+        touched = live[is_touch]
+        touch_cust.append(who[touched])
+        touch_step.append(np.full(touched.size, step, dtype=np.int64))
+        touch_ch.append(nxt[is_touch].astype(np.int64))
+        # A touch is its journey's last when the chain absorbs at the next step; that
+        # is only known later, so record the journey key and resolve after sorting.
+        state[touched] = nxt[is_touch] + 1
+        live = touched
+        step += 1
+    return (
+        np.concatenate(touch_cust),
+        np.concatenate(touch_step),
+        np.concatenate(touch_ch),
+        outcome,
+    )
+
+
+def _sorted_touches(
+    cust: IntArray,
+    rnd_arr: IntArray,
+    step_arr: IntArray,
+    ch: IntArray,
+    round_owners: list[IntArray],
+    converted_flags: list[BoolArray],
+) -> _Touches:
+    """The touches in customer, journey, step order, each with its journey's outcome."""
     order = np.lexsort((step_arr, rnd_arr, cust))
     cust, rnd_arr, ch = cust[order], rnd_arr[order], ch[order]
     n_t = cust.size
@@ -145,14 +201,29 @@ def _journeys(
         in_round = rnd_arr == rnd
         pos = np.searchsorted(owners, cust[in_round])
         conv_of_touch[in_round] = flags[pos]
-    converting_last = is_last & conv_of_touch
+    return _Touches(
+        cust=cust,
+        ch=ch,
+        same_journey_next=same_journey_next,
+        is_last=is_last,
+        converting_last=is_last & conv_of_touch,
+    )
 
-    # Timeline per customer: gaps between touches, a longer gap after a purchase, then
-    # squeeze into the window if needed and place it at a random offset.
+
+def _timeline(
+    rng: np.random.Generator, touches: _Touches, today: dt.date
+) -> tuple[IntArray, BoolArray]:
+    """Each touch's time (µs) and whether it is its customer's first.
+
+    Timeline per customer: gaps between touches, a longer gap after a purchase, then
+    squeeze into the window if needed and place it at a random offset.
+    """
+    cust = touches.cust
+    n_t = cust.size
     first_of_cust = np.ones(n_t, dtype=bool)
     first_of_cust[1:] = cust[1:] != cust[:-1]
     new_journey = np.ones(n_t, dtype=bool)
-    new_journey[1:] = ~same_journey_next[:-1]
+    new_journey[1:] = ~touches.same_journey_next[:-1]
     gap = rng.exponential(3.0, n_t)
     gap = np.where(new_journey, 1.0 + rng.exponential(10.0, n_t), gap)
     gap[first_of_cust] = 0.0
@@ -168,17 +239,28 @@ def _journeys(
     offset = np.repeat(rng.random(starts.size), sizes) * (window - duration * scale)
     day0 = _midnight_us(today) - _WINDOW_DAYS * _US_PER_DAY
     t_touch = day0 + np.round((offset + rel * scale) * _US_PER_DAY).astype(np.int64)
+    return t_touch, first_of_cust
 
-    # Funnel after a touch: visit, and on a journey's last touch maybe add_to_cart and
-    # checkout; a converting journey always goes visit -> cart -> checkout -> conversion.
-    # All of it happens before the customer's next touch, so journeys stay well formed.
+
+def _funnel(
+    rng: np.random.Generator, touches: _Touches, t_touch: IntArray, first_of_cust: BoolArray
+) -> tuple[list[BoolArray], IntArray]:
+    """Which touches lead to each funnel event (touch, visit, cart, checkout, conversion),
+    and the funnel events' times (µs), one column per event after the touch.
+
+    Funnel after a touch: visit, and on a journey's last touch maybe add_to_cart and
+    checkout; a converting journey always goes visit -> cart -> checkout -> conversion.
+    All of it happens before the customer's next touch, so journeys stay well formed.
+    """
+    n_t = t_touch.size
+    is_last, converting_last = touches.is_last, touches.converting_last
     room = np.full(n_t, 6 * 3600 * 1_000_000, dtype=np.int64)
     nxt_gap = np.diff(t_touch)
     has_next = ~first_of_cust[1:]
     room[:-1] = np.where(
         has_next, np.minimum(room[:-1], (nxt_gap * 0.9).astype(np.int64)), room[:-1]
     )
-    visit = converting_last | (rng.random(n_t) < _VISIT_PROB[ch])
+    visit = converting_last | (rng.random(n_t) < _VISIT_PROB[touches.ch])
     cart = converting_last | (visit & is_last & (rng.random(n_t) < 0.30))
     cart |= visit & ~is_last & (rng.random(n_t) < 0.08)
     checkout = converting_last | (cart & is_last & (rng.random(n_t) < 0.35))
@@ -186,8 +268,19 @@ def _journeys(
     steps = np.cumsum(minutes, axis=1) * 60_000_000
     squeeze = np.minimum(1.0, room / steps[:, 3])
     at = (steps * squeeze[:, None]).astype(np.int64) + t_touch[:, None]
+    return [np.ones(n_t, dtype=bool), visit, cart, checkout, converting_last], at
 
-    masks = [np.ones(n_t, dtype=bool), visit, cart, checkout, converting_last]
+
+def _events(
+    rng: np.random.Generator,
+    touches: _Touches,
+    t_touch: IntArray,
+    masks: list[BoolArray],
+    at: IntArray,
+    aov: npt.NDArray[np.generic],
+) -> tuple[dict[str, npt.NDArray[np.generic]], float]:
+    """The event columns in time order, and the total revenue of the conversions."""
+    cust, ch, converting_last = touches.cust, touches.ch, touches.converting_last
     e_cust = np.concatenate([cust[m] for m in masks])
     e_time = np.concatenate([t_touch] + [at[m, i] for i, m in enumerate(masks[1:])])
     e_kind = np.concatenate([np.full(int(m.sum()), k, dtype=np.int8) for k, m in enumerate(masks)])
@@ -206,12 +299,16 @@ def _journeys(
         "kind": e_kind[order],
         "revenue": revenue[order],
     }
+    return events, float(np.nansum(revenue))
+
+
+def _journey_truth(n_journeys: int, n_touches: int, n_conv: int, total_rev: float) -> JourneyTruth:
+    """The chain's exact removal-effect attribution, scaled to what was simulated."""
     full = _full_matrix()
     conv_prob, effects = _removal_effects(full)
     shares = effects / effects.sum()
-    total_rev = float(np.nansum(revenue))
     states = ["start", *CHANNELS, "conversion", "null"]
-    truth = JourneyTruth(
+    return JourneyTruth(
         channels=list(CHANNELS),
         states=states,
         transition_matrix=full.tolist(),
@@ -221,12 +318,11 @@ def _journeys(
         credits_conversions=dict(zip(CHANNELS, (shares * n_conv).tolist(), strict=True)),
         credits_revenue=dict(zip(CHANNELS, (shares * total_rev).tolist(), strict=True)),
         journeys=n_journeys,
-        touches=n_t,
+        touches=n_touches,
         conversions=n_conv,
         revenue=round(total_rev, 2),
         window_days=_WINDOW_DAYS,
     )
-    return truth, events
 
 
 def _events_table(ids: pa.Array, ev: Mapping[str, npt.NDArray[np.generic]]) -> pa.Table:

@@ -10,7 +10,8 @@ through the same grammar as goal text; a value that cannot be read is a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -47,125 +48,184 @@ def _field_error(key: str, value: Any, problem: str, example: str) -> GoalError:
     )
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What a field reader may need besides its own value."""
+
+    fields: Mapping[str, Any]  # the fields read so far (a target reads its KPI)
+    currency: Any  # the goal's currency, for a bare-number budget
+    today: dt.date
+
+
 def _coerce_field(
     key: str, value: Any, fields: Mapping[str, Any], currency: Any, today: dt.date
 ) -> Any:
     """Read one structured goal field, accepting the friendly forms documented."""
-    from conductor.goals import _lexicon as lex
-    from conductor.goals import _parser as gp
-
     if value is None:
         if key in ("objective", "kpi"):
             raise _field_error(key, value, "must not be empty", "revenue")
         return [] if key in ("markets", "excluded_channels", "constraints") else None
-    if key == "currency":
-        code = str(value).strip().upper()
-        code = lex.CURRENCY_SYMBOLS.get(code.lower(), code)
-        if not (len(code) == 3 and code.isalpha()):
-            raise _field_error(key, value, "is not an ISO 4217 currency code", "EUR")
-        return code
-    if key == "objective":
-        text = str(value).strip().lower().replace(" ", "_").replace("-", "_")
-        if text in Objective.__members__.values() or text in {o.value for o in Objective}:
-            return text
-        if text.replace("_", " ") in lex.OBJECTIVE_PHRASES:
-            return lex.OBJECTIVE_PHRASES[text.replace("_", " ")]
-        raise _field_error(
-            key, value, "is not an objective", " | ".join(o.value for o in Objective)
-        )
-    if key == "kpi":
-        text = str(value).strip().lower()
-        if text in {k.value for k in Kpi}:
-            return text
-        if text in lex.KPIS:
-            return lex.KPIS[text][0]
-        raise _field_error(key, value, "is not a KPI", " | ".join(k.value for k in Kpi))
-    if key in ("channels", "excluded_channels"):
-        items = str(value).split(",") if isinstance(value, str) else value
-        if not isinstance(items, list | tuple):
-            raise _field_error(key, value, "must be a list of channels", "[Google Ads, email]")
-        out: list[str] = []
-        for item in items:
-            channel = canonical_channel(str(item))
-            if channel is None:
-                raise _field_error(
-                    key, item, "is not a channel", "[" + ", ".join(c.value for c in Channel) + "]"
-                )
-            if channel not in out:
-                out.append(channel)
-        return out
-    if key == "markets":
-        items = str(value).split(",") if isinstance(value, str) else value
-        if not isinstance(items, list | tuple):
-            raise _field_error(key, value, "must be a list of countries or regions", "[DE, FR]")
-        markets: list[str] = []
-        for item in items:
-            name = str(item).strip()
-            known = lex.MARKETS.get(name.lower()) or lex.MARKET_CODES_UPPER.get(name.upper())
-            code = known or (name.upper() if len(name) == 2 and name.isalpha() else name)
-            if not code:
-                raise _field_error(key, item, "is empty", "[Germany, FR]")
-            if code not in markets:
-                markets.append(code)
-        return markets
-    if key == "budget":
-        default_cur = currency or "USD"
-        if isinstance(value, bool):
-            raise _field_error(key, value, "is not an amount", '"$250k"')
-        if isinstance(value, int | float):
-            return _validated(Money, key, {"amount": value, "currency": default_cur}, '"$250k"')
-        if isinstance(value, str):
-            ex = gp.extract(f"budget {value}", today)
-            money = ex.fields.get("budget")
-            if not isinstance(money, Money) or ex.warnings or ex.errors:
-                raise _field_error(key, value, "cannot be read as an amount", '"$250k"')
-            if not ex.currency_explicit:
-                money = Money(amount=money.amount, currency=str(default_cur))
-            return money
-        return _validated(Money, key, value, "{amount: 250000, currency: EUR}")
-    if key == "horizon":
-        if isinstance(value, str):
-            return gp.parse_horizon_text(value, today)
-        if isinstance(value, Mapping):
-            data = dict(value)
-            for edge in ("start", "end"):
-                if isinstance(data.get(edge), str):
-                    data[edge] = _horizon_edge(edge, data[edge], today)
-            return _validated(Horizon, key, data, '"Q3 2027"')
-        return _validated(Horizon, key, value, '"Q3 2027"')
-    if key == "target":
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            kpi = str(fields.get("kpi") or "")
-            word = _KPI_WORDS.get(kpi, "revenue")
-            ex = gp.extract(f"{word} {value}", today)
-            target = ex.fields.get("target")
-            if not isinstance(target, Target):
-                raise _field_error(key, value, "cannot be read as a target", '"+12%"')
-            return target
-        return _validated(Target, key, value, "{kind: relative, value: 0.12}")
-    if key == "constraints":
-        items = value if isinstance(value, list | tuple) else [value]
-        constraints: list[Constraint] = []
-        for item in items:
-            if isinstance(item, str):
-                ex = gp.extract(item, today)
-                found = ex.fields.get("constraints") or []
-                if not found:
-                    raise _field_error(key, item, "cannot be read as a rule", '["CPA under $40"]')
-                constraints.extend(found)
-            elif isinstance(item, Mapping) and isinstance(item.get("channel"), str):
-                channel = _coerce_field("channels", [item["channel"]], fields, None, today)[0]
-                constraints.append(
-                    _validated(Constraint, key, {**item, "channel": channel}, "[CPA under $40]")
-                )
-            else:
-                constraints.append(_validated(Constraint, key, item, '["CPA under $40"]'))
-        return constraints
-    if key == "audience":
-        if not isinstance(value, str):
-            raise _field_error(key, value, "must be text", '"lapsed customers in Germany"')
-        return value.strip() or None
-    return value
+    reader = _READERS.get(key)
+    if reader is None:
+        return value
+    return reader(key, value, _Context(fields=fields, currency=currency, today=today))
+
+
+def _read_currency(key: str, value: Any, ctx: _Context) -> str:
+    from conductor.goals import _lexicon as lex
+
+    code = str(value).strip().upper()
+    code = lex.CURRENCY_SYMBOLS.get(code.lower(), code)
+    if not (len(code) == 3 and code.isalpha()):
+        raise _field_error(key, value, "is not an ISO 4217 currency code", "EUR")
+    return code
+
+
+def _read_objective(key: str, value: Any, ctx: _Context) -> str:
+    from conductor.goals import _lexicon as lex
+
+    text = str(value).strip().lower().replace(" ", "_").replace("-", "_")
+    if text in Objective.__members__.values() or text in {o.value for o in Objective}:
+        return text
+    if text.replace("_", " ") in lex.OBJECTIVE_PHRASES:
+        return lex.OBJECTIVE_PHRASES[text.replace("_", " ")]
+    raise _field_error(key, value, "is not an objective", " | ".join(o.value for o in Objective))
+
+
+def _read_kpi(key: str, value: Any, ctx: _Context) -> str:
+    from conductor.goals import _lexicon as lex
+
+    text = str(value).strip().lower()
+    if text in {k.value for k in Kpi}:
+        return text
+    if text in lex.KPIS:
+        return lex.KPIS[text][0]
+    raise _field_error(key, value, "is not a KPI", " | ".join(k.value for k in Kpi))
+
+
+def _read_channels(key: str, value: Any, ctx: _Context) -> list[str]:
+    items = str(value).split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise _field_error(key, value, "must be a list of channels", "[Google Ads, email]")
+    out: list[str] = []
+    for item in items:
+        channel = canonical_channel(str(item))
+        if channel is None:
+            raise _field_error(
+                key, item, "is not a channel", "[" + ", ".join(c.value for c in Channel) + "]"
+            )
+        if channel not in out:
+            out.append(channel)
+    return out
+
+
+def _read_markets(key: str, value: Any, ctx: _Context) -> list[str]:
+    from conductor.goals import _lexicon as lex
+
+    items = str(value).split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise _field_error(key, value, "must be a list of countries or regions", "[DE, FR]")
+    markets: list[str] = []
+    for item in items:
+        name = str(item).strip()
+        known = lex.MARKETS.get(name.lower()) or lex.MARKET_CODES_UPPER.get(name.upper())
+        code = known or (name.upper() if len(name) == 2 and name.isalpha() else name)
+        if not code:
+            raise _field_error(key, item, "is empty", "[Germany, FR]")
+        if code not in markets:
+            markets.append(code)
+    return markets
+
+
+def _read_budget(key: str, value: Any, ctx: _Context) -> Any:
+    from conductor.goals import _parser as gp
+
+    default_cur = ctx.currency or "USD"
+    if isinstance(value, bool):
+        raise _field_error(key, value, "is not an amount", '"$250k"')
+    if isinstance(value, int | float):
+        return _validated(Money, key, {"amount": value, "currency": default_cur}, '"$250k"')
+    if isinstance(value, str):
+        ex = gp.extract(f"budget {value}", ctx.today)
+        money = ex.fields.get("budget")
+        if not isinstance(money, Money) or ex.warnings or ex.errors:
+            raise _field_error(key, value, "cannot be read as an amount", '"$250k"')
+        if not ex.currency_explicit:
+            money = Money(amount=money.amount, currency=str(default_cur))
+        return money
+    return _validated(Money, key, value, "{amount: 250000, currency: EUR}")
+
+
+def _read_horizon(key: str, value: Any, ctx: _Context) -> Any:
+    from conductor.goals import _parser as gp
+
+    if isinstance(value, str):
+        return gp.parse_horizon_text(value, ctx.today)
+    if isinstance(value, Mapping):
+        data = dict(value)
+        for edge in ("start", "end"):
+            if isinstance(data.get(edge), str):
+                data[edge] = _horizon_edge(edge, data[edge], ctx.today)
+        return _validated(Horizon, key, data, '"Q3 2027"')
+    return _validated(Horizon, key, value, '"Q3 2027"')
+
+
+def _read_target(key: str, value: Any, ctx: _Context) -> Any:
+    from conductor.goals import _parser as gp
+
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        kpi = str(ctx.fields.get("kpi") or "")
+        word = _KPI_WORDS.get(kpi, "revenue")
+        ex = gp.extract(f"{word} {value}", ctx.today)
+        target = ex.fields.get("target")
+        if not isinstance(target, Target):
+            raise _field_error(key, value, "cannot be read as a target", '"+12%"')
+        return target
+    return _validated(Target, key, value, "{kind: relative, value: 0.12}")
+
+
+def _read_constraints(key: str, value: Any, ctx: _Context) -> list[Constraint]:
+    from conductor.goals import _parser as gp
+
+    items = value if isinstance(value, list | tuple) else [value]
+    constraints: list[Constraint] = []
+    for item in items:
+        if isinstance(item, str):
+            ex = gp.extract(item, ctx.today)
+            found = ex.fields.get("constraints") or []
+            if not found:
+                raise _field_error(key, item, "cannot be read as a rule", '["CPA under $40"]')
+            constraints.extend(found)
+        elif isinstance(item, Mapping) and isinstance(item.get("channel"), str):
+            channel = _read_channels("channels", [item["channel"]], ctx)[0]
+            constraints.append(
+                _validated(Constraint, key, {**item, "channel": channel}, "[CPA under $40]")
+            )
+        else:
+            constraints.append(_validated(Constraint, key, item, '["CPA under $40"]'))
+    return constraints
+
+
+def _read_audience(key: str, value: Any, ctx: _Context) -> str | None:
+    if not isinstance(value, str):
+        raise _field_error(key, value, "must be text", '"lapsed customers in Germany"')
+    return value.strip() or None
+
+
+# One reader per field kind; a field without one (e.g. ``text``) passes through as given.
+_READERS: dict[str, Callable[[str, Any, _Context], Any]] = {
+    "currency": _read_currency,
+    "objective": _read_objective,
+    "kpi": _read_kpi,
+    "channels": _read_channels,
+    "excluded_channels": _read_channels,
+    "markets": _read_markets,
+    "budget": _read_budget,
+    "horizon": _read_horizon,
+    "target": _read_target,
+    "constraints": _read_constraints,
+    "audience": _read_audience,
+}
 
 
 def _horizon_edge(edge: str, text: str, today: dt.date) -> dt.date:

@@ -20,6 +20,7 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -341,37 +342,61 @@ def _merge(
     text: str,
 ) -> None:
     """Fold the model's draft into the grammar's fields (grammar wins, doubts are reported)."""
-    from conductor.goals._model import Constraint, Horizon, Money, Target
+    merger = _Merger(fields=fields, spans=spans, warnings=warnings, clean=clean, text=text)
+    _merge_values(draft, merger)
+    _merge_constraints(draft, merger)
 
-    quotes = {e.field: e.quote for e in draft.evidence}
 
-    def adopt(name: str, value: Any, quote: str | None, *, numbers: Sequence[float] = ()) -> None:
-        current = fields.get(name)
+@dataclass
+class _Merger:
+    """The grammar's fields and spans that the model's values are folded into."""
+
+    fields: dict[str, Any]
+    spans: dict[str, Span]
+    warnings: list[str]
+    clean: str  # the text the grammar read (instructions blanked): quotes must be in it
+    text: str
+
+    def adopt(
+        self, name: str, value: Any, quote: str | None, *, numbers: Sequence[float] = ()
+    ) -> None:
+        """Take the model's ``value`` for ``name`` if the grammar found none and the text
+        supports it (the quote is in the text and states the numbers)."""
+        current = self.fields.get(name)
         if not _empty(current):
             if not _same(current, value):
-                warnings.append(
+                self.warnings.append(
                     f"{name}: model said {_show(value)}, text says {_show(current)}; "
                     f"kept {_show(current)}"
                 )
             return
-        span = _find(quote, clean, text) if quote else None
+        span = _find(quote, self.clean, self.text) if quote else None
         if quote and span is None:
-            warnings.append(
+            self.warnings.append(
                 f"{name}: model suggested {_show(value)} quoting {quote!r}, which is not in the "
                 "goal text; ignored"
             )
             return
         if numbers and (span is None or not _supported(numbers, span.text)):
-            warnings.append(
+            self.warnings.append(
                 f"{name}: model suggested {_show(value)} but the text does not state that "
                 f"number{f' in {span.text!r}' if span else ''}; ignored"
             )
             return
-        fields[name] = value
+        self.fields[name] = value
         if span is not None:
-            spans[name] = span
-        warnings.append(f"{name}: read by the model as {_show(value)} (the grammar found none)")
+            self.spans[name] = span
+        self.warnings.append(
+            f"{name}: read by the model as {_show(value)} (the grammar found none)"
+        )
 
+
+def _merge_values(draft: GoalDraft, merger: _Merger) -> None:
+    """The draft's single-valued and list fields, in its field order (the warnings' order)."""
+    from conductor.goals._model import Horizon, Money, Target
+
+    quotes = {e.field: e.quote for e in draft.evidence}
+    adopt = merger.adopt
     if draft.objective is not None:
         adopt("objective", draft.objective, quotes.get("objective"))
     if draft.kpi is not None:
@@ -391,7 +416,7 @@ def _merge(
         try:
             horizon = Horizon(start=h.start, end=h.end, label=h.label)
         except ValidationError:
-            warnings.append(
+            merger.warnings.append(
                 f"horizon: model gave {h.start}..{h.end}, which ends before it starts; ignored"
             )
         else:
@@ -409,7 +434,13 @@ def _merge(
             quotes.get("excluded_channels"),
         )
 
-    known: list[Constraint] = list(fields.get("constraints") or [])
+
+def _merge_constraints(draft: GoalDraft, merger: _Merger) -> None:
+    """The draft's rules: one the grammar has already is kept (a differing value reported),
+    a new one is added when its quote states its value."""
+    from conductor.goals._model import Constraint
+
+    known: list[Constraint] = list(merger.fields.get("constraints") or [])
     added: list[Constraint] = []
     for c in draft.constraints:
         channel = c.channel.value if c.channel else None
@@ -417,21 +448,23 @@ def _merge(
         label = f"constraint {c.kind}{f' ({channel})' if channel else ''}"
         if twin is not None:
             if not math.isclose(twin.value, c.value, rel_tol=1e-6, abs_tol=1e-9):
-                warnings.append(
+                merger.warnings.append(
                     f"{label}: model said {_num(c.value)}, text says {_num(twin.value)}; "
                     f"kept {_num(twin.value)}"
                 )
             continue
-        span = _find(c.quote, clean, text)
+        span = _find(c.quote, merger.clean, merger.text)
         if span is None or not _supported([c.value], span.text):
-            warnings.append(
+            merger.warnings.append(
                 f"{label}: model suggested {_num(c.value)} but the text does not state it; ignored"
             )
             continue
         added.append(Constraint(kind=c.kind, value=c.value, channel=channel, span=span))
-        warnings.append(f"{label}: read by the model as {_num(c.value)} (the grammar found none)")
+        merger.warnings.append(
+            f"{label}: read by the model as {_num(c.value)} (the grammar found none)"
+        )
     if added:
-        fields["constraints"] = [*known, *added]
+        merger.fields["constraints"] = [*known, *added]
 
 
 def _find(quote: str | None, clean: str, text: str) -> Span | None:

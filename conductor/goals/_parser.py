@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from conductor.errors import GoalError
@@ -543,106 +544,143 @@ def _finish_money(doc: _Doc, ex: Extraction, found: _Found, qtys: list[Qty]) -> 
             )
 
 
+@dataclass
+class _Findings:
+    """What :func:`check` found: contradictions (errors) and softer doubts (warnings)."""
+
+    text: str | None
+    errors: list[GoalError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def fail(self, message: str, hint: str) -> None:
+        self.errors.append(GoalError(message, text=self.text, code="goal.contradiction", hint=hint))
+
+
+@dataclass
+class _ChannelBounds:
+    """Per-channel spend bounds the rules set: summed minimums, tightest caps."""
+
+    mins: dict[str, float] = field(default_factory=dict)
+    maxs: dict[str, float] = field(default_factory=dict)
+    shares: dict[str, float] = field(default_factory=dict)
+
+
 def check(fields: dict[str, Any], text: str | None) -> tuple[list[GoalError], list[str]]:
     """Contradictions between fields (errors) and softer doubts (warnings).
 
     Shared by the text parser and structured goals, so both refuse the same nonsense.
     """
-    errors: list[GoalError] = []
-    warnings: list[str] = []
-
-    def fail(message: str, hint: str) -> None:
-        errors.append(GoalError(message, text=text, code="goal.contradiction", hint=hint))
-
+    found = _Findings(text)
     budget = fields.get("budget")
     amount = budget.amount if isinstance(budget, Money) else None
-    target = fields.get("target")
-    objective = fields.get("objective")
-    kpi = str(fields.get("kpi") or "")
-    if amount == 0:
-        grows = isinstance(target, Target) and (
-            target.kind in ("absolute", "floor")
-            or (
-                target.kind in ("relative", "points")
-                and (target.value > 0) != (kpi in lex.DOWN_GOOD_KPIS)
-            )
-        )
-        if grows or (target is None and objective not in (None, "efficiency")):
-            fail(
-                "the goal asks for growth with a budget of zero",
-                "give the budget the growth may use, or drop the growth target",
-            )
-        else:
-            warnings.append("the budget is zero: only unpaid channels can be used")
     channels = fields.get("channels")
     excluded = set(fields.get("excluded_channels") or [])
+    constraints = [c for c in fields.get("constraints") or [] if isinstance(c, Constraint)]
+    if amount == 0:
+        _check_zero_budget(fields, found)
     if channels is not None and not [c for c in channels if c not in excluded]:
-        fail(
+        found.fail(
             "every channel the goal names is also excluded: no channel is left",
             "name at least one channel that may be used, or drop the exclusion",
         )
-    constraints = [c for c in fields.get("constraints") or [] if isinstance(c, Constraint)]
-    mins: dict[str, float] = {}
-    maxs: dict[str, float] = {}
-    shares: dict[str, float] = {}
+    bounds = _check_rules(constraints, channels, excluded, amount, found)
+    _check_bounds(bounds, amount, found)
+    if channels:
+        _check_share_caps([c for c in channels if c not in excluded], bounds.shares, found)
+    return found.errors, found.warnings
+
+
+def _check_zero_budget(fields: dict[str, Any], found: _Findings) -> None:
+    """A budget of zero: an error when the goal asks for growth, else a warning."""
+    target = fields.get("target")
+    objective = fields.get("objective")
+    kpi = str(fields.get("kpi") or "")
+    grows = isinstance(target, Target) and (
+        target.kind in ("absolute", "floor")
+        or (
+            target.kind in ("relative", "points")
+            and (target.value > 0) != (kpi in lex.DOWN_GOOD_KPIS)
+        )
+    )
+    if grows or (target is None and objective not in (None, "efficiency")):
+        found.fail(
+            "the goal asks for growth with a budget of zero",
+            "give the budget the growth may use, or drop the growth target",
+        )
+    else:
+        found.warnings.append("the budget is zero: only unpaid channels can be used")
+
+
+def _check_rules(
+    constraints: list[Constraint],
+    channels: list[str] | None,
+    excluded: set[str],
+    amount: float | None,
+    found: _Findings,
+) -> _ChannelBounds:
+    """Each rule against the channels and the budget; the channel bounds they add up to."""
+    bounds = _ChannelBounds()
     for c in constraints:
         said = f" ({c.span.text!r})" if c.span else ""
         if c.channel and c.channel in excluded:
             if c.kind == "min_channel_spend":
-                fail(
+                found.fail(
                     f"{c.channel} is excluded but must get at least {c.value:,.0f}{said}",
                     f"either allow {c.channel} or drop its minimum spend",
                 )
             else:
-                warnings.append(f"{c.channel} is excluded, so its limit{said} has no effect")
+                found.warnings.append(f"{c.channel} is excluded, so its limit{said} has no effect")
         if (
             c.channel
             and channels is not None
             and c.channel not in channels
             and c.channel not in excluded
         ):
-            warnings.append(
+            found.warnings.append(
                 f"a rule names {c.channel}{said}, which is not among the goal's channels"
             )
         if c.kind == "min_channel_spend" and c.channel:
-            mins[c.channel] = mins.get(c.channel, 0.0) + c.value
+            bounds.mins[c.channel] = bounds.mins.get(c.channel, 0.0) + c.value
         if c.kind == "max_channel_spend" and c.channel:
-            maxs[c.channel] = min(maxs.get(c.channel, c.value), c.value)
+            bounds.maxs[c.channel] = min(bounds.maxs.get(c.channel, c.value), c.value)
         if c.kind == "max_channel_share" and c.channel:
-            shares[c.channel] = min(shares.get(c.channel, c.value), c.value)
+            bounds.shares[c.channel] = min(bounds.shares.get(c.channel, c.value), c.value)
         if c.kind == "max_total_spend" and amount is not None and amount > c.value:
-            fail(
+            found.fail(
                 f"the budget ({amount:,.0f}) is above the spending cap ({c.value:,.0f}){said}",
                 "state one total: either the budget or the cap",
             )
+    return bounds
+
+
+def _check_bounds(bounds: _ChannelBounds, amount: float | None, found: _Findings) -> None:
+    """Each channel's minimum against its caps, and all minimums against the budget."""
+    mins, maxs, shares = bounds.mins, bounds.maxs, bounds.shares
     for ch, low in mins.items():
         if ch in maxs and maxs[ch] < low:
-            fail(
+            found.fail(
                 f"{ch} must get at least {low:,.0f} and at most {maxs[ch]:,.0f}",
                 f"make the minimum for {ch} no larger than its maximum",
             )
         if ch in shares and amount is not None and shares[ch] * amount < low:
-            fail(
+            found.fail(
                 f"{ch} must get at least {low:,.0f}, more than its cap of {shares[ch]:.0%} "
                 f"of the budget allows",
                 f"lower the minimum for {ch} or raise its share",
             )
     if amount is not None and amount > 0 and sum(mins.values()) > amount:
-        fail(
+        found.fail(
             f"the minimum channel spends add up to {sum(mins.values()):,.0f}, more than the "
             f"budget of {amount:,.0f}",
             "raise the budget or lower the minimums",
         )
-    if channels:
-        usable = [c for c in channels if c not in excluded]
-        if (
-            usable
-            and all(c in shares for c in usable)
-            and sum(shares[c] for c in usable) < 1 - 1e-9
-        ):
-            fail(
-                "the channel share caps add up to less than 100% of the budget across the "
-                f"only channels allowed ({', '.join(usable)})",
-                "allow more channels or raise a cap",
-            )
-    return errors, warnings
+
+
+def _check_share_caps(usable: list[str], shares: dict[str, float], found: _Findings) -> None:
+    """Share caps on every channel allowed must leave room for the whole budget."""
+    if usable and all(c in shares for c in usable) and sum(shares[c] for c in usable) < 1 - 1e-9:
+        found.fail(
+            "the channel share caps add up to less than 100% of the budget across the "
+            f"only channels allowed ({', '.join(usable)})",
+            "allow more channels or raise a cap",
+        )

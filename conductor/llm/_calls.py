@@ -26,7 +26,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -194,6 +194,36 @@ def structured_call(
     )
     model_name = _model_name(model)
     runnable = _structured(model, schema, method)
+    extra, ledgers = _meters(model, ledger, purpose)
+
+    answers = transient = 0  # valid-output attempts, transient failures
+    while True:
+        call_id = uuid.uuid4().hex
+        try:
+            out = runnable.invoke(history, config=_request_config(purpose, call_id, extra))
+        except BudgetExceeded:
+            raise
+        except Exception as exc:
+            _settle(ledgers, call_id, error_code(exc))
+            transient += 1
+            wait = _retry_wait(exc, transient, answers + transient, policy, model_name, purpose)
+            policy.sleep(wait)
+            continue
+
+        answers += 1
+        parsed, problems, echo = _validated_answer(out, schema, ledgers, call_id)
+        if parsed is not None:
+            return parsed
+        if answers >= max_attempts:
+            raise _no_usable_answer(schema, purpose, problems, model_name, answers, transient)
+        history = [*history, *_feedback_turn(echo, problems, schema, method)]
+
+
+def _meters(
+    model: BaseChatModel, ledger: UsageLedger | None, purpose: str
+) -> tuple[list[UsageMeter], Collection[UsageLedger]]:
+    """The meter to add for ``ledger`` (none if ``model`` is metered with it already), and
+    every ledger the call is recorded in."""
     existing = meters_of(model)
     extra = (
         [UsageMeter(ledger, purpose=purpose)]
@@ -201,65 +231,70 @@ def structured_call(
         else []
     )
     ledgers = {id(m.ledger): m.ledger for m in [*existing, *extra]}.values()
+    return extra, ledgers
 
-    answers = 0
-    transient = 0
-    while True:
-        call_id = uuid.uuid4().hex
-        config = RunnableConfig(
-            metadata={PURPOSE_KEY: purpose, CALL_ID_KEY: call_id, DEFER_KEY: True},
-            callbacks=list(extra),
-            run_name=f"conductor:{purpose}",
-        )
-        try:
-            out = runnable.invoke(history, config=config)
-        except BudgetExceeded:
-            raise
-        except Exception as exc:
-            _settle(ledgers, call_id, error_code(exc))
-            code = error_code(exc)
-            if not _is_transient(exc):
-                raise _fatal(exc, code, model_name, answers + transient + 1) from exc
-            transient += 1
-            after = _retry_after(exc)
-            if transient > policy.max_retries:
-                raise _exhausted(exc, code, model_name, answers + transient, policy) from exc
-            if after is not None and after > policy.max_retry_after:
-                raise LLMError(
-                    f"the model provider asked to wait {after:.0f} s before retrying "
-                    f"({purpose}); that is longer than the {policy.max_retry_after:.0f} s "
-                    "Conductor waits",
-                    model=model_name,
-                    attempt=answers + transient,
-                    code="llm.unavailable",
-                    hint="try again later, or raise the request quota of your API key",
-                ) from exc
-            policy.sleep(policy.delay(transient - 1, after))
-            continue
 
-        answers += 1
-        try:
-            parsed, problems, echo = _read(out, schema)
-        except Exception:
-            _settle(ledgers, call_id, "llm.failed")
-            raise
-        _settle(ledgers, call_id, None if parsed is not None else "llm.invalid-output")
-        if parsed is not None:
-            return parsed
-        if answers >= max_attempts:
-            raise LLMError(
-                f"the model gave no usable {schema.__name__} for {purpose} in "
-                f"{answers} attempt(s); last problems: {'; '.join(problems)}",
-                model=model_name,
-                attempt=answers + transient,
-                code="llm.invalid-output",
-                hint="use a more capable model (CONDUCTOR_MODEL), or simplify the request",
-            )
-        history = [
-            *history,
-            AIMessage(content=echo),
-            HumanMessage(content=_feedback(problems, schema, method)),
-        ]
+def _request_config(purpose: str, call_id: str, extra: Sequence[UsageMeter]) -> RunnableConfig:
+    return RunnableConfig(
+        metadata={PURPOSE_KEY: purpose, CALL_ID_KEY: call_id, DEFER_KEY: True},
+        callbacks=list(extra),
+        run_name=f"conductor:{purpose}",
+    )
+
+
+def _retry_wait(
+    exc: Exception, retry: int, attempt: int, policy: RetryPolicy, model_name: str, purpose: str
+) -> float:
+    """Seconds to wait before retrying after failed request ``exc`` (``retry`` counts the
+    failures so far, from 1); raises the LLMError when retrying cannot help or may not."""
+    code = error_code(exc)
+    if not _is_transient(exc):
+        raise _fatal(exc, code, model_name, attempt) from exc
+    after = _retry_after(exc)
+    if retry > policy.max_retries:
+        raise _exhausted(exc, code, model_name, attempt, policy) from exc
+    if after is not None and after > policy.max_retry_after:
+        raise LLMError(
+            f"the model provider asked to wait {after:.0f} s before retrying "
+            f"({purpose}); that is longer than the {policy.max_retry_after:.0f} s "
+            "Conductor waits",
+            model=model_name,
+            attempt=attempt,
+            code="llm.unavailable",
+            hint="try again later, or raise the request quota of your API key",
+        ) from exc
+    return policy.delay(retry - 1, after)
+
+
+def _validated_answer(
+    out: Any, schema: type[SchemaT], ledgers: Collection[UsageLedger], call_id: str
+) -> tuple[SchemaT | None, list[str], str]:
+    """Read one answer (see :func:`_read`) and settle its request: valid or not."""
+    try:
+        parsed, problems, echo = _read(out, schema)
+    except Exception:
+        _settle(ledgers, call_id, "llm.failed")
+        raise
+    _settle(ledgers, call_id, None if parsed is not None else "llm.invalid-output")
+    return parsed, problems, echo
+
+
+def _no_usable_answer(
+    schema: type[BaseModel],
+    purpose: str,
+    problems: Sequence[str],
+    model_name: str,
+    answers: int,
+    transient: int,
+) -> LLMError:
+    return LLMError(
+        f"the model gave no usable {schema.__name__} for {purpose} in "
+        f"{answers} attempt(s); last problems: {'; '.join(problems)}",
+        model=model_name,
+        attempt=answers + transient,
+        code="llm.invalid-output",
+        hint="use a more capable model (CONDUCTOR_MODEL), or simplify the request",
+    )
 
 
 def _structured(model: BaseChatModel, schema: type[BaseModel], method: Method) -> Any:
@@ -326,6 +361,13 @@ def _echo(raw: Any) -> str:
     else:
         text = raw.content if isinstance(raw.content, str) else json.dumps(raw.content, default=str)
     return text[:_ECHO_CHARS] or "(empty answer)"
+
+
+def _feedback_turn(
+    echo: str, problems: Sequence[str], schema: type[BaseModel], method: Method
+) -> list[BaseMessage]:
+    """The rejected answer, echoed back, and what was wrong with it."""
+    return [AIMessage(content=echo), HumanMessage(content=_feedback(problems, schema, method))]
 
 
 def _feedback(problems: Sequence[str], schema: type[BaseModel], method: Method) -> str:
