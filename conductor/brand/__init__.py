@@ -11,8 +11,12 @@ deterministic block.
 
 Inside, importing one way (each line imports only from the lines above it):
 
-- ``_catalog`` (every rule id), the vocabularies (``_packs``), ``_text`` and ``_family``
-  (normalised text, phrase families), ``_voice_answer`` (what the voice model answers);
+- ``_catalog`` (every rule id), ``_readability``, ``_text`` and ``_family`` (normalised
+  text, phrase families), ``_errors`` (schema errors located in the YAML),
+  ``_voice_answer`` (what the voice model answers);
+- the rule packs as data: ``_pack_file`` (the schema of a pack file), ``_vocab``
+  (reading and checking the built-in files in ``vocab/`` and a brand's custom packs),
+  ``_packs`` (what the engine reads from the built-in files);
 - ``_policy`` and ``_schema``: what a brand file may say, as pydantic models;
 - ``_compiled``: a brand's rules compiled once into combined patterns;
 - the check families: ``_claim_checks``, ``_voice_checks``, ``_channel_checks``,

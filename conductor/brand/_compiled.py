@@ -29,11 +29,12 @@ from conductor.brand._text import (
     _lower_phrase,
     _norm_space,
 )
+from conductor.brand._vocab import family_matcher
 from conductor.specs import Allocation, Audience, Copy, Insight
 from conductor.verdict import Action, Severity, Violation
 
 if TYPE_CHECKING:
-    from conductor.brand._schema import BrandRules
+    from conductor.brand._schema import BrandRules, EndorsementPack, FinancePack, HealthPack
 
 
 class _CompiledBrand:
@@ -52,7 +53,8 @@ class _CompiledBrand:
             ((k[:-1], v) for k, v in pol.severities.items() if k.endswith(".*")),
             key=lambda kv: -len(kv[0]),
         )
-        self._disabled = {r for r in RULES if self._is_disabled(r, pol.disabled)}
+        custom = [f"claims.custom.{f}" for p in brand.custom_packs for f in p.pack.families]
+        self._disabled = {r for r in [*RULES, *custom] if self._is_disabled(r, pol.disabled)}
         self._compile()
 
     @staticmethod
@@ -62,9 +64,27 @@ class _CompiledBrand:
     # --- compilation ---------------------------------------------------------------------
 
     def _compile(self) -> None:
-        b = self.brand
-        voice, claims, pk = b.voice, b.claims, b.claims.packs
+        self._compile_approved()
+        self._compile_brand_lists()
+        self._compile_builtin()
+        pk = self.brand.claims.packs
+        self._health = pk.health is not None
+        if pk.health is not None:
+            self._compile_health(pk.health)
+        self._finance = pk.finance is not None
+        if pk.finance is not None:
+            self._compile_finance(pk.finance)
+        self._endorse = pk.endorsements is not None
+        if pk.endorsements is not None:
+            self._compile_endorsements(pk.endorsements)
+        self._compile_disclaimers()
+        if self.brand.audience.sensitive_attributes:
+            packs.sensitive_synonyms()  # read (and check) sensitive.yaml now, not mid-review
 
+    def _compile_approved(self) -> None:
+        """The text the brand itself requires, blanked before the copy is scanned."""
+        b = self.brand
+        pk = b.claims.packs
         approved = [b.company.legal_name, b.company.postal_address, b.company.sms_opt_out]
         approved += [d.text for d in b.disclaimers]
         for ch in b.channels.values():
@@ -73,8 +93,16 @@ class _CompiledBrand:
         approved += [p.risk_warning for p in (pk.finance,) if p]
         approved += [p.disclosure for p in (pk.endorsements,) if p]
         sources = sorted({_lower_phrase(t) for t in approved if t.strip()}, key=len, reverse=True)
-        self._approved = re.compile("|".join([*sources, packs.OPT_OUT]))
+        self._approved = re.compile("|".join([*sources, self._opt_out_source()]))
 
+    @staticmethod
+    def _opt_out_source() -> str:
+        return "|".join(packs.sources("hygiene", "opt-out"))
+
+    def _compile_brand_lists(self) -> None:
+        """What the brand file lists: banned phrases, terms, claims, competitors, custom packs."""
+        b = self.brand
+        voice = b.voice
         self._banned = _Family(
             [
                 _entry(p.phrase, p, regex=p.regex, case_sensitive=p.case_sensitive)
@@ -89,7 +117,7 @@ class _CompiledBrand:
             )
             for t in voice.required_terms
         ]
-        self._forbidden = _Family([_entry(c.pattern, c, regex=c.regex) for c in claims.forbidden])
+        self._forbidden = _Family([_entry(c.pattern, c, regex=c.regex) for c in b.claims.forbidden])
         self._competitors = _Family(
             [
                 _entry(name, c, case_sensitive=c.case_sensitive)
@@ -97,65 +125,81 @@ class _CompiledBrand:
                 for name in [c.name, *c.aliases]
             ]
         )
-        self._allowed_caps = packs.ALLOWED_CAPS | {w.upper() for w in voice.allowed_caps}
+        self._allowed_caps = packs.allowed_caps() | {w.upper() for w in voice.allowed_caps}
         self._allowed_caps |= {w.upper() for w in _WORD.findall(b.name)}
+        self._custom = [
+            (f"claims.custom.{name}", fam, family_matcher(fam))
+            for pack in b.custom_packs
+            for name, fam in pack.pack.families.items()
+        ]
 
-        self._superlative = _alternation(packs.SUPERLATIVE) if claims.superlatives else None
-        self._superlative_q = re.compile(packs.SUPERLATIVE_QUALIFIER)
-        self._negators = re.compile(packs.NEGATORS)
-        self._clause_break = re.compile(packs.CLAUSE_BREAK)
-        self._injection = _alternation(packs.INJECTION)
-        self._placeholder = re.compile("|".join(packs.PLACEHOLDER))
-        self._placeholder_cased = re.compile("|".join(packs.PLACEHOLDER_CASED))
+    def _compile_builtin(self) -> None:
+        """Built-in patterns every brand checks: superlatives, negation, hygiene."""
+        src = packs.sources
+        sup = self.brand.claims.superlatives
+        self._superlative = _alternation(src("superlatives", "superlatives")) if sup else None
+        self._superlative_q = re.compile("|".join(src("superlatives", "sources")))
+        self._negators = re.compile(packs.negators())
+        self._clause_break = re.compile(packs.clause_break())
+        self._not_negation = re.compile(packs.not_negation())
+        self._injection = _alternation(src("hygiene", "injection"))
+        self._placeholder = re.compile("|".join(src("hygiene", "placeholders")))
+        self._placeholder_cased = re.compile("|".join(src("hygiene", "cased-placeholders")))
         self._emoji = re.compile(packs.EMOJI)
-        self._opt_out = re.compile(packs.OPT_OUT)
-        self._unsub = re.compile(packs.UNSUBSCRIBE_LINK)
-        self._unsub_url = _lower(b.company.unsubscribe_url)
-        self._postal = _norm_space(b.company.postal_address)
+        self._opt_out = re.compile(self._opt_out_source())
+        self._unsub = re.compile("|".join(src("hygiene", "unsubscribe-link")))
+        self._unsub_url = _lower(self.brand.company.unsubscribe_url)
+        self._postal = _norm_space(self.brand.company.postal_address)
 
-        self._health = pk.health is not None
-        if pk.health is not None:
-            conds = "|".join(
-                [*packs.HEALTH_CONDITIONS, *(_lower_phrase(c) for c in pk.health.extra_conditions)]
-            )
-            verbs = "|".join(packs.HEALTH_DISEASE_VERBS)
-            strong = "|".join(packs.HEALTH_DISEASE_STRONG)
-            noun_first = "|".join(packs.HEALTH_DISEASE_NOUN_FIRST)
-            self._disease = re.compile(
-                _bounded(
-                    f"(?:{verbs}){packs.GAP}(?:{conds})"
-                    f"|(?:{conds})(?:{packs.gap(2)}|-)(?:{noun_first})"
-                    f"|{strong}"
-                )
-            )
-            self._sf = re.compile(
-                _bounded(
-                    f"(?:{'|'.join(packs.HEALTH_SF_VERBS)}){packs.gap(4)}"
-                    f"(?:{'|'.join(packs.HEALTH_SF_FUNCTIONS)})"
-                )
-            )
-            self._health_disclaimer = _norm_space(pk.health.disclaimer)
-        self._finance = pk.finance is not None
-        if pk.finance is not None:
-            self._guarantee = _alternation(packs.FINANCE_GUARANTEE)
-            self._promissory = _alternation(packs.FINANCE_PROMISSORY)
-            self._promissory_negatable = _alternation(packs.FINANCE_PROMISSORY_NEGATABLE)
-            terms = [*packs.FINANCE_INVESTMENT_TERMS]
-            terms += [_lower_phrase(t) for t in pk.finance.extra_investment_terms]
-            self._investment = _alternation(terms)
-            self._risk_warning = _norm_space(pk.finance.risk_warning)
-        self._endorse = pk.endorsements is not None
-        if pk.endorsements is not None:
-            self._typical = _alternation(packs.ENDORSEMENT_TYPICAL)
-            self._outcome = _alternation(packs.TESTIMONIAL_OUTCOME)
-            self._vary = re.compile(packs.RESULTS_VARY)
-            words = [s for s in packs.INVENTED_REVIEW if s not in packs.INVENTED_REVIEW_GLYPHS]
-            self._review_claim = re.compile(
-                "|".join([f"(?<!\\w)(?:{'|'.join(words)})", *packs.INVENTED_REVIEW_GLYPHS])
-            )
-            self._review_q = re.compile(packs.ENDORSEMENT_QUALIFIERS)
-            self._disclosure = _norm_space(pk.endorsements.disclosure)
+    def _compile_health(self, pack: HealthPack) -> None:
+        """Disease claims and structure/function claims (vocab/health.yaml)."""
 
+        def alt(family: str) -> str:
+            return "|".join(packs.sources("health", family))
+
+        extra = [_lower_phrase(c) for c in pack.extra_conditions]
+        conds = "|".join([*packs.sources("health", "conditions"), *extra])
+        verbs, strong, noun_first = alt("disease-verbs"), alt("cures"), alt("condition-nouns")
+        self._disease = re.compile(
+            _bounded(
+                f"(?:{verbs}){packs.GAP}(?:{conds})"
+                f"|(?:{conds})(?:{packs.gap(2)}|-)(?:{noun_first})"
+                f"|{strong}"
+            )
+        )
+        self._sf = re.compile(
+            _bounded(f"(?:{alt('support-verbs')}){packs.gap(4)}(?:{alt('body-functions')})")
+        )
+        self._health_disclaimer = _norm_space(pack.disclaimer)
+
+    def _compile_finance(self, pack: FinancePack) -> None:
+        """Guarantees, promises and investment promotions (vocab/finance.yaml)."""
+        src = packs.sources
+        self._guarantee = _alternation(src("finance", "guarantees"))
+        self._not_guaranteed = re.compile("|".join(src("finance", "not-guaranteed")))
+        self._promissory = _alternation(src("finance", "promises"))
+        self._promissory_negatable = _alternation(src("finance", "negatable-promises"))
+        terms = [*src("finance", "investment-terms")]
+        terms += [_lower_phrase(t) for t in pack.extra_investment_terms]
+        self._investment = _alternation(terms)
+        self._risk_warning = _norm_space(pack.risk_warning)
+
+    def _compile_endorsements(self, pack: EndorsementPack) -> None:
+        """Typical results, invented reviews, quoted outcomes (vocab/endorsements.yaml)."""
+        src = packs.sources
+        self._typical = _alternation(src("endorsements", "typical-results"))
+        self._outcome = _alternation(src("endorsements", "outcomes"))
+        self._vary = re.compile("|".join(src("endorsements", "results-vary")))
+        reviews = "|".join(src("endorsements", "reviews"))
+        glyphs = src("endorsements", "review-glyphs")
+        # Star glyphs are not word characters, so they match without a word boundary.
+        self._review_claim = re.compile("|".join([f"(?<!\\w)(?:{reviews})", *glyphs]))
+        self._review_q = re.compile("|".join(src("endorsements", "review-sources")))
+        self._disclosure = _norm_space(pack.disclosure)
+
+    def _compile_disclaimers(self) -> None:
+        """Conditional and per-channel disclaimers, and the sign-off topics."""
+        b = self.brand
         self._conditional: list[tuple[Any, re.Pattern[str] | None, bool, set[str], str]] = []
         for d in b.disclaimers:
             trigger = None

@@ -1,6 +1,7 @@
 """Where a brand file's schema errors are: line and column in the YAML, and a hint.
 
-Used by :func:`conductor.brand.parse_brand`.
+Used by :func:`conductor.brand.parse_brand` and for rule-pack files
+(:mod:`conductor.brand._vocab`).
 """
 
 from __future__ import annotations
@@ -84,11 +85,20 @@ def _unwrap(tp: Any) -> Any:
     return tp
 
 
-def schema_error(exc: ValidationError, data: Any, source: str, root: type[BaseModel]) -> BrandError:
-    """One readable ``BrandError`` for a brand file that fails its schema.
+def schema_error(
+    exc: ValidationError,
+    data: Any,
+    source: str,
+    root: type[BaseModel],
+    *,
+    code: str = "brand.schema",
+    hint: str = "see docs/brand.md for every key of the brand file",
+) -> BrandError:
+    """One readable ``BrandError`` for a brand file (or rule pack) that fails its schema.
 
     Every problem is located in the YAML (line and column from ruamel's round-trip
-    data); the first one leads the message and the rest follow it in short.
+    data); the first one leads the message and the rest follow it in short. ``code``
+    and ``hint`` are the error's when no problem has a hint of its own.
     """
     problems: list[tuple[int | None, int | None, str, str]] = []
     for err in exc.errors(include_url=False):
@@ -96,7 +106,7 @@ def schema_error(exc: ValidationError, data: Any, source: str, root: type[BaseMo
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         line, col = _locate(data, loc)
-        hint = ""
+        tip = ""
         if err["type"] == "extra_forbidden":
             model = _model_at(root, loc[:-1])
             known = list(model.model_fields) if model else []
@@ -104,25 +114,25 @@ def schema_error(exc: ValidationError, data: Any, source: str, root: type[BaseMo
             msg = f"unknown key {str(loc[-1])!r}"
             if close:
                 msg += f" (did you mean {close[0]!r}?)"
-                hint = f"rename it to {close[0]!r}"
+                tip = f"rename it to {close[0]!r}"
             elif known:
-                hint = "allowed keys here: " + ", ".join(known)
+                tip = "allowed keys here: " + ", ".join(known)
         elif err["type"] == "missing":
             msg = f"missing required key {str(loc[-1])!r}"
             line, col = _locate(data, loc[:-1])
-            hint = f"add '{loc[-1]}:' (see docs/brand.md)"
+            tip = f"add '{loc[-1]}:' (see docs/brand.md)"
         else:
             text = err["msg"].removeprefix("Value error, ")
             msg = f"{dotted}: {text}"
             if err["type"] == "enum":
-                hint = "use one of the allowed values"
+                tip = "use one of the allowed values"
             named = _QUOTED_RULE.search(text)
             if named is not None:
                 # Point at the offending rule id itself, not at the list or mapping.
                 line, col = _locate_member(data, loc, named.group(1), (line, col))
-        problems.append((line, col, msg, hint))
+        problems.append((line, col, msg, tip))
     problems.sort(key=lambda p: (p[0] or 0, p[1] or 0))
-    line, col, msg, hint = problems[0]
+    line, col, msg, tip = problems[0]
     if len(problems) > 1:
         more = "; ".join(f"line {p[0]}: {p[2]}" for p in problems[1:6])
         msg += f" (and {len(problems) - 1} more: {more})"
@@ -131,6 +141,6 @@ def schema_error(exc: ValidationError, data: Any, source: str, root: type[BaseMo
         file=source,
         line=line,
         column=col,
-        code="brand.schema",
-        hint=hint or "see docs/brand.md for every key of the brand file",
+        code=code,
+        hint=tip or hint,
     )

@@ -3,9 +3,9 @@
 Plain arithmetic, no regexes. Budget: banned channels, the share any one channel may
 take, how fast a channel's money may change against the previous period, the currency,
 and the spend above which a person has to sign off. Audience: marketing consent, minimum
-age, sensitive targeting attributes (matched through families of synonyms, see
-:data:`SENSITIVE_SYNONYMS`), contact frequency, the fairness gap between protected
-groups, and audiences with nobody in them.
+age, sensitive targeting attributes (matched through families of words, see
+``vocab/sensitive.yaml`` and :func:`sensitive_category`), contact frequency, the
+fairness gap between protected groups, and audiences with nobody in them.
 
 These are plain functions, not engine mixins: the engine hands each one an ``emit``
 bound to its list of violations.
@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from conductor.brand import _packs as packs
 from conductor.specs import Allocation, Audience
 
 if TYPE_CHECKING:
@@ -111,36 +112,6 @@ def check_allocation(rules: BudgetRules, art: Allocation, emit: Emit, signoff: l
         )
 
 
-# Targeting attributes are matched through these families, so "religion" in the brand
-# file also catches a column called ``religious_affiliation``.
-SENSITIVE_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "health": (
-        "health",
-        "medical",
-        "diagnos",
-        "illness",
-        "disease",
-        "pregnan",
-        "prescription",
-        "medication",
-        "disabilit",
-        "mental",
-    ),
-    "religion": ("religion", "religious", "faith", "church", "mosque", "synagogue"),
-    "ethnicity": ("ethnicity", "ethnic", "race", "racial", "nationality"),
-    "race": ("race", "racial", "ethnic"),
-    "sexual_orientation": ("sexual", "orientation", "lgbt", "gay", "lesbian"),
-    "gender_identity": ("gender_identity", "transgender", "nonbinary"),
-    "political": ("political", "politics", "party_affiliation", "voter", "voting"),
-    "union_membership": ("union",),
-    "biometric": ("biometric", "fingerprint", "faceprint"),
-    "genetic": ("genetic", "dna", "genome"),
-    "criminal": ("criminal", "conviction", "arrest"),
-    "financial_hardship": ("hardship", "bankrupt", "debt_collection", "arrears"),
-    "age": ("age", "birth", "dob"),
-}
-
-
 def check_audience(rules: AudienceRules, art: Audience, emit: Emit) -> None:
     """Audience rules: consent, age, sensitive attributes, frequency, fairness."""
     if rules.consent_required and not art.consent_checked:
@@ -224,10 +195,16 @@ def check_audience(rules: AudienceRules, art: Audience, emit: Emit) -> None:
 
 
 def sensitive_category(attribute: str, sensitive: Sequence[str]) -> str | None:
+    """The first of ``sensitive`` (brand categories) that a targeting column falls in.
+
+    Categories are matched through the families of words in vocab/sensitive.yaml, so
+    "religion" in the brand file also catches a column called ``religious_affiliation``.
+    """
+    synonyms = packs.sensitive_synonyms()
     name = "_" + re.sub(r"[^a-z0-9]+", "_", attribute.lower()).strip("_") + "_"
     for category in sensitive:
         key = re.sub(r"[^a-z0-9]+", "_", category.lower()).strip("_")
-        for syn in (key, *SENSITIVE_SYNONYMS.get(key, ())):
+        for syn in (key, *synonyms.get(key, ())):
             pattern = f"_{syn}_" if len(syn) <= 3 else f"_{syn}"
             if pattern in name:
                 return category

@@ -11,7 +11,14 @@ from __future__ import annotations
 import difflib
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from conductor.verdict import Action, Severity
 
@@ -220,17 +227,23 @@ class ReviewPolicy(_Model):
 
     @field_validator("rules", "severities", "disabled")
     @classmethod
-    def _known_rules(cls, value: Any) -> Any:
+    def _known_rules(cls, value: Any, info: ValidationInfo) -> Any:
         from conductor.brand._catalog import RULES
 
+        # The brand's custom packs add rule ids (claims.custom.<family>); the loader reads
+        # the packs first and passes their ids in the validation context.
+        custom = (info.context or {}).get("custom_rules", ())
+        known = [*RULES, *sorted(custom)]
         for rid in value:
             if rid.endswith(".*"):
                 prefix = rid[:-1]
-                if any(r.startswith(prefix) for r in RULES):
+                if any(r.startswith(prefix) for r in known):
                     continue
-            elif rid in RULES:
+            elif rid in RULES or rid in custom:
                 continue
-            close = difflib.get_close_matches(rid, list(RULES), n=1)
+            close = difflib.get_close_matches(rid, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
+            if not close and rid.startswith("claims.custom."):
+                hint = " (no custom pack of the brand has that family)"
             raise ValueError(f"unknown rule id {rid!r}{hint}")
         return value

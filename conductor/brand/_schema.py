@@ -6,8 +6,8 @@ adds the rule engine compiled from it. Every field is documented.
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -19,11 +19,13 @@ from pydantic import (
 )
 
 from conductor.brand import _packs as packs
+from conductor.brand._pack_file import check_regex
 from conductor.brand._policy import (
     AudienceRules,
     BudgetRules,
     ReviewPolicy,
 )
+from conductor.brand._vocab import CustomPack, load_custom_pack
 from conductor.verdict import Severity
 
 __all__ = [
@@ -48,16 +50,6 @@ __all__ = [
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _check_regex(value: str, *, what: str) -> str:
-    if "(?P<" in value:
-        raise ValueError(f"{what} may not use named groups '(?P<...>)'")
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"{what} is not a valid regular expression: {exc}") from exc
-    return value
 
 
 def _phrase_shorthand(value: Any, key: str) -> Any:
@@ -105,7 +97,7 @@ class BannedPhrase(_Model):
     @model_validator(mode="after")
     def _valid_regex(self) -> BannedPhrase:
         if self.regex:
-            _check_regex(self.phrase, what="phrase")
+            check_regex(self.phrase, what="phrase")
         return self
 
 
@@ -217,7 +209,7 @@ class ForbiddenClaim(_Model):
     @model_validator(mode="after")
     def _valid_regex(self) -> ForbiddenClaim:
         if self.regex:
-            _check_regex(self.pattern, what="pattern")
+            check_regex(self.pattern, what="pattern")
         return self
 
 
@@ -225,7 +217,7 @@ class HealthPack(_Model):
     """Rules for health and dietary-supplement marketing (FDA/FTC style)."""
 
     disclaimer: str = Field(
-        default=packs.HEALTH_DISCLAIMER,
+        default_factory=lambda: packs.required_text("health"),
         min_length=1,
         description="Disclaimer required whenever copy makes a structure/function claim.",
     )
@@ -239,7 +231,7 @@ class FinancePack(_Model):
     """Rules for financial promotions: no promised returns; a risk warning on investments."""
 
     risk_warning: str = Field(
-        default=packs.FINANCE_RISK_WARNING,
+        default_factory=lambda: packs.required_text("finance"),
         min_length=1,
         description="Warning required whenever copy promotes an investment.",
     )
@@ -253,7 +245,7 @@ class EndorsementPack(_Model):
     """Rules for testimonials and reviews (FTC endorsement guides style)."""
 
     disclosure: str = Field(
-        default=packs.ENDORSEMENT_DISCLOSURE,
+        default_factory=lambda: packs.required_text("endorsements"),
         min_length=1,
         description="Disclosure required when a testimonial quotes a specific result.",
     )
@@ -267,6 +259,16 @@ class ClaimPacks(_Model):
     endorsements: EndorsementPack | None = Field(
         default=None, description="Testimonials and reviews pack."
     )
+    custom: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Custom claim pack files (a path or a list of paths, relative to the "
+        "brand file); each family of a pack is the rule claims.custom.<family>.",
+    )
+
+    @field_validator("custom", mode="before")
+    @classmethod
+    def _one_path(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class ClaimRules(_Model):
@@ -348,7 +350,7 @@ class DisclaimerRule(_Model):
     def _valid_regex(self) -> DisclaimerRule:
         if self.when_regex:
             for w in self.when:
-                _check_regex(w, what="when")
+                check_regex(w, what="when")
         return self
 
 
@@ -382,6 +384,7 @@ class BrandRules(_Model):
     )
 
     _source: str | None = PrivateAttr(default=None)
+    _custom_packs: tuple[CustomPack, ...] | None = PrivateAttr(default=None)
 
     @field_validator("channels")
     @classmethod
@@ -392,6 +395,19 @@ class BrandRules(_Model):
     def source(self) -> str | None:
         """The file this strategy was loaded from, if any."""
         return self._source
+
+    @property
+    def custom_packs(self) -> tuple[CustomPack, ...]:
+        """The custom claim packs of ``claims.packs.custom``, read and checked.
+
+        :func:`~conductor.brand.load_brand` reads them with the brand file (so their
+        errors point at the brand file too); a strategy built otherwise reads them here,
+        relative to its :attr:`source` or the working directory.
+        """
+        if self._custom_packs is None:
+            base = Path(self._source).parent if self._source else Path()
+            self._custom_packs = tuple(load_custom_pack(base / p) for p in self.claims.packs.custom)
+        return self._custom_packs
 
     def channel(self, channel: str) -> ChannelRules | None:
         """The rules of a channel (case-insensitive), or None when the file has none."""

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import PrivateAttr, ValidationError
 
-from conductor._yaml import to_plain
+from conductor._yaml import to_plain, yaml_position
 from conductor.brand._catalog import RULES
 from conductor.brand._engine import Engine
 from conductor.brand._errors import schema_error
 from conductor.brand._schema import BrandRules
+from conductor.brand._vocab import CustomPack, load_custom_pack
 from conductor.errors import BrandError
 from conductor.specs import Allocation, Audience, Copy, Insight
 from conductor.verdict import Action, Severity, Verdict
@@ -93,8 +95,9 @@ def load_brand(path: str | Path) -> BrandStrategy:
         The validated strategy, its rule engine compiled.
 
     Raises:
-        BrandError: The file is missing, is not valid YAML, or breaks the schema; the
-            error names the file, line and column and says how to fix it.
+        BrandError: The file is missing, is not valid YAML, or breaks the schema, or a
+            custom claim pack it names (``claims.packs.custom``) is missing or broken;
+            the error names the file, line and column and says how to fix it.
     """
     p = Path(path)
     try:
@@ -121,7 +124,8 @@ def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
 
     Args:
         text: The YAML document.
-        source: Name used in error locations.
+        source: Name used in error locations; custom claim packs are read relative to
+            its folder (the working directory for the default).
 
     Returns:
         The validated strategy.
@@ -168,10 +172,71 @@ def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
             code="brand.invalid",
             hint="the file starts with keys such as 'name:', 'company:', 'voice:'",
         )
+    custom = _custom_packs(data, source)
+    rules = {f"claims.custom.{f}" for pack in custom for f in pack.pack.families}
     try:
-        brand = BrandStrategy.model_validate(to_plain(data))
+        brand = BrandStrategy.model_validate(to_plain(data), context={"custom_rules": rules})
     except ValidationError as exc:
         raise schema_error(exc, data, source, BrandStrategy) from None
     brand._source = source
+    brand._custom_packs = custom
     brand.engine()
     return brand
+
+
+def _custom_packs(data: Mapping[str, Any], source: str) -> tuple[CustomPack, ...]:
+    """The custom claim packs the brand file names, read before the file is validated.
+
+    Read first so that the review policy may name their rule ids. Paths are relative to
+    the brand file.
+
+    Raises:
+        BrandError: A pack file is missing (located at its entry in the brand file) or
+            broken (located in the pack file), or two packs define the same family.
+    """
+    base = Path(source).parent
+    packs: list[CustomPack] = []
+    seen: dict[str, str] = {}
+    for entry, loc in _pack_entries(data):
+        path = base / entry
+        if not path.is_file():
+            line, col = yaml_position(data, loc)
+            raise BrandError(
+                f"custom claim pack {entry!r} not found (looked for {path})",
+                file=source,
+                line=line,
+                column=col,
+                code="brand.not-found",
+                hint="paths in claims.packs.custom are relative to the brand file",
+            )
+        pack = load_custom_pack(path)
+        for family in pack.pack.families:
+            if family in seen:
+                line, col = pack.lines[family]
+                raise BrandError(
+                    f"family {family!r} is also defined in {seen[family]}; each family is "
+                    f"the rule claims.custom.{family}, so names must differ across packs",
+                    file=pack.source,
+                    line=line,
+                    column=col,
+                    code="brand.schema",
+                    hint="rename one of the two families",
+                )
+            seen[family] = pack.source
+        packs.append(pack)
+    return tuple(packs)
+
+
+def _pack_entries(data: Mapping[str, Any]) -> list[tuple[str, list[str | int]]]:
+    """``claims.packs.custom`` as (path, where it is written); the schema reports the rest."""
+    node: Any = data
+    for key in ("claims", "packs", "custom"):
+        node = node.get(key) if isinstance(node, Mapping) else None
+    loc: list[str | int] = ["claims", "packs", "custom"]
+    if isinstance(node, str):
+        items: list[tuple[Any, list[str | int]]] = [(node, loc)]
+    elif isinstance(node, list):
+        items = [(p, [*loc, i]) for i, p in enumerate(node)]
+    else:
+        items = []
+    return [(p, where) for p, where in items if isinstance(p, str) and p.strip()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from conductor.brand import _packs as packs
+from conductor.brand._readability import SENTENCE_END, WORD
 
 _FLAGS = re.IGNORECASE
 # Built-in patterns are written in lower case and run without IGNORECASE on a lowered copy
@@ -18,8 +18,8 @@ _FLAGS = re.IGNORECASE
 # which makes the scans several times faster than case-insensitive matching.
 _URL = re.compile(r"https?://\S+|www\.\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b|\{\{[^}]*\}\}")
 _URL_HINTS = ("://", "www.", "@", "{{")
-_SENTENCE_END = packs.SENTENCE_END
-_WORD = packs.WORD
+_SENTENCE_END = SENTENCE_END
+_WORD = WORD
 _NORMALISE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "})
 
 

@@ -1,0 +1,137 @@
+"""The schema of a rule-pack file: named families of words and patterns, as YAML.
+
+The built-in packs (``conductor/brand/vocab/*.yaml``) and a brand's custom claim packs
+(``claims.packs.custom``) share it; docs/brand.md ("Rule packs as data") describes it
+for a compliance reader. A :class:`PackFile` is one file; each of its families is a
+:class:`Family`, the words and patterns of one kind of claim or one word list. A custom
+pack's families (:class:`CustomFamily`) also say how a match is reported, since each of
+them is a rule of its own (``claims.custom.<family>``).
+
+Pattern text may use ``{gap:N}`` for "up to N words in between, within one sentence"
+(:func:`gap`); :func:`expand_gaps` turns it into the regular expression.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from conductor.verdict import Severity
+
+__all__ = [
+    "CustomFamily",
+    "CustomPackFile",
+    "Family",
+    "PackFile",
+    "check_regex",
+    "expand_gaps",
+    "gap",
+]
+
+_GAP = re.compile(r"\{gap:(\d{1,2})\}")
+
+
+def gap(max_words: int) -> str:
+    """Up to ``max_words`` intervening words, never crossing ``.``, ``!`` or ``?``."""
+    return rf"(?:[^\w.!?\n]+[\w'’-]+){{0,{max_words}}}?[^\w.!?\n]+"
+
+
+def expand_gaps(src: str) -> str:
+    """A pattern with each ``{gap:N}`` replaced by :func:`gap` of N."""
+    return _GAP.sub(lambda m: gap(int(m.group(1))), src) if "{gap:" in src else src
+
+
+def check_regex(value: str, *, what: str) -> str:
+    """``value`` if it is a valid regular expression without named groups."""
+    if "(?P<" in value:
+        raise ValueError(f"{what} may not use named groups '(?P<...>)'")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{what} is not a valid regular expression: {exc}") from exc
+    return value
+
+
+def _valid_pattern(value: str) -> str:
+    check_regex(expand_gaps(value), what="pattern")
+    return value
+
+
+_Pattern = Annotated[str, Field(min_length=1), AfterValidator(_valid_pattern)]
+_Word = Annotated[str, Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Family(_Model):
+    """One family of a pack: the words and patterns of one kind of claim, or a word list."""
+
+    description: str = Field(
+        min_length=1, description="What the family catches, in a sentence for the reader."
+    )
+    examples: list[str] = Field(
+        default_factory=list,
+        description="Copy the family is meant to catch (checked: in custom packs when the "
+        "brand is loaded, in the built-in files by the tests).",
+    )
+    words: list[_Word] = Field(
+        default_factory=list,
+        description="Plain words or phrases: whole words, any case, spaces or hyphens "
+        "between words, straight or curly quotes alike.",
+    )
+    patterns: list[_Pattern] = Field(
+        default_factory=list,
+        description="Regular expressions (Python syntax, no named groups); '{gap:N}' is "
+        "up to N words in between, within one sentence.",
+    )
+
+    @model_validator(mode="after")
+    def _has_entries(self) -> Family:
+        if not self.words and not self.patterns:
+            raise ValueError("a family needs 'words' or 'patterns' (or both)")
+        return self
+
+
+class CustomFamily(Family):
+    """A family of a custom claim pack: a rule of its own, ``claims.custom.<family>``."""
+
+    message: str = Field(
+        min_length=1, description="Why the claim is not allowed, shown after the quoted match."
+    )
+    fix: str = Field(default="", description="What to write instead.")
+    severity: Severity = Field(default=Severity.ERROR, description="How bad a match is.")
+    negatable: bool = Field(
+        default=False,
+        description="A negation opening the clause takes the claim back ('does not cure').",
+    )
+
+
+class _PackBase(_Model):
+    name: str = Field(
+        min_length=1, description="The pack's name (a built-in file's is its file name)."
+    )
+    description: str = Field(min_length=1, description="What the pack is for.")
+
+
+class PackFile(_PackBase):
+    """A built-in pack file (``conductor/brand/vocab/<name>.yaml``)."""
+
+    required_text: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The text the pack requires alongside some claims (the supplement "
+        "disclaimer, the risk warning, the results disclosure); a brand file may replace it.",
+    )
+    families: dict[str, Family] = Field(min_length=1, description="Family name -> family.")
+
+
+class CustomPackFile(_PackBase):
+    """A custom claim pack, named by a brand file's ``claims.packs.custom``."""
+
+    families: dict[str, CustomFamily] = Field(
+        min_length=1, description="Family name -> family; each is the rule claims.custom.<name>."
+    )
