@@ -17,6 +17,7 @@ from typing import Any
 
 from conductor._yaml import _Doc
 from conductor.agents import Agent, PlanContext, get_agent
+from conductor.data import DataCatalog
 from conductor.errors import (
     AgentNotFound,
     BrandError,
@@ -95,79 +96,130 @@ def validate_pipeline(
     report.pipeline = p
     errs = report.errors
     errs.extend(loaded.errors)
+    # The order of the checks is the order of the report: it is pinned by the
+    # broken-pipeline corpus (tests/broken_pipelines.expected).
+    agents = _step_agents(p, doc, errs)
+    errs.extend(_cycle_errors(p, doc))
+    errs.extend(_type_errors(p, doc, agents))
+    errs.extend(_brand_errors(p, doc))
+    catalog = p.catalog()
+    errs.extend(_data_file_errors(p, doc))
+    if check_data:
+        errs.extend(_data_need_errors(p, doc, agents, catalog, errs))
+    goal = _goal(p, doc, today, errs)
+    report.goal = goal
+    if goal is not None and not any(
+        isinstance(e, PipelineError) and e.code in ("pipeline.cycle", "agent.unknown") for e in errs
+    ):
+        _plan_errors(p, doc, goal, _planning_brand(p), today, agents, errs)
+    catalog.close()
+    return report
 
+
+def _step_agents(
+    p: Pipeline, doc: _Doc, errs: list[ConductorError]
+) -> dict[str, type[Agent[Any, Any]]]:
+    """Each step's agent class (where it exists); each step's own problems are appended
+    in file order: its agent, its ``needs``, its approver roles."""
     agents: dict[str, type[Agent[Any, Any]]] = {}
     for sid, step in p.steps.items():
         try:
             agents[sid] = get_agent(step.agent)
         except AgentNotFound as exc:
             errs.append(doc.error(exc.message, "steps", sid, "agent", code=exc.code, hint=exc.hint))
-        for i, need in enumerate(step.needs):
-            if need not in p.steps:
-                errs.append(
-                    doc.error(
-                        f"step {sid!r} needs {need!r}, but there is no step with that id",
-                        "steps",
-                        sid,
-                        "needs",
-                        i,
-                        code="pipeline.unknown-step",
-                        hint=_did_you_mean(need, [s for s in p.steps if s != sid]),
-                    )
+        errs.extend(_needs_errors(p, doc, sid))
+        errs.extend(_role_errors(p, doc, sid))
+    return agents
+
+
+def _needs_errors(p: Pipeline, doc: _Doc, sid: str) -> list[ConductorError]:
+    """A step's ``needs`` naming no step, or the step itself."""
+    errs: list[ConductorError] = []
+    for i, need in enumerate(p.steps[sid].needs):
+        if need not in p.steps:
+            errs.append(
+                doc.error(
+                    f"step {sid!r} needs {need!r}, but there is no step with that id",
+                    "steps",
+                    sid,
+                    "needs",
+                    i,
+                    code="pipeline.unknown-step",
+                    hint=_did_you_mean(need, [s for s in p.steps if s != sid]),
                 )
-            elif need == sid:
-                errs.append(
-                    doc.error(
-                        f"step {sid!r} needs itself",
-                        "steps",
-                        sid,
-                        "needs",
-                        i,
-                        code="pipeline.cycle",
-                        hint="remove it from its own `needs`",
-                    )
-                )
-        for i, role in enumerate(step.approve):
-            if role not in p.approvers:
-                errs.append(
-                    doc.error(
-                        f"step {sid!r} must be approved by role {role!r}, "
-                        "but `approvers` has no such role",
-                        "steps",
-                        sid,
-                        "approve",
-                        i,
-                        code="pipeline.unknown-role",
-                        hint=(
-                            f"{_did_you_mean(role, list(p.approvers))} "
-                            if difflib.get_close_matches(role, list(p.approvers), n=1)
-                            else ""
-                        )
-                        + f"or add `approvers: {{{role}: [name]}}`",
-                    )
-                )
-            elif not p.approvers[role]:
-                errs.append(
-                    doc.error(
-                        f"role {role!r} has nobody in it, so step {sid!r} could never be approved",
-                        "approvers",
-                        role,
-                        code="pipeline.empty-role",
-                        hint="list at least one name under the role",
-                    )
-                )
-    cycle = _find_cycle(p)
-    if cycle and len(cycle) > 2:
-        errs.append(
-            doc.error(
-                "steps depend on each other in a cycle: " + " -> ".join(cycle),
-                "steps",
-                cycle[0],
-                "needs",
-                code="pipeline.cycle",
-                hint="a step can only need steps that do not (indirectly) need it",
             )
+        elif need == sid:
+            errs.append(
+                doc.error(
+                    f"step {sid!r} needs itself",
+                    "steps",
+                    sid,
+                    "needs",
+                    i,
+                    code="pipeline.cycle",
+                    hint="remove it from its own `needs`",
+                )
+            )
+    return errs
+
+
+def _role_errors(p: Pipeline, doc: _Doc, sid: str) -> list[ConductorError]:
+    """A step's ``approve`` naming a role that ``approvers`` lacks, or that has nobody in it."""
+    errs: list[ConductorError] = []
+    for i, role in enumerate(p.steps[sid].approve):
+        if role not in p.approvers:
+            errs.append(
+                doc.error(
+                    f"step {sid!r} must be approved by role {role!r}, "
+                    "but `approvers` has no such role",
+                    "steps",
+                    sid,
+                    "approve",
+                    i,
+                    code="pipeline.unknown-role",
+                    hint=(
+                        f"{_did_you_mean(role, list(p.approvers))} "
+                        if difflib.get_close_matches(role, list(p.approvers), n=1)
+                        else ""
+                    )
+                    + f"or add `approvers: {{{role}: [name]}}`",
+                )
+            )
+        elif not p.approvers[role]:
+            errs.append(
+                doc.error(
+                    f"role {role!r} has nobody in it, so step {sid!r} could never be approved",
+                    "approvers",
+                    role,
+                    code="pipeline.empty-role",
+                    hint="list at least one name under the role",
+                )
+            )
+    return errs
+
+
+def _cycle_errors(p: Pipeline, doc: _Doc) -> list[ConductorError]:
+    """Steps that need each other (a step needing itself is reported with its ``needs``)."""
+    cycle = _find_cycle(p)
+    if not (cycle and len(cycle) > 2):
+        return []
+    return [
+        doc.error(
+            "steps depend on each other in a cycle: " + " -> ".join(cycle),
+            "steps",
+            cycle[0],
+            "needs",
+            code="pipeline.cycle",
+            hint="a step can only need steps that do not (indirectly) need it",
         )
+    ]
+
+
+def _type_errors(
+    p: Pipeline, doc: _Doc, agents: Mapping[str, type[Agent[Any, Any]]]
+) -> list[ConductorError]:
+    """Agent inputs that none of the step's ``needs`` produces, with the step that would."""
+    errs: list[ConductorError] = []
     for sid, cls in agents.items():
         _, unfilled = bind_slots(p, sid, cls)
         for slot in unfilled:
@@ -193,28 +245,37 @@ def validate_pipeline(
                     hint=hint,
                 )
             )
+    return errs
 
-    if p.brand is not None:
-        brand_path = p.resolve(p.brand)
-        if not brand_path.exists():
-            errs.append(
-                doc.error(
-                    f"brand file not found: {brand_path}",
-                    "brand",
-                    code="pipeline.brand-not-found",
-                    hint="paths are relative to the pipeline file",
-                )
+
+def _brand_errors(p: Pipeline, doc: _Doc) -> list[ConductorError]:
+    """The brand file missing, or failing to load (its own located errors)."""
+    if p.brand is None:
+        return []
+    brand_path = p.resolve(p.brand)
+    if not brand_path.exists():
+        return [
+            doc.error(
+                f"brand file not found: {brand_path}",
+                "brand",
+                code="pipeline.brand-not-found",
+                hint="paths are relative to the pipeline file",
             )
-        else:
-            try:
-                from conductor.brand import load_brand
+        ]
+    try:
+        from conductor.brand import load_brand
 
-                load_brand(brand_path)
-            except BrandError as exc:
-                errs.append(exc)
-            except ImportError:
-                pass
-    catalog = p.catalog()
+        load_brand(brand_path)
+    except BrandError as exc:
+        return [exc]
+    except ImportError:
+        pass
+    return []
+
+
+def _data_file_errors(p: Pipeline, doc: _Doc) -> list[ConductorError]:
+    """Data sources whose file (or glob) matches nothing."""
+    errs: list[ConductorError] = []
     for name, src in p.data.items():
         resolved = p.resolve(src.path)
         if not any(resolved.parent.glob(resolved.name)):
@@ -227,42 +288,58 @@ def validate_pipeline(
                     hint="paths in `data:` are relative to the pipeline file",
                 )
             )
-    if check_data:
-        missing_files = {
-            e.key.split(".")[1]
-            for e in errs
-            if isinstance(e, PipelineError) and e.code == "data.file-not-found" and e.key
-        }
-        for sid, cls in agents.items():
-            for source, data_need in cls.data.items():
-                if source in missing_files:
-                    continue
-                for derr in catalog.check(source, data_need):
-                    where = ("data", source) if source in p.data else ("steps", sid)
-                    msg = f"step {sid!r} ({cls.name}): {derr.location()}: {derr.message}"
-                    errs.append(doc.error(msg, *where, code=derr.code, hint=derr.hint))
+    return errs
+
+
+def _data_need_errors(
+    p: Pipeline,
+    doc: _Doc,
+    agents: Mapping[str, type[Agent[Any, Any]]],
+    catalog: DataCatalog,
+    found: list[ConductorError],
+) -> list[ConductorError]:
+    """Each agent's data needs (columns, types) checked against its sources."""
+    # A missing file is reported once, as missing, not once more per column it lacks.
+    missing_files = {
+        e.key.split(".")[1]
+        for e in found
+        if isinstance(e, PipelineError) and e.code == "data.file-not-found" and e.key
+    }
+    errs: list[ConductorError] = []
+    for sid, cls in agents.items():
+        for source, data_need in cls.data.items():
+            if source in missing_files:
+                continue
+            for derr in catalog.check(source, data_need):
+                where = ("data", source) if source in p.data else ("steps", sid)
+                msg = f"step {sid!r} ({cls.name}): {derr.location()}: {derr.message}"
+                errs.append(doc.error(msg, *where, code=derr.code, hint=derr.hint))
+    return errs
+
+
+def _goal(
+    p: Pipeline, doc: _Doc, today: dt.date | None, errs: list[ConductorError]
+) -> BusinessGoal | None:
+    """The pipeline's typed goal, or None (a goal that does not resolve is reported in ``errs``)."""
     try:
-        goal = resolve_goal(p, today)
-        report.goal = goal
+        return resolve_goal(p, today)
     except GoalError as exc:
         errs.append(doc.error(exc.message, "goal", code=exc.code, hint=exc.hint))
-        goal = None
     except (ImportError, AttributeError):
-        goal = None
-    if goal is not None and not any(
-        isinstance(e, PipelineError) and e.code in ("pipeline.cycle", "agent.unknown") for e in errs
-    ):
-        brand = None
-        if p.brand is not None and p.resolve(p.brand).exists():
-            try:
-                from conductor.brand import load_brand
+        pass
+    return None
 
-                brand = load_brand(p.resolve(p.brand))
-            except (BrandError, ImportError):
-                brand = None
-        _plan_errors(p, doc, goal, brand, today, agents, errs)
-    catalog.close()
-    return report
+
+def _planning_brand(p: Pipeline) -> Any:
+    """The brand the steps are planned with; None when it is missing or broken (reported)."""
+    if p.brand is None or not p.resolve(p.brand).exists():
+        return None
+    try:
+        from conductor.brand import load_brand
+
+        return load_brand(p.resolve(p.brand))
+    except (BrandError, ImportError):
+        return None
 
 
 def _plan_errors(

@@ -171,98 +171,88 @@ def build_graph(plans: Mapping[str, StepPlan], goal: BusinessGoal, svc: Services
         for up in pl.needs:
             downstream[up].append(sid)
     for sid, pl in plans.items():
-        _add_step(g, sid, pl, agents[sid], goal, svc, downstream[sid])
+        _Step(sid, pl, agents[sid], goal, svc, downstream[sid]).add_to(g)
         if not pl.needs:
             g.add_edge(START, sid)
     return g
 
 
-def _add_step(
-    g: StateGraph,  # type: ignore[type-arg]
-    sid: str,
-    pl: StepPlan,
-    agent: Agent[Any, Any],
-    goal: BusinessGoal,
-    svc: Services,
-    after: list[str],
-) -> None:
-    p = svc.pipeline
-    spec_type = type(agent).spec_type
-    out_type = type(agent).output_type
-    review_cfg = p.review
+class _Step:
+    """One step compiled into its two nodes, ``sid`` (agent, then brand review) and
+    ``sid.gate`` (sign-off); the methods follow the step's life in that order."""
 
-    def upstream(state: RunState) -> dict[str, AgentOutput]:
-        ups: dict[str, AgentOutput] = {}
-        for slot, up in pl.slots.items():
-            up_cls = get_agent(state["plans"][up]["agent"])
-            ups[slot] = up_cls.output_type.model_validate(state["outputs"][up])
-        return ups
+    def __init__(
+        self,
+        sid: str,
+        pl: StepPlan,
+        agent: Agent[Any, Any],
+        goal: BusinessGoal,
+        svc: Services,
+        after: list[str],
+    ) -> None:
+        self.sid = sid
+        self.pl = pl
+        self.agent = agent
+        self.goal = goal
+        self.svc = svc
+        self.after = after
+        self.spec_type = type(agent).spec_type
+        self.out_type = type(agent).output_type
+        self.review_cfg = svc.pipeline.review
+        # Fixed for the node's life: built once, not on every execution (the per-step
+        # overhead against a bare LangGraph node is measured in benchmarks/overhead.py).
+        self.step_dir = svc.out_dir / "steps" / sid
+        self.step_log = log.bind(run_id=svc.run_id, step=sid, agent=pl.agent)
+        self.dir_made = False
 
-    # Fixed for the node's life: built once, not on every execution (the per-step
-    # overhead against a bare LangGraph node is measured in benchmarks/overhead.py).
-    step_dir = svc.out_dir / "steps" / sid
-    step_log = log.bind(run_id=svc.run_id, step=sid, agent=pl.agent)
-    made: list[bool] = []
+    def add_to(self, g: StateGraph) -> None:  # type: ignore[type-arg]
+        retry = RetryPolicy(max_attempts=3, initial_interval=0.5, retry_on=_is_transient)
+        targets = (self.sid, f"{self.sid}.gate", *self.after, END)
+        g.add_node(self.sid, self.step_node, retry_policy=retry, destinations=targets)
+        g.add_node(f"{self.sid}.gate", self.gate_step, destinations=targets)
 
-    def make_ctx(
-        state: RunState, feedback: list[Violation], usage: list[dict[str, Any]]
-    ) -> RunContext:
-        if not made:
-            step_dir.mkdir(parents=True, exist_ok=True)
-            made.append(True)
-        llm = svc.llm
-        if llm is not None and svc.llm_meter is not None:
-            # Every request the agent makes is limit-checked, priced and collected here,
-            # so the node can put this step's bill into the checkpoint with its output.
-            llm = svc.llm_meter(llm, sid, usage.append)
-        return RunContext(
-            run_id=svc.run_id,
-            step=sid,
-            agent=pl.agent,
-            goal=goal,
-            out_dir=step_dir,
-            brand=svc.brand,
-            llm=llm,
-            feedback=feedback,
-            round=len(state.get("rounds", {}).get(sid, [])),
-            today=svc.today,
-            seed=svc.seed,
-            log=step_log,
-            on_progress=lambda d, c, t: svc.observer.event(
-                "progress", sid, desc=d, done=c, total=t
-            ),
-        )
+    # Nodes say where the run goes next (a Command) instead of conditional edges: a branch
+    # would re-read the whole run state after every step just to look at one status.
+    def step_node(self, state: RunState) -> Command[str]:
+        update = self.run_node(state)
+        return Command(update=update, goto=self.route(state, update))
 
-    def run_node(state: RunState) -> dict[str, Any]:
-        status = state.get("status", {})
-        if status.get(sid) not in ("pending", "revising"):
-            return {}  # already finished: a late trigger from another upstream step
-        if any(status.get(u) not in TERMINAL for u in pl.needs):
-            return {}  # not all upstream steps are finished yet; a later one triggers us
-        blocked_by = [u for u in pl.needs if status.get(u) != "done"]
-        if blocked_by:
-            svc.observer.event("skipped", sid, because=blocked_by)
-            return {"status": {sid: "skipped"}}
+    def gate_step(self, state: RunState) -> Command[str]:
+        update = self.gate_node(state)
+        return Command(update=update, goto=self.route(state, update))
+
+    def route(self, state: RunState, update: Mapping[str, Any]) -> list[str]:
+        sid = self.sid
+        st = update.get("status", {}).get(sid, state["status"].get(sid))
+        if st == "revising":
+            return [sid]
+        if st == "waiting":
+            return [f"{sid}.gate"]
+        if st in TERMINAL:
+            self.svc.observer.event("done", sid, status=st)
+            return list(self.after) or [END]
+        return []  # waiting for another upstream step
+
+    # --- the step node: run (or revise) the agent, then review what it made ---
+
+    def run_node(self, state: RunState) -> dict[str, Any]:
+        """Run the agent (or its revision) once all ``needs`` are finished, then review."""
+        sid, pl, svc = self.sid, self.pl, self.svc
+        not_ready = self.not_ready(state)
+        if not_ready is not None:
+            return not_ready
         feedback_json = state.get("feedback", {}).get(sid) or []
         feedback = [Violation.model_validate(v) for v in feedback_json]
-        spec = spec_type.model_validate(state["plans"][sid]["spec"])
-        inputs = Inputs(upstream=upstream(state), catalog=svc.catalog)
+        spec = self.spec_type.model_validate(state["plans"][sid]["spec"])
+        inputs = Inputs(upstream=self.upstream(state), catalog=svc.catalog)
         usage: list[dict[str, Any]] = []
-        ctx = make_ctx(state, feedback, usage)
+        ctx = self.context(state, feedback, usage)
         revising = bool(feedback) and sid in state.get("outputs", {})
         svc.observer.event("start", sid, agent=pl.agent, revising=revising, round=ctx.round)
         t0 = time.perf_counter()
         structlog.contextvars.bind_contextvars(run_id=svc.run_id, step=sid, agent=pl.agent)
         try:
-            if revising:
-                prev = out_type.model_validate(state["outputs"][sid])
-                output = agent.revise(spec, prev, inputs, ctx)
-            else:
-                output = agent.run(spec, inputs, ctx)
-            if not isinstance(output, out_type):
-                raise TypeError(
-                    f"run() returned {type(output).__name__}, expected {out_type.__name__}"
-                )
+            output = self.execute(state, spec, inputs, ctx, revising)
             out_json = output.model_dump(mode="json")
         except BudgetExceeded:
             raise
@@ -274,62 +264,148 @@ def _add_step(
                 # Not the agent's fault: stop the run so it can be resumed once the model
                 # is reachable again (a failed step would end the run for good).
                 raise llm_error from exc
-            seconds = time.perf_counter() - t0
-            if isinstance(exc, ConductorError):
-                err = exc.to_dict()
-                log.error("step failed", error=str(exc))
-            else:
-                err = {
-                    "code": "agent.crashed",
-                    "message": f"{type(exc).__name__}: {exc}",
-                    "hint": "this is a bug in the agent; the traceback is in the run log",
-                }
-                log.error("agent crashed", error=err["message"], traceback=traceback.format_exc())
-            svc.observer.event("failed", sid, error=err, seconds=seconds)
-            svc.audit(
-                kind="step",
-                step=sid,
-                spec_hash=pl.spec_hash,
-                detail={"status": "failed", "error": err},
-            )
-            return {
-                "status": {sid: "failed"},
-                "errors": {sid: err},
-                "timings": {sid: seconds},
-                "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
-                **({"llm_calls": usage} if usage else {}),
-            }
+            # Still inside the handler, so the failure is logged with the step bound.
+            return self.failed(state, exc, time.perf_counter() - t0, usage)
         finally:
             structlog.contextvars.unbind_contextvars("run_id", "step", "agent")
         seconds = time.perf_counter() - t0
-        svc.observer.event("ran", sid, seconds=seconds, summary=output.summary())
-        svc.audit(
-            kind="step",
-            step=sid,
-            spec_hash=pl.spec_hash,
-            detail={
-                "status": "ran",
-                "agent": pl.agent,
-                "agent_version": type(agent).version,
-                "round": ctx.round,
-                "seconds": round(seconds, 3),
-                "summary": output.summary(),
-            },
-        )
-        update: dict[str, Any] = {
-            "outputs": {sid: out_json},
-            "timings": {sid: state.get("timings", {}).get(sid, 0.0) + seconds},
-            "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
-        }
+        update = self.ran(state, output, out_json, ctx.round, seconds)
         # Only channels that change are written: each write costs the checkpoint a copy.
         if feedback_json:
             update["feedback"] = {sid: []}
         if usage:
             update["llm_calls"] = usage
-        update.update(review(state, output, ctx.llm))
+        update.update(self.review(state, output, ctx.llm))
         return update
 
-    def review(state: RunState, output: AgentOutput, llm: Any) -> dict[str, Any]:
+    def not_ready(self, state: RunState) -> dict[str, Any] | None:
+        """The update when the step must not run now, or None when it should."""
+        status = state.get("status", {})
+        if status.get(self.sid) not in ("pending", "revising"):
+            return {}  # already finished: a late trigger from another upstream step
+        if any(status.get(u) not in TERMINAL for u in self.pl.needs):
+            return {}  # not all upstream steps are finished yet; a later one triggers us
+        blocked_by = [u for u in self.pl.needs if status.get(u) != "done"]
+        if blocked_by:
+            self.svc.observer.event("skipped", self.sid, because=blocked_by)
+            return {"status": {self.sid: "skipped"}}
+        return None
+
+    def upstream(self, state: RunState) -> dict[str, AgentOutput]:
+        ups: dict[str, AgentOutput] = {}
+        for slot, up in self.pl.slots.items():
+            up_cls = get_agent(state["plans"][up]["agent"])
+            ups[slot] = up_cls.output_type.model_validate(state["outputs"][up])
+        return ups
+
+    def context(
+        self, state: RunState, feedback: list[Violation], usage: list[dict[str, Any]]
+    ) -> RunContext:
+        """What the agent sees of the run; ``usage`` collects this execution's LLM calls."""
+        sid, svc = self.sid, self.svc
+        if not self.dir_made:
+            self.step_dir.mkdir(parents=True, exist_ok=True)
+            self.dir_made = True
+        llm = svc.llm
+        if llm is not None and svc.llm_meter is not None:
+            # Every request the agent makes is limit-checked, priced and collected here,
+            # so the node can put this step's bill into the checkpoint with its output.
+            llm = svc.llm_meter(llm, sid, usage.append)
+        return RunContext(
+            run_id=svc.run_id,
+            step=sid,
+            agent=self.pl.agent,
+            goal=self.goal,
+            out_dir=self.step_dir,
+            brand=svc.brand,
+            llm=llm,
+            feedback=feedback,
+            round=len(state.get("rounds", {}).get(sid, [])),
+            today=svc.today,
+            seed=svc.seed,
+            log=self.step_log,
+            on_progress=lambda d, c, t: svc.observer.event(
+                "progress", sid, desc=d, done=c, total=t
+            ),
+        )
+
+    def execute(
+        self, state: RunState, spec: Any, inputs: Inputs, ctx: RunContext, revising: bool
+    ) -> AgentOutput:
+        if revising:
+            prev = self.out_type.model_validate(state["outputs"][self.sid])
+            output = self.agent.revise(spec, prev, inputs, ctx)
+        else:
+            output = self.agent.run(spec, inputs, ctx)
+        if not isinstance(output, self.out_type):
+            raise TypeError(
+                f"run() returned {type(output).__name__}, expected {self.out_type.__name__}"
+            )
+        return output
+
+    def failed(
+        self, state: RunState, exc: Exception, seconds: float, usage: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The agent's error as the step's failure: logged, audited, the run goes on."""
+        sid = self.sid
+        if isinstance(exc, ConductorError):
+            err = exc.to_dict()
+            log.error("step failed", error=str(exc))
+        else:
+            err = {
+                "code": "agent.crashed",
+                "message": f"{type(exc).__name__}: {exc}",
+                "hint": "this is a bug in the agent; the traceback is in the run log",
+            }
+            log.error("agent crashed", error=err["message"], traceback=traceback.format_exc())
+        self.svc.observer.event("failed", sid, error=err, seconds=seconds)
+        self.svc.audit(
+            kind="step",
+            step=sid,
+            spec_hash=self.pl.spec_hash,
+            detail={"status": "failed", "error": err},
+        )
+        return {
+            "status": {sid: "failed"},
+            "errors": {sid: err},
+            "timings": {sid: seconds},
+            "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
+            **({"llm_calls": usage} if usage else {}),
+        }
+
+    def ran(
+        self,
+        state: RunState,
+        output: AgentOutput,
+        out_json: dict[str, Any],
+        round_: int,
+        seconds: float,
+    ) -> dict[str, Any]:
+        """The agent's output recorded (event, audit, state); the review comes after."""
+        sid = self.sid
+        self.svc.observer.event("ran", sid, seconds=seconds, summary=output.summary())
+        self.svc.audit(
+            kind="step",
+            step=sid,
+            spec_hash=self.pl.spec_hash,
+            detail={
+                "status": "ran",
+                "agent": self.pl.agent,
+                "agent_version": type(self.agent).version,
+                "round": round_,
+                "seconds": round(seconds, 3),
+                "summary": output.summary(),
+            },
+        )
+        return {
+            "outputs": {sid: out_json},
+            "timings": {sid: state.get("timings", {}).get(sid, 0.0) + seconds},
+            "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
+        }
+
+    def review(self, state: RunState, output: AgentOutput, llm: Any) -> dict[str, Any]:
+        """Brand (and model) review of the output, recorded as this step's next round."""
+        sid, svc = self.sid, self.svc
         verdict = _verdict_of(svc.brand, output, sid)
         if svc.model_reviewer is not None and svc.brand is not None and llm is not None:
             verdict = Verdict.merge(
@@ -339,8 +415,8 @@ def _add_step(
         action = verdict.action
         revisions_done = sum(1 for r in rounds if r["action"] == Action.REVISE.value)
         decision = action.value
-        if action == Action.REVISE and revisions_done >= review_cfg.max_rounds:
-            decision = review_cfg.on_exhausted
+        if action == Action.REVISE and revisions_done >= self.review_cfg.max_rounds:
+            decision = self.review_cfg.on_exhausted
         rounds.append(
             {
                 "round": len(rounds),
@@ -353,7 +429,7 @@ def _add_step(
         svc.audit(
             kind="verdict",
             step=sid,
-            spec_hash=pl.spec_hash,
+            spec_hash=self.pl.spec_hash,
             detail={
                 "round": len(rounds) - 1,
                 "decision": decision,
@@ -365,62 +441,61 @@ def _add_step(
             },
         )
         update: dict[str, Any] = {"rounds": {sid: rounds}}
-        if decision == Action.REVISE.value:
-            update["feedback"] = {
-                sid: [
-                    v.model_dump(mode="json") for v in verdict.violations if v.action != Action.WARN
-                ]
-            }
-            update["status"] = {sid: "revising"}
-        elif decision == Action.BLOCK.value:
-            update["status"] = {sid: "blocked"}
-            update["errors"] = {
-                sid: {
-                    "code": "brand.blocked",
-                    "message": "; ".join(
-                        v.message for v in verdict.violations if v.action == Action.BLOCK
-                    )
-                    or "violations remain after the allowed revision rounds",
-                }
-            }
-        elif decision == Action.ESCALATE.value or pl.approve:
-            update["status"] = {sid: "waiting"}
-        else:
-            update["status"] = {sid: "done"}
+        update.update(self.review_outcome(decision, verdict))
         return update
 
-    def route(state: RunState, update: Mapping[str, Any]) -> list[str]:
-        st = update.get("status", {}).get(sid, state["status"].get(sid))
-        if st == "revising":
-            return [sid]
-        if st == "waiting":
-            return [f"{sid}.gate"]
-        if st in TERMINAL:
-            svc.observer.event("done", sid, status=st)
-            return list(after) or [END]
-        return []  # waiting for another upstream step
+    def review_outcome(self, decision: str, verdict: Verdict) -> dict[str, Any]:
+        """What the review's decision does to the step: revise, block, wait or finish."""
+        sid = self.sid
+        if decision == Action.REVISE.value:
+            return {
+                "feedback": {
+                    sid: [
+                        v.model_dump(mode="json")
+                        for v in verdict.violations
+                        if v.action != Action.WARN
+                    ]
+                },
+                "status": {sid: "revising"},
+            }
+        if decision == Action.BLOCK.value:
+            return {
+                "status": {sid: "blocked"},
+                "errors": {
+                    sid: {
+                        "code": "brand.blocked",
+                        "message": "; ".join(
+                            v.message for v in verdict.violations if v.action == Action.BLOCK
+                        )
+                        or "violations remain after the allowed revision rounds",
+                    }
+                },
+            }
+        if decision == Action.ESCALATE.value or self.pl.approve:
+            return {"status": {sid: "waiting"}}
+        return {"status": {sid: "done"}}
 
-    # Nodes say where the run goes next (a Command) instead of conditional edges: a branch
-    # would re-read the whole run state after every step just to look at one status.
-    def step_node(state: RunState) -> Command[str]:
-        update = run_node(state)
-        return Command(update=update, goto=route(state, update))
+    # --- the gate node: ask for sign-off, apply the answer ---
 
-    def gate_step(state: RunState) -> Command[str]:
-        update = gate_node(state)
-        return Command(update=update, goto=route(state, update))
+    def gate_node(self, state: RunState) -> dict[str, Any]:
+        decision = interrupt(self.approval_request(state))
+        update = self.approval_outcome(decision)
+        self.svc.observer.event("decided", self.sid, decision=decision)
+        return update
 
-    def gate_node(state: RunState) -> dict[str, Any]:
+    def approval_request(self, state: RunState) -> dict[str, Any]:
+        """The interrupt's payload: who may sign off, and why they are asked."""
+        sid, pl, p = self.sid, self.pl, self.svc.pipeline
         rounds = state.get("rounds", {}).get(sid, [])
         last = rounds[-1]["verdict"] if rounds else {}
         roles = list(pl.approve)
         if rounds and rounds[-1]["decision"] == Action.ESCALATE.value:
             # Brand escalations go to the roles the brand names, where the pipeline staffs them.
-            policy = getattr(svc.brand, "review_policy", None)
+            policy = getattr(self.svc.brand, "review_policy", None)
             brand_roles = list(getattr(policy, "approvers", []) or [])
             roles += [r for r in brand_roles if r in p.approvers and r not in roles]
         roles = roles or list(p.approvers)
-        request = {
+        return {
             "step": sid,
             "agent": pl.agent,
             "roles": roles,
@@ -436,7 +511,10 @@ def _add_step(
             "violations": last.get("violations", []),
             "spec_hash": pl.spec_hash,
         }
-        decision = interrupt(request)
+
+    def approval_outcome(self, decision: dict[str, Any]) -> dict[str, Any]:
+        """What the approver's answer does to the step: done (as is or edited) or rejected."""
+        sid = self.sid
         kind = decision.get("decision")
         update: dict[str, Any] = {"approvals": {sid: decision}}
         if kind == "approve":
@@ -453,10 +531,4 @@ def _add_step(
                     + (f": {decision['comment']}" if decision.get("comment") else ""),
                 }
             }
-        svc.observer.event("decided", sid, decision=decision)
         return update
-
-    retry = RetryPolicy(max_attempts=3, initial_interval=0.5, retry_on=_is_transient)
-    targets = (sid, f"{sid}.gate", *after, END)
-    g.add_node(sid, step_node, retry_policy=retry, destinations=targets)
-    g.add_node(f"{sid}.gate", gate_step, destinations=targets)
