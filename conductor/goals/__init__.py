@@ -7,13 +7,15 @@ parser chose is listed, so nothing is silent. :func:`parse_goal_with_llm` is the
 optional model-assisted reading, checked against the grammar's.
 
 Inside, importing one way: ``_model`` (the typed goal) <- ``_lexicon``, ``_text``
-(words and the text being read) <- ``_dates``, ``_quantities`` <- ``_target``,
+(words and the text being read) <- ``_channels`` (channel names in data), ``_dates``,
+``_quantities``, ``_unused`` (goal words no value was read from) <- ``_target``,
 ``_budget`` <- ``_parser`` (the grammar) <- ``_fields`` (structured values), ``_parse``
 (the API) <- ``_llm`` (model-assisted); ``_describe`` explains a goal for people.
 """
 
 from typing import TYPE_CHECKING, Any
 
+from conductor.goals._channels import canonical_channel, normalise_channel_key
 from conductor.goals._describe import describe_goal
 from conductor.goals._model import (
     GOAL_VALUE_FIELDS,
@@ -26,7 +28,6 @@ from conductor.goals._model import (
     Objective,
     Span,
     Target,
-    canonical_channel,
 )
 from conductor.goals._parse import goal_from_mapping, parse_goal, parse_goal_partial
 
@@ -47,6 +48,7 @@ __all__ = [
     "canonical_channel",
     "describe_goal",
     "goal_from_mapping",
+    "normalise_channel_key",
     "parse_goal",
     "parse_goal_partial",
     "parse_goal_with_llm",

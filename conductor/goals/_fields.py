@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from conductor.errors import GoalError
+from conductor.goals._channels import canonical_channel
 from conductor.goals._model import (
     Channel,
     Constraint,
@@ -25,7 +26,6 @@ from conductor.goals._model import (
     Money,
     Objective,
     Target,
-    canonical_channel,
 )
 
 _KPI_WORDS: dict[str, str] = {

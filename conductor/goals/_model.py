@@ -28,7 +28,6 @@ __all__ = [
     "Objective",
     "Span",
     "Target",
-    "canonical_channel",
 ]
 
 
@@ -74,23 +73,6 @@ class Channel(StrEnum):
     DIRECT_MAIL = "direct_mail"
     OOH = "ooh"
     PODCAST = "podcast"
-
-
-def canonical_channel(name: str) -> Channel | None:
-    """The canonical channel a name or synonym stands for ('Google Ads' -> paid_search).
-
-    Agents use it to match the goal's channels to the channel names in their data, which
-    may use a synonym ('search' in a spend file, paid_search in the goal). Underscores
-    read as spaces ('google_ads'); normalise other separators first.
-
-    Returns:
-        The channel, or None when the name is not a known channel or synonym.
-    """
-    from conductor.goals import _lexicon as lex
-
-    key = str(name).strip().lower()
-    value = lex.CHANNELS.get(key) or lex.CHANNELS.get(key.replace("_", " "))
-    return Channel(value) if value else None
 
 
 class _Frozen(BaseModel):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 from conductor.goals._describe import _money
 from conductor.goals._model import BusinessGoal, Constraint, Horizon, Money, Span, Target
+from conductor.goals._unused import unused_warnings
 
 # --------------------------------------------------------------------------- parsing API
 
@@ -119,6 +120,8 @@ def parse_goal_partial(
     errors, doubts = gp.check(fields, text)
     warnings = list(ex.warnings) + doubts + rate_notes
     warnings += [f"{e.code}: {e.message}" for e in [*ex.errors, *errors]]
+    kpi = fields.get("kpi")
+    warnings += unused_warnings(text, ex.unused, str(kpi) if kpi else None)
     fields["source_text"] = text
     if warnings:
         fields["warnings"] = list(dict.fromkeys(warnings))
@@ -333,6 +336,12 @@ def _finalise(
             defaults["budget.currency"] = "no currency stated; USD assumed"
     if ex.budget_from_cap and "budget" not in given:
         defaults["budget"] = "no budget stated; the total spending cap is used as the budget"
+    if text:
+        kpi_source = "given" if "kpi" in given else "default" if "kpi" in defaults else "read"
+        unused = unused_warnings(
+            text, ex.unused, str(fields["kpi"]), kpi_source=kpi_source, given=given
+        )
+        warnings += [w for w in unused if w not in warnings]
     if fields.get("channels") is None and "channels" not in given:
         excluded = fields.get("excluded_channels") or []
         defaults["channels"] = (

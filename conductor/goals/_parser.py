@@ -14,7 +14,8 @@ so later extractors cannot read them twice. The order matters and is the design:
 7. ``_target`` picks the primary KPI and claims its target ("revenue +12%").
 8. ``_budget_weak`` takes a lone leftover amount as the budget.
 9. Channels (inclusions and exclusions), audience and markets.
-10. Every number nobody claimed becomes a warning, so nothing is silently dropped.
+10. Every number nobody claimed becomes a warning, and so does every content word no
+    value was read from (``_unused``), so nothing is silently dropped.
 
 Contradictions and impossible values are collected as :class:`GoalError` objects; the
 public functions in :mod:`conductor.goals` decide whether to raise them.
@@ -30,6 +31,7 @@ from typing import Any
 
 from conductor.errors import GoalError
 from conductor.goals import _lexicon as lex
+from conductor.goals import _unused
 from conductor.goals._budget import _budget_strong, _budget_weak
 from conductor.goals._dates import _horizons, parse_horizon_text
 from conductor.goals._model import Constraint, Money, Target
@@ -339,6 +341,7 @@ def _markets(doc: _Doc, ex: Extraction) -> None:
             )
             continue
         kept.append(hit)
+    ex.used += [(hit.start, hit.end) for hit in found]
     if kept:
         ex.fields["markets"] = list(dict.fromkeys(m.key for m in kept))
         ex.spans["markets"] = doc.span(kept[0].start, kept[-1].end)
@@ -375,7 +378,12 @@ def _primary_kpi(kpis: list[Mention], found: _Found) -> Mention | None:
     return free[0] if free else None
 
 
-def _objective_of(kpi: Mention, doc: _Doc, objectives: list[Mention]) -> tuple[str, Mention]:
+_ACQUIRE_CUE = re.compile(r"\b(?:new|first[\s-]time|acquire|acquisition|prospects?)\b")
+
+
+def _objective_of(
+    kpi: Mention, doc: _Doc, ex: Extraction, objectives: list[Mention]
+) -> tuple[str, Mention]:
     objective = lex.KPIS[kpi.extra][1] if kpi.extra in lex.KPIS else "acquire"
     if kpi.key == "reach" and kpi.extra == "count":
         objective = "awareness"
@@ -383,10 +391,10 @@ def _objective_of(kpi: Mention, doc: _Doc, objectives: list[Mention]) -> tuple[s
         said = objectives[0]
         if said.key in ("acquire", "retain", "awareness"):
             return said.key, said
-    if kpi.key == "conversions" and re.search(
-        r"\b(?:new|first[\s-]time|acquire|acquisition|prospects?)\b", doc.work
-    ):
+    cue = _ACQUIRE_CUE.search(doc.work) if kpi.key == "conversions" else None
+    if cue is not None:
         objective = "acquire"
+        ex.used.append(cue.span())
     return objective, kpi
 
 
@@ -431,7 +439,7 @@ def extract(text: str, today: dt.date) -> Extraction:
     target_currency: str | None = None
     if primary is not None:
         target, extent, target_currency = _target(doc, ex, qtys, primary, kpis)
-        objective, source = _objective_of(primary, doc, objectives)
+        objective, source = _objective_of(primary, doc, ex, objectives)
         kpi_key = primary.key
         if kpi_key == "conversions" and primary.extra == "sales" and target_currency:
             kpi_key, objective = "revenue", "grow_revenue"  # "$2M in sales" is revenue
@@ -467,13 +475,32 @@ def extract(text: str, today: dt.date) -> Extraction:
     _finish_money(doc, ex, found, qtys)
     if found.constraints:
         ex.fields["constraints"] = list(found.constraints)
+    _not_used(doc, ex, qtys, [*kpis, *channels, *objectives])
+    return ex
 
+
+_NARROW_SPANS = ("kpi", "objective", "budget", "horizon", "audience")
+
+
+def _not_used(doc: _Doc, ex: Extraction, qtys: list[Qty], mentions: list[Mention]) -> None:
+    """Step 10: every number nobody claimed is a warning; so is every word no value was
+    read from (the warning itself is written once the goal's KPI is known, in ``_parse``).
+
+    Only the fields read from one phrase lend their whole span: a target's span runs from
+    its KPI to its number ("revenue from the spring range by 12%"), a rule's from its
+    comparator to its subject ("CPA for app users under $40") and a channel list's from
+    its first channel to its last, so for those only the phrases themselves count.
+    """
     for q in qtys:
         if not q.claimed:
             ex.warn(
                 f"not used: {doc.span(q.start, q.end).text!r} (could not tell what it refers to)"
             )
-    return ex
+    used = list(ex.used)
+    used += [(q.start, q.end) for q in qtys]
+    used += [(m.start, m.end) for m in mentions]
+    used += [(s.start, s.end) for k, s in ex.spans.items() if k in _NARROW_SPANS]
+    ex.unused = _unused.unused_words(doc, used)
 
 
 def _direction_doubts(doc: _Doc, ex: Extraction, kpi: Mention, target: Target | None) -> None:

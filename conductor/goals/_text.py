@@ -67,6 +67,17 @@ class Mention:
     extra: str = ""
 
 
+@dataclass(frozen=True)
+class UnusedWord:
+    """A goal word no value was read from (see :mod:`conductor.goals._unused`)."""
+
+    start: int
+    end: int
+    word: str  # lower case
+    phrase: str  # the word and the next one, as written ("repeat purchases")
+    hinted: bool  # whether the lexicon's hint for the word fits here
+
+
 @dataclass
 class Extraction:
     """What the extractors found. ``fields`` holds values ready for ``BusinessGoal``."""
@@ -86,6 +97,10 @@ class Extraction:
     # The same for spending caps and floors ('at most $20k a month on TikTok'), by index in
     # ``fields['constraints']``.
     constraint_per: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # Where the extractors read cue words no span records ("new" making sign-ups an
+    # acquisition goal, a market left out), and the goal words no value was read from.
+    used: list[tuple[int, int]] = field(default_factory=list)
+    unused: list[UnusedWord] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
