@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,6 +15,7 @@ from agents.personalization._run_steps import (
     allowed_actions,
     assign,
     audiences,
+    drop_unservable,
     evaluate_and_fit,
     fairness,
     features,
@@ -40,6 +42,7 @@ from conductor import (
     Inputs,
     PlanContext,
     RunContext,
+    SpecError,
     Violation,
     apply_fixes,
 )
@@ -136,7 +139,7 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
                     float(threshold), "audience.fairness_threshold"
                 )
         spec: PersonalizationSpec = ctx.build(derived)
-        return spec
+        return _resolve_actions_file(spec, ctx)
 
     # ------------------------------------------------------------------- run
     def run(
@@ -149,31 +152,36 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
         catalogue = _catalogue(spec, ctx.step)
         action_ids = [a.id for a in catalogue]
         allowed = allowed_actions(catalogue, spec, ctx.step)
+        sends = np.array([a.sends for a in catalogue])
         cat = inputs.catalog
         con = inputs.db()
         cust_cols = cat.columns("customers")
         n = _check_customers(con, cust_cols)
         ctx.progress("privacy", 1, 7)
-        priv = privacy(con, cat, cust_cols, spec, ctx.brand, warnings)
+        priv = privacy(con, cat, cust_cols, spec, ctx.brand, catalogue, allowed, n, warnings)
         supp = priv.supp
 
         ctx.progress("features", 2, 7)
-        feats = features(con, cat, cust_cols, spec, priv.sensitive, n, ctx.step, warnings)
+        feats = features(con, cat, cust_cols, spec, priv, n, ctx.step, warnings)
         ctx.progress("segments", 3, 7)
         seg = _segment(spec, feats.enc, feats.rfm, n, rng)
         target = _target_mask(spec, seg, ctx.step, warnings)
 
         ctx.progress("learning", 4, 7)
         lrn = learning(con, priv.exp_cols, feats.X, catalogue, allowed, spec, ctx.step, warnings)
+        drop_unservable(priv, lrn, allowed, warnings)
         ctx.progress("evaluating", 5, 7)
         evaluation, model = evaluate_and_fit(
-            spec, feats.X, supp.eligible & target, lrn, allowed, rng
+            spec, feats.X, supp.eligible & target, lrn, allowed, priv.can_get, sends, rng
         )
 
         ctx.progress("assigning", 6, 7)
-        asg = assign(model, feats.X, supp.eligible & target, allowed, spec, n, rng, ctx, warnings)
+        asg = assign(
+            model, feats.X, supp.eligible & target, allowed, priv.can_get, spec, n, rng, ctx,
+            warnings,
+        )  # fmt: skip
         ctx.progress("messages", 7, 7)
-        write_tables(ctx.out_dir, con, seg, supp, target, asg, feats.rfm, catalogue, n)
+        write_tables(ctx.out_dir, con, seg, priv, target, asg, feats.rfm, catalogue, n)
         fair = fairness(con, cust_cols, spec, supp, asg, action_ids, warnings)
 
         segments = segment_table(seg, supp, asg, catalogue)
@@ -188,6 +196,7 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
             messages=messages,
             message_index=index,
             audiences=audiences(spec, segments, seg, feats, supp, fair),
+            consent=priv.consent.summary,
             insights=_insights(spec, policy, evaluation, supp, fair, n),
             assignments_path=str(ctx.out_dir / "assignments.parquet"),
             suppression_path=str(ctx.out_dir / "suppression.parquet"),
@@ -226,6 +235,13 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
         if not other:
             return _fix_copy(output, feedback, ctx.brand)
         notes: list[str] = []
+        # Columns an earlier round left out stay out (the runner hands every round the
+        # planned spec, which does not have them).
+        earlier = _excluded_before(output)
+        if earlier:
+            spec = spec.model_copy(
+                update={"exclude_features": sorted({*spec.exclude_features, *earlier})}
+            )
         blocked = _fairness_sources(output, other)
         if blocked:
             spec = spec.model_copy(
@@ -248,6 +264,41 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
         fresh = fresh.model_copy(update={"messages": carried})
         fixed = _fix_copy(fresh, feedback, ctx.brand)
         return fixed.model_copy(update={"warnings": [*notes, *fixed.warnings]})
+
+
+def _resolve_actions_file(spec: PersonalizationSpec, ctx: PlanContext) -> PersonalizationSpec:
+    """``actions_file`` made absolute against the pipeline file's folder, and checked.
+
+    The folder is ``ctx.base_dir`` when the framework gives it (a pipeline's relative
+    paths resolve from the pipeline file, as ``data:`` paths do); without it, the working
+    directory. A missing file is reported when the pipeline is validated or planned,
+    naming the parameter, rather than when the step runs.
+    """
+    if not spec.actions_file:
+        return spec
+    path = Path(spec.actions_file).expanduser()
+    if not path.is_absolute():
+        base = getattr(ctx, "base_dir", None)
+        path = (Path(base) if base is not None else Path.cwd()) / path
+    path = path.resolve()
+    if not path.is_file():
+        raise SpecError(
+            f"the actions catalogue file {spec.actions_file!r} does not exist (looked for {path})",
+            step=ctx.step,
+            field="actions_file",
+            code="personalization.actions-file-not-found",
+            hint="a relative `actions_file` is read from the pipeline file's folder; it is a "
+            "CSV with columns id, channel, offer[, template, subject]",
+        )
+    return spec.model_copy(update={"actions_file": str(path)})
+
+
+_EXCLUDED = " (excluded (`exclude_features`))"
+
+
+def _excluded_before(output: PersonalizationPlan) -> list[str]:
+    """The columns the plan left out because of ``exclude_features``."""
+    return [d[: -len(_EXCLUDED)] for d in output.policy.dropped_attributes if d.endswith(_EXCLUDED)]
 
 
 def _fairness_sources(output: PersonalizationPlan, feedback: list[Violation]) -> list[str]:

@@ -232,7 +232,8 @@ def decide(
     Args:
         model: The fitted reward model.
         X: Customer features (n x d), same encoding as for fitting. float32 is fastest.
-        allowed: Actions that may be chosen (default: all trained actions).
+        allowed: Actions that may be chosen (default: all trained actions): one flag per
+            action, or one row of flags per customer (n x actions, e.g. by consent).
         exploration: Share of customers given a uniformly random allowed action.
         samples: Posterior draws mixed (1 = greedy on the posterior mean).
         rng: Random generator (seeded by the caller).
@@ -241,6 +242,8 @@ def decide(
     Returns:
         The decisions.
     """
+    if allowed is not None and allowed.ndim == 2:
+        return _decide_per_row(model, X, allowed, exploration, samples, rng, return_probs)
     n = X.shape[0]
     n_act = model.n_actions
     ok = model.trained.copy() if allowed is None else (allowed & model.trained)
@@ -286,6 +289,54 @@ def decide(
         if probs_all is not None:
             probs_all[start:stop] = probs
     return Decisions(action, propensity, explored, expected, probs_all)
+
+
+def _decide_per_row(
+    model: RewardModel,
+    X: NDArray[np.floating],
+    allowed: NDArray[np.bool_],
+    exploration: float,
+    samples: int,
+    rng: np.random.Generator,
+    return_probs: bool,
+) -> Decisions:
+    """:func:`decide` with a row of allowed actions per customer.
+
+    Customers sharing a row of flags are decided together (one call per pattern), so
+    every customer's propensities stay exact.
+    """
+    n, n_act = X.shape[0], model.n_actions
+    if allowed.shape != (n, n_act):
+        raise ValueError(f"allowed has shape {allowed.shape}, expected {(n, n_act)}")
+    if n_act <= 62:
+        codes = allowed.astype(np.int64) @ (np.int64(1) << np.arange(n_act, dtype=np.int64))
+        patterns, inverse = np.unique(codes, return_inverse=True)
+    else:
+        _, inverse = np.unique(allowed, axis=0, return_inverse=True)
+        patterns = np.arange(int(inverse.max()) + 1 if n else 0)
+    inverse = inverse.reshape(-1)
+    action = np.empty(n, dtype=np.int64)
+    propensity = np.empty(n)
+    explored = np.zeros(n, dtype=bool)
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    expected = np.empty((n, n_act), dtype=dtype)
+    probs = np.zeros((n, n_act)) if return_probs else None
+    for g in range(len(patterns)):
+        rows = np.flatnonzero(inverse == g)
+        d = decide(
+            model,
+            X[rows],
+            allowed=allowed[rows[0]],
+            exploration=exploration,
+            samples=samples,
+            rng=rng,
+            return_probs=return_probs,
+        )
+        action[rows], propensity[rows], explored[rows] = d.action, d.propensity, d.explored
+        expected[rows] = d.expected
+        if probs is not None and d.probs is not None:
+            probs[rows] = d.probs
+    return Decisions(action, propensity, explored, expected, probs)
 
 
 def estimate_propensities(

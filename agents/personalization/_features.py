@@ -9,14 +9,14 @@ are never even selected from the table the model is built from.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from agents.personalization._columns import ColumnRole
 from conductor import DataError, SpecError
 from conductor.data import finite_number, quote_ident
 
@@ -39,12 +39,6 @@ _NUMERIC = (
     *("UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL"),
 )
 _MAX_LEVELS = 10
-# Contact details identify a person; they say nothing about what to offer them.
-_CONTACT = re.compile(
-    r"(^|_)(first_?name|last_?name|full_?name|name|e_?mail|phone|mobile|address|street|"
-    r"zip|postcode|postal_?code|ip)($|_)",
-    re.IGNORECASE,
-)
 
 
 def sql_literal(value: str) -> str:
@@ -87,6 +81,7 @@ def select_feature_columns(
     reserved: Sequence[str],
     measured_only: Sequence[str],
     step: str | None = None,
+    roles: Mapping[str, ColumnRole] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Choose the customer columns the model may use.
 
@@ -97,68 +92,98 @@ def select_feature_columns(
         reserved: Identifier/consent columns that are never features.
         measured_only: Columns used only to measure fairness (left out unless requested).
         step: Step id, for error messages.
+        roles: Columns recognised as contact details, consent or opt-out columns or ids
+            (never features; a requested one is an error unless it was recognised only
+            by its values, where the explicit list wins).
 
     Returns:
         The chosen columns, and every left-out column with the reason.
 
     Raises:
-        SpecError: when a requested column is sensitive.
+        SpecError: when a requested column is sensitive, reserved or a contact detail.
         DataError: when a requested column does not exist.
     """
     res = {r.lower() for r in reserved}
     measured = {m.lower() for m in measured_only}
+    roles = dict(roles or {})
     dropped: dict[str, str] = {}
-    chosen: list[str] = []
     if requested is not None:
-        lower = {c.lower(): c for c in columns}
-        for name in requested:
-            if is_sensitive(name, sensitive):
-                raise SpecError(
-                    f"column {name!r} is a sensitive attribute in the brand strategy and may "
-                    "never be used to target customers",
-                    step=step,
-                    field="features",
-                    code="personalization.sensitive-feature",
-                    hint=f"remove {name!r} from `features`",
-                )
-            if name.lower() not in lower:
-                raise DataError(
-                    "a requested feature column is missing",
-                    source="customers",
-                    column=name,
-                    code="data.missing-column",
-                    hint=f"the customers table has: {', '.join(columns)}",
-                )
-            if name.lower() in res:
-                raise SpecError(
-                    f"column {name!r} is an identifier or consent flag, not a feature",
-                    step=step,
-                    field="features",
-                    code="personalization.reserved-feature",
-                    hint=f"remove {name!r} from `features`",
-                )
-            chosen.append(lower[name.lower()])
+        chosen = _requested(columns, requested, sensitive, res, roles, step)
         for col in columns:
             if col not in chosen:
-                dropped[col] = (
-                    "sensitive (brand)" if is_sensitive(col, sensitive) else "not requested"
-                )
+                dropped[col] = _left_out(col, sensitive, res, roles) or "not requested"
         return chosen, dropped
+    chosen = []
     for col, duck_type in columns.items():
-        low = col.lower()
-        if is_sensitive(col, sensitive):
-            dropped[col] = "sensitive (brand)"
-        elif low in res:
-            dropped[col] = "identifier or consent"
-        elif low in measured:
-            dropped[col] = "fairness group (measured, not targeted)"
-        elif _CONTACT.search(col):
-            dropped[col] = "contact detail (identifies, does not describe)"
-        elif _kind(duck_type) == "other":
-            dropped[col] = f"unsupported type {duck_type}"
-        else:
+        why = _left_out(col, sensitive, res, roles)
+        if why is None and col.lower() in measured:
+            why = "fairness group (measured, not targeted)"
+        if why is None and _kind(duck_type) == "other":
+            why = f"unsupported type {duck_type}"
+        if why is None:
             chosen.append(col)
+        else:
+            dropped[col] = why
     return chosen, dropped
+
+
+def _left_out(
+    col: str, sensitive: Sequence[str], reserved: set[str], roles: Mapping[str, ColumnRole]
+) -> str | None:
+    """Why a column is never a feature (None: it may be one)."""
+    if is_sensitive(col, sensitive):
+        return "sensitive (brand)"
+    if col in roles:
+        return roles[col].reason
+    if col.lower() in reserved:
+        return "identifier" if col.lower().endswith("id") else "identifier or consent"
+    return None
+
+
+def _requested(
+    columns: dict[str, str],
+    requested: Sequence[str],
+    sensitive: Sequence[str],
+    reserved: set[str],
+    roles: Mapping[str, ColumnRole],
+    step: str | None,
+) -> list[str]:
+    """The explicit feature list, checked: every column exists and may be a feature."""
+    lower = {c.lower(): c for c in columns}
+    chosen: list[str] = []
+    for name in requested:
+        if is_sensitive(name, sensitive):
+            raise SpecError(
+                f"column {name!r} is a sensitive attribute in the brand strategy and may "
+                "never be used to target customers",
+                step=step,
+                field="features",
+                code="personalization.sensitive-feature",
+                hint=f"remove {name!r} from `features`",
+            )
+        if name.lower() not in lower:
+            raise DataError(
+                "a requested feature column is missing",
+                source="customers",
+                column=name,
+                code="data.missing-column",
+                hint=f"the customers table has: {', '.join(columns)}",
+            )
+        col = lower[name.lower()]
+        role = roles.get(col)
+        if name.lower() in reserved or (role is not None and role.by == "name"):
+            what = role.reason if role is not None else "an identifier or consent flag"
+            raise SpecError(
+                f"column {name!r} is {what}, not a feature: contact details, consent and "
+                "opt-out columns and ids never are",
+                step=step,
+                field="features",
+                code="personalization.reserved-feature",
+                hint=f"remove {name!r} from `features` (if the name misleads, rename the "
+                "column under the source's `columns:`)",
+            )
+        chosen.append(col)
+    return chosen
 
 
 @dataclass

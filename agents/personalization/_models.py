@@ -13,15 +13,19 @@ from conductor import AgentOutput, Audience, Copy, Insight, TaskSpec
 __all__ = [
     "ActionDef",
     "ActionSummary",
+    "ChannelConsent",
     "Estimate",
+    "ExcludedFeature",
     "FairnessReport",
     "FairnessRow",
+    "FeatureSelection",
     "MessageAssignment",
     "PersonalizationPlan",
     "PersonalizationSpec",
     "PolicyEvaluation",
     "PolicySummary",
     "SegmentSummary",
+    "gain_text",
 ]
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -74,6 +78,17 @@ class ActionDef(_Model):
         return self.channel != "none"
 
 
+class FeatureSelection(_Model):
+    """The step's say on the model's features: an explicit list, and/or columns to leave out."""
+
+    include: list[str] | None = Field(
+        default=None, description="Only these customer columns (None = every usable one)."
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Customer columns never used, even when usable."
+    )
+
+
 class PersonalizationSpec(TaskSpec):
     """What the personalization step should do: who to consider, what it may send, how to learn."""
 
@@ -83,7 +98,9 @@ class PersonalizationSpec(TaskSpec):
     )
     actions_file: str | None = Field(
         default=None,
-        description="CSV with columns id, channel, offer[, template, subject]; added to `actions`.",
+        description="CSV with columns id, channel, offer[, template, subject]; added to "
+        "`actions`. A relative path is read from the pipeline file's folder (the working "
+        "directory where the framework does not say where that is).",
     )
     channels: list[str] | None = Field(
         default=None, description="Only actions on these channels may be chosen (None = any)."
@@ -155,9 +172,27 @@ class PersonalizationSpec(TaskSpec):
     rfm_bins: int = Field(
         default=3, ge=2, le=5, description="Quantile bins per RFM dimension (rfm only)."
     )
-    features: list[str] | None = Field(
+    features: FeatureSelection = Field(
+        default_factory=FeatureSelection,
+        description="Which customer columns the model may use: `{include: [...]}` (an "
+        "explicit list; a plain list means the same) and/or `{exclude: [...]}`. Default: "
+        "every usable column except contact details, consent and opt-out columns and ids.",
+    )
+    consent: dict[str, str] = Field(
+        default_factory=dict,
+        description="Channel -> the customers column holding that channel's consent, e.g. "
+        '{sms: "SMS Opt-In", email: email_ok}; `marketing` names the general flag. '
+        "Channels not named are found by name (consent_sms, sms_opt_in, ...).",
+    )
+    general_consent_covers: list[str] = Field(
+        default_factory=lambda: ["email"],
+        description="Channels for which the general flag (consent_marketing) alone is "
+        "consent, when the channel has no consent column of its own.",
+    )
+    opt_out: list[str] | None = Field(
         default=None,
-        description="Customer columns used as model features (None = every usable column).",
+        description="Customers columns whose yes means 'do not contact' (None = found by "
+        "name: do_not_contact, unsubscribed, suppressed, sms_opt_out, ...; [] = none).",
     )
     exclude_features: list[str] = Field(
         default_factory=list,
@@ -194,6 +229,26 @@ class PersonalizationSpec(TaskSpec):
     )
     seed: int | None = Field(default=None, description="Random seed (default: the run's seed).")
 
+    @field_validator("features", mode="before")
+    @classmethod
+    def _features_list(cls, value: object) -> object:
+        """A plain list is an explicit include list; None is the default."""
+        if value is None:
+            return {}
+        if isinstance(value, list | tuple):
+            return {"include": list(value)}
+        return value
+
+    @field_validator("general_consent_covers")
+    @classmethod
+    def _lower_channels(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower() for v in value]
+
+    @field_validator("consent")
+    @classmethod
+    def _lower_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        return {k.strip().lower(): v for k, v in value.items()}
+
     @model_validator(mode="after")
     def _has_catalogue(self) -> PersonalizationSpec:
         if not self.actions and not self.actions_file:
@@ -217,6 +272,20 @@ class Estimate(_Model):
     std_error: float = Field(description="Standard error (CLT / delta method).")
     ci_low: float = Field(description="Lower end of the confidence interval.")
     ci_high: float = Field(description="Upper end of the confidence interval.")
+    interval: Literal["normal", "clopper-pearson", "korn-graubard", "mover"] = Field(
+        default="normal",
+        description="How the interval was computed: normal (CLT), clopper-pearson (exact, "
+        "for the logging policy's rate), korn-graubard (Clopper-Pearson on the estimate's "
+        "effective sample size), mover (a lift combining two bounded intervals).",
+    )
+    clipped: bool = Field(
+        default=False,
+        description="True when the raw estimate fell outside what the reward allows "
+        "(e.g. below 0 for a 0/1 reward) and was clipped to the nearest bound.",
+    )
+    unclipped_value: float | None = Field(
+        default=None, description="The raw estimate before clipping (only when clipped)."
+    )
 
 
 class PolicyEvaluation(_Model):
@@ -236,6 +305,15 @@ class PolicyEvaluation(_Model):
         description="True when the DR lift over the logging policy is above zero with confidence."
     )
     conclusion: str = Field(description="One sentence for the marketer.")
+    bounds: list[float | None] | None = Field(
+        default=None,
+        description="What a mean reward can be, [low, high] (high None: no upper bound); "
+        "every value and interval is kept within it. None: unbounded rewards.",
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="How the values were kept possible: the interval methods, any clipping.",
+    )
 
     def get(self, policy: str, estimator: str) -> Estimate:
         """The estimate of one policy by one estimator.
@@ -281,6 +359,32 @@ class ActionSummary(_Model):
     eligible: bool = Field(description="False when the step's channel rules exclude it.")
 
 
+class ExcludedFeature(_Model):
+    """A customer column the model does not use, and why."""
+
+    column: str = Field(description="The customers column.")
+    reason: str = Field(
+        description="Why: contact detail (name), consent column (sms), identifier, "
+        "sensitive (brand), ..."
+    )
+
+
+class ChannelConsent(_Model):
+    """Where one channel's consent came from, and how many customers have it."""
+
+    channel: str = Field(description="The channel.")
+    columns: list[str] = Field(description="Its own consent columns (all must say yes).")
+    general: str | None = Field(description="The general marketing flag, also required.")
+    covered_by_general: bool = Field(
+        description="True when the general flag alone is consent for it (no column of its "
+        "own; listed in `general_consent_covers`)."
+    )
+    opt_out_columns: list[str] = Field(description="Its opt-out columns.")
+    source: str = Field(description="The same, in words.")
+    customers: int = Field(description="Customers who may be sent it.")
+    blocked: int = Field(description="Customers who may not.")
+
+
 class PolicySummary(_Model):
     """How the next-best-action policy was learned and what it decided."""
 
@@ -289,6 +393,10 @@ class PolicySummary(_Model):
     attributes_used: list[str] = Field(description="Customer attributes the features come from.")
     dropped_attributes: list[str] = Field(
         description="Columns left out of the model (sensitive, identifiers, unusable)."
+    )
+    excluded_features: list[ExcludedFeature] = Field(
+        default_factory=list,
+        description="Every customer column that is not a feature, with the reason.",
     )
     log_rows: int = Field(description="Exposures used to learn.")
     propensities: Literal["logged", "estimated"] = Field(description="Source of propensities.")
@@ -356,10 +464,14 @@ class PersonalizationPlan(AgentOutput):
         description="Which copy goes to which (segment, action) pair."
     )
     audiences: list[Audience] = Field(description="One audience per segment that gets actions.")
+    consent: list[ChannelConsent] = Field(
+        default_factory=list, description="Per channel: where consent came from, who has it."
+    )
     insights: list[Insight] = Field(description="Findings with the numbers behind them.")
     assignments_path: str = Field(
         description="Parquet: customer_id, segment, group, action, channel, propensity, "
-        "expected_reward, best_single_reward, uplift, policy_action."
+        "expected_reward, best_single_reward, uplift, policy_action, blocked_channels "
+        "(the channels the customer may not be sent, with why)."
     )
     suppression_path: str = Field(description="Parquet: customer_id, reason, reasons.")
     segments_path: str = Field(description="Parquet: customer_id, segment, RFM features.")
@@ -372,10 +484,11 @@ class PersonalizationPlan(AgentOutput):
         """One line: who gets what, and whether the policy beats the logging policy."""
         p = self.policy
         try:
-            new = self.evaluation.get("new", "dr").value
-            old = self.evaluation.get("logging", "dr").value
-            rel = f" ({(new - old) / old:+.1%})" if old else ""
-            ev = f"; offline DR value {new:.4f} vs logging {old:.4f}{rel}"
+            new = self.evaluation.get("new", "dr")
+            old = self.evaluation.get("logging", "dr")
+            gain = self.evaluation.get("new-logging", "dr")
+            rel = gain_text(new, old, gain, self.evaluation.confidence)
+            ev = f"; offline DR value {new.value:.4f} vs logging {old.value:.4f}{rel}"
         except KeyError:
             ev = ""
         return (
@@ -383,3 +496,24 @@ class PersonalizationPlan(AgentOutput):
             f"{p.suppressed:,} suppressed; {len(self.segments)} segments, "
             f"{len(self.messages)} messages{ev}"
         )
+
+
+def relative_gain_measurable(old: Estimate) -> bool:
+    """True when today's value is known well enough for a relative gain to mean something.
+
+    That is when its interval's lower end is above zero and at least half the value: with
+    a rare reward (a handful of clicks) the baseline could be many times smaller than
+    estimated, and a percentage of it is noise.
+    """
+    return old.value > 0 and old.ci_low > 0 and old.ci_low >= 0.5 * old.value
+
+
+def gain_text(new: Estimate, old: Estimate, gain: Estimate, confidence: float) -> str:
+    """`` (+23.0%)``, or the absolute difference with its interval when a relative gain
+    cannot be measured (today's value too close to zero)."""
+    if relative_gain_measurable(old):
+        return f" ({(new.value - old.value) / old.value:+.1%})"
+    return (
+        f" ({gain.value:+.4g} absolute, {confidence:.0%} interval {gain.ci_low:+.4g} to "
+        f"{gain.ci_high:+.4g}; relative gain not measurable: today's value is too close to 0)"
+    )

@@ -19,7 +19,7 @@ from agents.personalization._models import FairnessReport, FairnessRow
 from conductor import DataError
 from conductor.data import finite_number, quote_ident
 
-__all__ = ["Suppression", "fairness_report", "load_fairness_groups", "suppress"]
+__all__ = ["Suppression", "fairness_report", "load_fairness_groups", "mark_suppressed", "suppress"]
 
 BoolArray = NDArray[np.bool_]
 
@@ -81,6 +81,7 @@ def suppress(
     *,
     missing_column: str = "error",
     warnings: list[str] | None = None,
+    consent: Sequence[tuple[str, BoolArray]] | None = None,
 ) -> Suppression:
     """Decide who must not be contacted.
 
@@ -92,6 +93,9 @@ def suppress(
         extra: Additional (reason, mask) pairs computed elsewhere (e.g. a contact cap).
         missing_column: ``error`` (default) or ``warn`` when an exclusion's column is absent.
         warnings: Where skipped rules are reported (with ``warn``).
+        consent: (reason, customers) pairs from the per-channel consent (customers no
+            channel may reach), applied first; without it the ``consent_marketing`` column
+            decides, as the single consent for everything.
 
     Returns:
         The suppression decision for every customer, in ``customer_id`` order.
@@ -100,8 +104,10 @@ def suppress(
         DataError: when the consent column is missing or a brand exclusion names a
             column the customers table lacks.
     """
-    rules = _suppression_rules(columns, audience_rules, missing_column, warnings)
-    sql = ", ".join(f"({s}) AS r{i}" for i, s in enumerate(rules.selects))
+    rules = _suppression_rules(
+        columns, audience_rules, missing_column, warnings, general_consent=consent is None
+    )
+    sql = ", ".join(f"({s}) AS r{i}" for i, s in enumerate(rules.selects)) or "TRUE AS r0"
     try:
         data = con.execute(
             f"SELECT {sql} FROM customers ORDER BY customer_id::VARCHAR", rules.params
@@ -122,6 +128,8 @@ def suppress(
         min_age_enforced=rules.min_age_enforced,
         attributes=rules.attributes,
     )
+    for text, mask in consent or ():
+        _mark(out, mask, text)
     for i in range(len(rules.selects)):
         col = data[f"r{i}"]
         null = np.ma.getmaskarray(col)
@@ -159,9 +167,21 @@ def _suppression_rules(
     audience_rules: Any,
     missing_column: str,
     warnings: list[str] | None,
+    *,
+    general_consent: bool = True,
 ) -> _Rules:
-    """Consent first, then the brand's minimum age and exclusions."""
+    """Consent first (unless decided per channel elsewhere), then the brand's minimum age
+    and exclusions."""
     lower = {c.lower(): c for c in columns}
+    rules = _Rules([], [], [], [], [])
+    if general_consent:
+        rules = _general_consent(lower)
+    _age_and_exclusions(rules, lower, audience_rules, missing_column, warnings)
+    return rules
+
+
+def _general_consent(lower: dict[str, str]) -> _Rules:
+    """The one ``consent_marketing`` flag as the consent for everything."""
     if "consent_marketing" not in lower:
         raise DataError(
             "the customers table has no consent column: nobody can be contacted without it",
@@ -172,7 +192,7 @@ def _suppression_rules(
             "given an action",
         )
     consent = quote_ident(lower["consent_marketing"])
-    rules = _Rules(
+    return _Rules(
         selects=[
             f"CASE WHEN {consent} IS NULL THEN NULL ELSE lower(trim({consent}::VARCHAR)) IN {_TRUE} END"
         ],
@@ -181,6 +201,16 @@ def _suppression_rules(
         unknown=["marketing consent unknown"],
         attributes=[lower["consent_marketing"]],
     )
+
+
+def _age_and_exclusions(
+    rules: _Rules,
+    lower: dict[str, str],
+    audience_rules: Any,
+    missing_column: str,
+    warnings: list[str] | None,
+) -> None:
+    """The brand's minimum age and exclusions, added to ``rules``."""
     min_age = getattr(audience_rules, "min_age", None) if audience_rules is not None else None
     if min_age is not None and "age" in lower:
         age = quote_ident(lower["age"])
@@ -219,7 +249,11 @@ def _suppression_rules(
         rules.labels.append(f"{ex.name}: {ex.reason}")
         rules.unknown.append(f"{ex.name}: {ex.column} unknown")
         rules.attributes.append(col)
-    return rules
+
+
+def mark_suppressed(s: Suppression, mask: BoolArray, text: str) -> None:
+    """Suppress ``mask`` for ``text`` after the rules (e.g. nothing they may be given)."""
+    _mark(s, mask, text)
 
 
 def _mark(s: Suppression, mask: BoolArray, text: str) -> None:
@@ -284,13 +318,17 @@ def fairness_report(
     action_ids: Sequence[str],
     threshold: float,
     missing: Sequence[str] = (),
+    probs: NDArray[np.floating] | None = None,
 ) -> FairnessReport:
     """Compare action rates, action mix and expected value across group levels.
 
     The action rate is measured among customers who may be contacted, so consent and
     legal exclusions do not count against the policy. A group's gap is the largest
     difference, between its levels with at least 30 eligible customers, in the action
-    rate or in the share of any single action among the treated.
+    rate or in the share of any single action among the treated. With ``probs`` (each
+    customer's exact probability of every action under the policy, customers x actions)
+    the shares are the policy's expected shares: how the policy treats the group, not
+    which way one draw of its Thompson samples and exploration happened to fall.
     """
     rows: list[FairnessRow] = []
     gaps: dict[str, float] = {}
@@ -303,8 +341,11 @@ def fairness_report(
             size = int(at.sum())
             tr = at & treated
             nt = int(tr.sum())
-            counts = np.bincount(action[tr], minlength=n_act) if nt else np.zeros(n_act)
-            share = counts / nt if nt else np.zeros(n_act)
+            if probs is not None:
+                share = probs[tr].mean(axis=0) if nt else np.zeros(n_act)
+            else:
+                counts = np.bincount(action[tr], minlength=n_act) if nt else np.zeros(n_act)
+                share = counts / nt if nt else np.zeros(n_act)
             rate = nt / size if size else 0.0
             rows.append(
                 FairnessRow(

@@ -27,6 +27,15 @@ from agents.personalization._bandit import (
     fit_reward_model,
     importance_weights,
 )
+from agents.personalization._columns import ColumnRole, classify_columns
+from agents.personalization._consent import (
+    ConsentState,
+    action_mask,
+    consent_warnings,
+    plan_consent,
+    read_consent,
+)
+from agents.personalization._evaluation import LogRows, evaluate
 from agents.personalization._features import (
     Encoded,
     Rfm,
@@ -40,6 +49,7 @@ from agents.personalization._messages import build_messages
 from agents.personalization._messages import slug as _slug
 from agents.personalization._models import (
     ActionDef,
+    ExcludedFeature,
     FairnessReport,
     MessageAssignment,
     PersonalizationSpec,
@@ -51,6 +61,7 @@ from agents.personalization._privacy import (
     Suppression,
     fairness_report,
     load_fairness_groups,
+    mark_suppressed,
     suppress,
 )
 from agents.personalization._steps import (
@@ -58,7 +69,6 @@ from agents.personalization._steps import (
     _contact_cap,
     _customer_ids,
     _design,
-    _evaluate,
     _pairs,
     _rfm_names,
     _segment_table,
@@ -97,11 +107,17 @@ class Privacy:
         supp: The suppression decision per customer.
         sensitive: Attributes the brand marks sensitive (never features).
         exp_cols: Column -> type of the exposures log.
+        consent: Per customer and channel: consent given or not, and why.
+        can_get: Customers x actions: may this customer be given this action.
+        consent_roles: Consent and opt-out columns -> why they are not features.
     """
 
     supp: Suppression
     sensitive: list[str]
     exp_cols: dict[str, str]
+    consent: ConsentState
+    can_get: NDArray[np.bool_]
+    consent_roles: dict[str, str]
 
 
 def privacy(
@@ -110,13 +126,32 @@ def privacy(
     cust_cols: dict[str, str],
     spec: PersonalizationSpec,
     brand: Any,
+    catalogue: list[ActionDef],
+    allowed: NDArray[np.bool_],
+    n: int,
     warnings: list[str],
 ) -> Privacy:
-    """Apply consent, the brand's audience rules and its contact cap."""
+    """Apply consent per channel, the brand's audience rules, its contact cap and opt-outs.
+
+    A customer no allowed channel may reach is suppressed, with every reason; the others
+    may only be given actions on the channels they consented to (``can_get``).
+    """
     rules = getattr(brand, "audience", None) if brand is not None else None
     sensitive = list(getattr(rules, "sensitive_attributes", None) or []) if rules else []
     exp_cols = cat.columns("exposures")
-    extra = _contact_cap(con, exp_cols, rules)
+    channels = list(
+        dict.fromkeys(a.channel for a, ok in zip(catalogue, allowed, strict=True) if ok and a.sends)
+    )
+    plan = plan_consent(
+        cust_cols,
+        channels,
+        mapping=spec.consent,
+        covers=spec.general_consent_covers,
+        opt_out=spec.opt_out,
+    )
+    warnings.extend(consent_warnings(plan, spec.general_consent_covers, spec.consent))
+    state = read_consent(con, plan, n)
+    extra = [*_contact_cap(con, exp_cols, rules), *state.opted_out]
     supp = suppress(
         con,
         cust_cols,
@@ -124,13 +159,16 @@ def privacy(
         extra,
         missing_column=spec.missing_exclusion_column,
         warnings=warnings,
+        consent=state.blocked_everywhere(),
     )
+    supp.attributes[:0] = list(plan.roles)
     if rules is not None and getattr(rules, "min_age", None) and supp.min_age_enforced is None:
         warnings.append(
             "the brand sets a minimum age but the customers table has no `age` column: "
             "age could not be checked"
         )
-    return Privacy(supp, sensitive, exp_cols)
+    can_get = action_mask(state, [a.channel for a in catalogue], allowed)
+    return Privacy(supp, sensitive, exp_cols, state, can_get, plan.roles)
 
 
 @dataclass(frozen=True)
@@ -159,25 +197,31 @@ def features(
     cat: DataCatalog,
     cust_cols: dict[str, str],
     spec: PersonalizationSpec,
-    sensitive: list[str],
+    priv: Privacy,
     n: int,
     step: str,
     warnings: list[str],
 ) -> Features:
-    """Choose and encode the feature columns, add RFM when there are events."""
+    """Choose and encode the feature columns, add RFM when there are events.
+
+    Contact details, consent and opt-out columns and ids are never features (recognised
+    by name, and text columns also by their values); the step's ``features`` can name an
+    explicit list and more columns to leave out.
+    """
+    roles = {c: ColumnRole("consent", r) for c, r in priv.consent_roles.items()}
+    skip = {c.lower() for c in roles} | {c.lower() for c in cust_cols if is_reserved(c)}
+    roles.update(classify_columns(con, cust_cols, n, skip=skip))
     chosen, dropped = select_feature_columns(
         cust_cols,
-        requested=spec.features,
-        sensitive=sensitive,
+        requested=spec.features.include,
+        sensitive=priv.sensitive,
         reserved=_RESERVED,
         measured_only=spec.fairness_groups,
         step=step,
+        roles=roles,
     )
-    if spec.exclude_features:
-        excluded = {c.lower() for c in spec.exclude_features}
-        for col in [c for c in chosen if c.lower() in excluded]:
-            chosen.remove(col)
-            dropped[col] = "excluded (`exclude_features`)"
+    _exclude(chosen, dropped, spec.features.exclude, "`features.exclude`", cust_cols, warnings)
+    _exclude(chosen, dropped, spec.exclude_features, "`exclude_features`", cust_cols, None)
     enc = encode_features(con, cust_cols, chosen, n)
     dropped.update(enc.dropped)
     rfm: Rfm | None = None
@@ -193,6 +237,31 @@ def features(
         attributes=sorted({*enc.sources, *(_rfm_names(rfm))}),
         dropped=dropped,
     )
+
+
+def is_reserved(column: str) -> bool:
+    """customer_id, consent_marketing and propensity: never features, never sampled."""
+    return column.lower() in _RESERVED
+
+
+def _exclude(
+    chosen: list[str],
+    dropped: dict[str, str],
+    names: list[str],
+    where: str,
+    columns: dict[str, str],
+    warnings: list[str] | None,
+) -> None:
+    """Leave ``names`` out of the features (a name the table lacks is warned about)."""
+    if not names:
+        return
+    excluded = {c.lower() for c in names}
+    for col in [c for c in chosen if c.lower() in excluded]:
+        chosen.remove(col)
+        dropped[col] = f"excluded ({where})"
+    unknown = sorted(excluded - {c.lower() for c in columns})
+    if unknown and warnings is not None:
+        warnings.append(f"{where} names column(s) the customers table lacks: {', '.join(unknown)}")
 
 
 @dataclass(frozen=True)
@@ -263,19 +332,48 @@ def learning(
     return Learning(log, X_log, logging_p, prop_source, weights, kind, counts)
 
 
+def drop_unservable(
+    priv: Privacy, lrn: Learning, allowed: NDArray[np.bool_], warnings: list[str]
+) -> None:
+    """Suppress the customers whose every permitted action is missing from the log.
+
+    Such a customer consented only to channels whose actions cannot be learned (never
+    sent before), and there is no learnable action they may be given.
+    """
+    learnable = allowed & (lrn.counts > 0)
+    stuck = priv.supp.eligible & ~(priv.can_get & learnable).any(axis=1)
+    if stuck.any():
+        text = "no action on a channel they consented to can be learned from the log"
+        mark_suppressed(priv.supp, stuck, text)
+        warnings.append(f"{int(stuck.sum()):,} customer(s) get nothing: {text}")
+
+
 def evaluate_and_fit(
     spec: PersonalizationSpec,
     X: NDArray[np.float64],
     population: NDArray[np.bool_],
     lrn: Learning,
     allowed: NDArray[np.bool_],
+    can_get: NDArray[np.bool_],
+    sends: NDArray[np.bool_],
     rng: np.random.Generator,
 ) -> tuple[PolicyEvaluation, RewardModel]:
-    """Evaluate the policy offline on a hold-out of the log, then fit it on all of it."""
-    evaluation = _evaluate(
-        spec, X, population, lrn.X_log, lrn.log, lrn.logging_p, lrn.weights, allowed, lrn.kind,
-        rng,
+    """Evaluate the policy offline on a hold-out of the log, then fit it on all of it.
+
+    Each held-out row is decided with the actions its customer may now be given; a row
+    whose customer may be sent nothing (no consent on any channel, now) is decided over
+    what anyone in the audience may get, as if they could be reached.
+    """
+    learnable = allowed & (lrn.counts > 0)
+    reach = learnable & can_get[population].any(axis=0)
+    fallback = reach if reach.any() else allowed
+    rows = can_get[lrn.log.idx] & learnable
+    rows[~(rows & sends).any(axis=1)] = fallback
+    log = LogRows(
+        lrn.X_log, lrn.log.action, lrn.log.reward, lrn.logging_p, lrn.weights, rows,
+        lrn.propensities == "logged",
     )  # fmt: skip
+    evaluation = evaluate(spec, X, population, log, fallback, lrn.kind, rng)
     model = fit_reward_model(
         lrn.X_log,
         lrn.log.action,
@@ -328,24 +426,28 @@ def assign(
     X: NDArray[np.float64],
     population: NDArray[np.bool_],
     allowed: NDArray[np.bool_],
+    can_get: NDArray[np.bool_],
     spec: PersonalizationSpec,
     n: int,
     rng: np.random.Generator,
     ctx: RunContext,
     warnings: list[str],
 ) -> Assignment:
-    """Decide for everyone in ``population``, then draw the control group."""
+    """Decide for everyone in ``population``, each among the actions they may be given
+    (their channels' consent), then draw the control group."""
     rows = np.flatnonzero(population)
     if rows.size == 0:
         warnings.append("nobody may be contacted: every customer is suppressed or out of audience")
     start = time.perf_counter()
+    per_row = can_get[rows] & allowed
     dec = decide(
         model,
         X[rows].astype(np.float32),
-        allowed=allowed,
+        allowed=per_row,
         exploration=spec.exploration,
         samples=spec.thompson_samples,
         rng=rng,
+        return_probs=True,
     )
     elapsed = time.perf_counter() - start
     ctx.log.info(
@@ -354,6 +456,8 @@ def assign(
         decisions_per_second=round(rows.size / elapsed) if elapsed > 0 else None,
     )
     usable = allowed & model.trained
+    if (usable & per_row.any(axis=0)).any():
+        usable &= per_row.any(axis=0)  # the best single action someone may be given
     mean_pred = dec.expected.mean(axis=0) if rows.size else np.zeros(allowed.size)
     best = int(np.flatnonzero(usable)[np.argmax(mean_pred[usable])])
     control_rows = rng.random(rows.size) < spec.control_share
@@ -374,7 +478,7 @@ def write_tables(
     out_dir: Path,
     con: Any,
     seg: Segmentation,
-    supp: Suppression,
+    priv: Privacy,
     target: NDArray[np.bool_],
     a: Assignment,
     rfm: Rfm | None,
@@ -382,6 +486,7 @@ def write_tables(
     n: int,
 ) -> None:
     """The assignments, suppression and segments files, one row per customer."""
+    supp = priv.supp
     cust_ids = _customer_ids(con)
     group = np.full(n, "suppressed", dtype=object)
     group[supp.eligible & ~target] = "out_of_audience"
@@ -399,6 +504,7 @@ def write_tables(
         a.chosen_exp,
         a.best_exp,
         catalogue,
+        priv.consent.blocked_text(a.rows),
     )
     _write_suppression(out_dir / "suppression.parquet", cust_ids, supp)
     _write_segments(out_dir / "segments.parquet", cust_ids, seg, rfm)
@@ -415,6 +521,9 @@ def fairness(
 ) -> FairnessReport:
     """Action rates across the fairness groups, with a warning per gap over the threshold."""
     groups, missing = load_fairness_groups(con, cust_cols, spec.fairness_groups)
+    probs = np.zeros((a.action_full.size, len(action_ids)))
+    if a.dec.probs is not None:
+        probs[a.rows] = a.dec.probs
     fair = fairness_report(
         groups,
         supp.eligible,
@@ -424,6 +533,7 @@ def fairness(
         action_ids,
         spec.fairness_threshold,
         missing,
+        probs=probs,
     )
     for g in missing:
         warnings.append(f"fairness group {g!r} is not a column of the customers table")
@@ -518,6 +628,9 @@ def policy_summary(
         features=feats.names,
         attributes_used=feats.attributes,
         dropped_attributes=sorted(f"{c} ({r})" for c, r in feats.dropped.items()),
+        excluded_features=[
+            ExcludedFeature(column=c, reason=r) for c, r in sorted(feats.dropped.items())
+        ],
         log_rows=lrn.log.idx.size,
         propensities=lrn.propensities,
         exploration=spec.exploration,

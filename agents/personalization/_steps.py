@@ -4,13 +4,11 @@ segments, off-policy evaluation, the files it writes, and its findings.
 :mod:`agents.personalization._agent` strings them together.
 """
 
-# ruff: noqa: N803, N806  (X, W, P: matrix names as in the maths they implement)
-
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -19,8 +17,6 @@ from numpy.typing import NDArray
 
 from agents.personalization._bandit import (
     RewardModel,
-    decide,
-    fit_reward_model,
 )
 from agents.personalization._features import (
     Encoded,
@@ -41,7 +37,6 @@ from agents.personalization._models import (
     PolicySummary,
     SegmentSummary,
 )
-from agents.personalization._ope import evaluate_policy, lift
 from agents.personalization._privacy import (
     Suppression,
 )
@@ -256,101 +251,6 @@ def _target_mask(
     return np.isin(seg.labels, hit)
 
 
-def _evaluate(
-    spec: PersonalizationSpec,
-    X: NDArray[np.float64],
-    population: NDArray[np.bool_],
-    X_log: NDArray[np.float64],
-    log: _Log,
-    logging_p: NDArray[np.float64],
-    weights: NDArray[np.float64],
-    allowed: NDArray[np.bool_],
-    kind: Literal["logistic", "linear"],
-    rng: np.random.Generator,
-) -> PolicyEvaluation:
-    n_log = log.idx.size
-    hold = rng.random(n_log) < spec.holdout_share
-    if hold.sum() < 2 or (~hold).sum() < 2:
-        hold = np.arange(n_log) % 2 == 0
-    tr = ~hold
-    n_act = allowed.size
-    model: RewardModel = fit_reward_model(
-        X_log[tr],
-        log.action[tr],
-        log.reward[tr],
-        weights[tr],
-        n_act,
-        kind=kind,
-        prior_precision=spec.prior_precision,
-    )
-    Xh = X_log[hold]
-    q_hat = model.predict(Xh).astype(np.float64)
-    dec = decide(
-        model,
-        Xh,
-        allowed=allowed,
-        exploration=spec.exploration,
-        samples=spec.thompson_samples,
-        rng=rng,
-        return_probs=True,
-    )
-    assert dec.probs is not None
-    usable = allowed & model.trained
-    pop = X[population] if population.any() else X_log[tr]
-    if pop.shape[0] > 200_000:
-        pop = pop[rng.choice(pop.shape[0], 200_000, replace=False)]
-    mean_pred = model.predict(pop).mean(axis=0)
-    best = int(np.flatnonzero(usable)[np.argmax(mean_pred[usable])])
-    r, a, p = log.reward[hold], log.action[hold], logging_p[hold]
-    conf = spec.confidence
-    new = evaluate_policy(
-        "new", r, a, p, dec.probs, q_hat, max_weight=spec.max_weight, confidence=conf
-    )
-    onehot = np.zeros_like(q_hat)
-    onehot[:, best] = 1.0
-    single = evaluate_policy(
-        "best_single", r, a, p, onehot, q_hat, max_weight=spec.max_weight, confidence=conf
-    )
-    logged_probs = np.zeros_like(q_hat)
-    logged_probs[np.arange(r.size), a] = p
-    logging = evaluate_policy(
-        "logging", r, a, p, logged_probs, np.zeros_like(q_hat), confidence=conf
-    )
-    vs_log = lift("new-logging", new, logging, confidence=conf)
-    vs_single = lift("new-best_single", new, single, confidence=conf)
-    estimates = [*new.estimates, *logging.estimates, *single.estimates, vs_log, vs_single]
-    better = vs_log.ci_low > 0
-    new_dr, log_dr = new.estimates[2].value, logging.estimates[2].value
-    rel = f" ({(new_dr - log_dr) / log_dr:+.1%})" if log_dr else ""
-    if better:
-        conclusion = (
-            f"The new policy is expected to earn {new_dr:.4g} {spec.reward_label} per customer "
-            f"against {log_dr:.4g} for the current one{rel}; the gain is above zero at "
-            f"{conf:.0%} confidence."
-        )
-    elif vs_log.ci_high < 0:
-        conclusion = (
-            f"The new policy looks worse than the current one ({new_dr:.4g} vs {log_dr:.4g} "
-            f"{spec.reward_label} per customer); do not roll it out."
-        )
-    else:
-        conclusion = (
-            f"The new policy's estimated value ({new_dr:.4g} vs {log_dr:.4g} "
-            f"{spec.reward_label} per customer{rel}) is not distinguishable from the current "
-            f"one at {conf:.0%} confidence; roll it out to a test group first."
-        )
-    return PolicyEvaluation(
-        n=int(hold.sum()),
-        confidence=conf,
-        propensities="logged" if log.propensity is not None else "estimated",
-        estimates=estimates,
-        effective_sample_size=new.effective_sample_size,
-        clipped_share=new.clipped_share,
-        better_than_logging=bool(better),
-        conclusion=conclusion,
-    )
-
-
 def _write_assignments(
     path: Path,
     cust_ids: NDArray[np.object_],
@@ -362,6 +262,7 @@ def _write_assignments(
     chosen_exp: NDArray[np.float64],
     best_exp: NDArray[np.float64],
     catalogue: list[ActionDef],
+    blocked: NDArray[np.object_],
 ) -> None:
     ids = np.array([a.id for a in catalogue], dtype=object)
     chans = np.array([a.channel for a in catalogue], dtype=object)
@@ -382,6 +283,7 @@ def _write_assignments(
             "best_single_reward": pa.array(best_exp, pa.float64()),
             "uplift": pa.array(chosen_exp - best_exp, pa.float64()),
             "policy_action": pa.array(ids[dec.action], pa.string()),
+            "blocked_channels": pa.array(blocked, pa.string()),
         }
     )
     pq.write_table(table, path)

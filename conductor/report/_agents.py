@@ -187,10 +187,17 @@ class _AgentSections(_ContextBase):
                             colors[pol],
                         )
                     )
+            policy = _d(plan.get("policy"))
             blocks.append(
                 {
                     "step": sid,
-                    "policy": _d(plan.get("policy")),
+                    "policy": policy,
+                    "features_used": [str(a) for a in _l(policy.get("attributes_used"))],
+                    "features_excluded": [
+                        {"column": str(x.get("column", "?")), "reason": str(x.get("reason", ""))}
+                        for x in map(_d, _l(policy.get("excluded_features")))
+                    ],
+                    "consent": [_d(c) for c in _l(plan.get("consent"))],
                     "evaluation": evaluation,
                     "fairness": _d(plan.get("fairness")),
                     "segments": segments,
