@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +117,36 @@ def write(tmp_path: Path) -> Iterator[object]:
         return path
 
     yield _write
+
+
+def run_personalization(
+    paths: dict[str, Path],
+    out: Path,
+    goal: Any,
+    *,
+    brand: Any = None,
+    llm: Any = None,
+    seed: int = 7,
+    **params: Any,
+) -> Any:
+    """Run the personalization agent once on data files, as a step would (no runner)."""
+    from agents.personalization import PersonalizationAgent, PersonalizationSpec
+    from conductor import DataCatalog, DataSource, Inputs, RunContext
+
+    spec = PersonalizationSpec.model_validate(params)
+    cat = DataCatalog({k: DataSource(path=v) for k, v in paths.items()})
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(
+        run_id="t",
+        step="nba",
+        agent="personalization",
+        goal=goal,
+        out_dir=out,
+        brand=brand,
+        llm=llm,
+        seed=seed,
+    )
+    try:
+        return PersonalizationAgent().run(spec, Inputs(upstream={}, catalog=cat), ctx)
+    finally:
+        cat.close()

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import run_personalization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -219,23 +220,10 @@ def run_agent(
     **params: Any,
 ) -> PersonalizationPlan:
     params.setdefault("actions", ACTIONS)
-    spec = PersonalizationSpec.model_validate(params)
-    cat = DataCatalog({k: DataSource(path=v) for k, v in paths.items()})
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(
-        run_id="t",
-        step="nba",
-        agent="personalization",
-        goal=GOAL,
-        out_dir=out,
-        brand=brand,
-        llm=llm,
-        seed=seed,
+    plan: PersonalizationPlan = run_personalization(
+        paths, out, GOAL, brand=brand, llm=llm, seed=seed, **params
     )
-    try:
-        return PersonalizationAgent().run(spec, Inputs(upstream={}, catalog=cat), ctx)
-    finally:
-        cat.close()
+    return plan
 
 
 @pytest.fixture(scope="module")

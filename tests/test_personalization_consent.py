@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import run_personalization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.personalization import PersonalizationAgent, PersonalizationPlan, PersonalizationSpec
-from conductor import BusinessGoal, DataCatalog, DataError, DataSource, Inputs, RunContext
+from agents.personalization import PersonalizationPlan
+from conductor import BusinessGoal, DataError
 
 ACTIONS = [
     {"id": "email_offer", "channel": "email", "offer": "15% off"},
@@ -79,17 +80,10 @@ def run(
     }
     params.setdefault("actions", ACTIONS)
     params.setdefault("control_share", 0.1)
-    spec = PersonalizationSpec.model_validate(params)
-    cat = DataCatalog({k: DataSource(path=v) for k, v in paths.items()})
-    out = folder / "out"
-    out.mkdir(exist_ok=True)
-    ctx = RunContext(
-        run_id="t", step="nba", agent="personalization", goal=GOAL, out_dir=out, seed=seed
+    plan: PersonalizationPlan = run_personalization(
+        paths, folder / "out", GOAL, seed=seed, **params
     )
-    try:
-        return PersonalizationAgent().run(spec, Inputs(upstream={}, catalog=cat), ctx)
-    finally:
-        cat.close()
+    return plan
 
 
 def sent(plan: PersonalizationPlan) -> dict[str, str]:

@@ -18,16 +18,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Cli, make_env
+from conftest import Cli, make_env, run_personalization
 
 from agents.personalization import PersonalizationAgent, PersonalizationPlan, PersonalizationSpec
 from conductor import (
     BusinessGoal,
-    DataCatalog,
-    DataSource,
-    Inputs,
     PlanContext,
-    RunContext,
     SpecError,
 )
 from conductor.report._html import render_html
@@ -148,15 +144,8 @@ def run(
         "exposures": write_csv(folder / "exposures.csv", log(rows)),
     }
     params.setdefault("actions", ACTIONS)
-    spec = PersonalizationSpec.model_validate(params)
-    cat = DataCatalog({k: DataSource(path=v) for k, v in paths.items()})
-    ctx = RunContext(
-        run_id="t", step="nba", agent="personalization", goal=GOAL, out_dir=folder, seed=5
-    )
-    try:
-        return PersonalizationAgent().run(spec, Inputs(upstream={}, catalog=cat), ctx)
-    finally:
-        cat.close()
+    plan: PersonalizationPlan = run_personalization(paths, folder, GOAL, seed=5, **params)
+    return plan
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import run_personalization
 
 from agents.personalization import (
-    PersonalizationAgent,
     PersonalizationPlan,
-    PersonalizationSpec,
     evaluate_policy,
     lift,
 )
-from conductor import BusinessGoal, DataCatalog, DataSource, Inputs, RunContext
+from conductor import BusinessGoal
 
 ACTIONS = [
     {"id": "banner_a", "channel": "email", "offer": "item a"},
@@ -79,15 +78,8 @@ def rare_clicks(folder: Path, seed: int = 0) -> dict[str, Path]:
 
 
 def run(paths: dict[str, Path], out: Path, seed: int = 7) -> PersonalizationPlan:
-    spec = PersonalizationSpec.model_validate({"actions": ACTIONS})
-    cat = DataCatalog({k: DataSource(path=v) for k, v in paths.items()})
-    ctx = RunContext(
-        run_id="t", step="nba", agent="personalization", goal=GOAL, out_dir=out, seed=seed
-    )
-    try:
-        return PersonalizationAgent().run(spec, Inputs(upstream={}, catalog=cat), ctx)
-    finally:
-        cat.close()
+    plan: PersonalizationPlan = run_personalization(paths, out, GOAL, seed=seed, actions=ACTIONS)
+    return plan
 
 
 @pytest.mark.parametrize("seed", [7, 8, 9])
