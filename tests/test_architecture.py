@@ -165,3 +165,17 @@ def test_lint_imports_fails_on_a_private_import_from_an_agent(tmp_path: Path) ->
     broken = subprocess.run(lint, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert broken.returncode != 0
     assert "agents.journey._agent -> conductor._yaml" in broken.stdout
+
+
+def test_the_public_api_does_not_load_the_llm_or_graph_stack() -> None:
+    # Agent authors `import conductor`; the model and graph libraries load only when a
+    # run or a model call needs them (a face re-exporting a module that imports them at
+    # the top would pull them in for everyone).
+    code = (
+        "import sys, conductor, conductor.pipeline, conductor.brand, conductor.goals; "
+        "print(sorted(m for m in ('langchain_core', 'openai', 'langgraph') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]"

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from conductor.agents import Provenance
 from conductor.goals import BusinessGoal
 from conductor.pipeline._planning import StepPlan
 from conductor.specs import TaskSpec, assisted_fields, spec_hash
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
 
 __all__ = ["assist_plans"]
 
@@ -55,6 +57,10 @@ def _suggestion_model(spec_type: type[TaskSpec], names: list[str]) -> type[BaseM
 def _messages(
     goal: BusinessGoal, step: str, agent: str, spec: TaskSpec, names: list[str]
 ) -> list[BaseMessage]:
+    # LangChain is loaded only when a model is asked: the pipeline face exports
+    # assist_plans, and `import conductor` must not pay for the LLM stack.
+    from langchain_core.messages import HumanMessage, SystemMessage
+
     text = goal.source_text or goal.model_dump_json(exclude={"spans"})
     tag = "GOAL-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16].upper()
     current = {n: getattr(spec, n) for n in names}
