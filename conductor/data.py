@@ -171,14 +171,20 @@ class DataCatalog:
     Args:
         sources: Name -> source (paths should already be absolute).
         connection: A DuckDB connection to use (a new in-memory one by default).
+        channels: The pipeline's channel taxonomy (``channels:``): spelling in the data
+            -> channel. Agents read a data channel's name with
+            ``conductor.channel_name(raw, catalog.channels)``.
     """
 
     def __init__(
         self,
         sources: Mapping[str, DataSource],
         connection: duckdb.DuckDBPyConnection | None = None,
+        *,
+        channels: Mapping[str, str] | None = None,
     ) -> None:
         self.sources = dict(sources)
+        self.channels: dict[str, str] = dict(channels or {})
         self._con = connection or duckdb.connect(":memory:")
         self._lock = threading.Lock()
         self._registered: set[str] = set()

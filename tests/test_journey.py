@@ -80,19 +80,19 @@ def run(tmp_path: Path, rows: list[dict[str, Any]] | Path, **spec: Any) -> Journ
 #   c2: A, visit                         (no conversion)
 #   c3: B, visit, cart, conversion (40); then B, visit (a second, non-converting journey)
 HAND = [
-    ev("c1", 0, "touch", "A"),
-    ev("c1", 24, "touch", "B"),
+    ev("c1", 0, "touch", "a"),
+    ev("c1", 24, "touch", "b"),
     ev("c1", 24.1, "visit"),
     ev("c1", 24.2, "add_to_cart"),
     ev("c1", 24.3, "checkout"),
     ev("c1", 24.4, "conversion", revenue=100.0),
-    ev("c2", 1, "touch", "A"),
+    ev("c2", 1, "touch", "a"),
     ev("c2", 1.1, "visit"),
-    ev("c3", 2, "touch", "B"),
+    ev("c3", 2, "touch", "b"),
     ev("c3", 2.1, "visit"),
     ev("c3", 2.2, "add_to_cart"),
     ev("c3", 2.5, "conversion", revenue=40.0),
-    ev("c3", 50, "touch", "B"),
+    ev("c3", 50, "touch", "b"),
     ev("c3", 50.1, "visit"),
 ]
 
@@ -116,29 +116,29 @@ def test_journeys_and_markov_credits_match_the_hand_computed_chain(tmp_path: Pat
     assert (rep.events, rep.customers, rep.journeys, rep.converting_journeys) == (14, 3, 4, 2)
     assert (rep.conversions, rep.attributed_conversions, rep.unattributed_conversions) == (2, 2, 0)
     assert rep.revenue == pytest.approx(140.0)
-    assert rep.channels == ["A", "B"]
+    assert rep.channels == ["a", "b"]
     markov = rep.credits("markov_1")
-    assert markov["A"] == pytest.approx(0.5, abs=1e-9)
-    assert markov["B"] == pytest.approx(1.5, abs=1e-9)
-    assert rep.credits("markov", "revenue") == pytest.approx({"A": 35.0, "B": 105.0}, abs=1e-9)
+    assert markov["a"] == pytest.approx(0.5, abs=1e-9)
+    assert markov["b"] == pytest.approx(1.5, abs=1e-9)
+    assert rep.credits("markov", "revenue") == pytest.approx({"a": 35.0, "b": 105.0}, abs=1e-9)
     detail = rep.markov[0]
     assert detail.conversion_probability == pytest.approx(0.5, abs=1e-12)
-    assert detail.removal_effects == pytest.approx({"A": 1 / 3, "B": 1.0}, abs=1e-9)
+    assert detail.removal_effects == pytest.approx({"a": 1 / 3, "b": 1.0}, abs=1e-9)
 
 
 def test_rule_based_models_by_hand(tmp_path: Path) -> None:
     rep = run(tmp_path, HAND, half_life_days=1.0)
     # c1: A then B (A 24.4 h before the conversion, B 0.4 h); c3: B alone.
-    assert rep.credits("first_touch") == {"A": 1.0, "B": 1.0}
-    assert rep.credits("last_touch") == {"A": 0.0, "B": 2.0}
-    assert rep.credits("linear") == {"A": 0.5, "B": 1.5}
-    assert rep.credits("position_based") == {"A": 0.5, "B": 1.5}
-    assert rep.credits("linear", "revenue") == {"A": 50.0, "B": 90.0}
+    assert rep.credits("first_touch") == {"a": 1.0, "b": 1.0}
+    assert rep.credits("last_touch") == {"a": 0.0, "b": 2.0}
+    assert rep.credits("linear") == {"a": 0.5, "b": 1.5}
+    assert rep.credits("position_based") == {"a": 0.5, "b": 1.5}
+    assert rep.credits("linear", "revenue") == {"a": 50.0, "b": 90.0}
     wa = 0.5 ** (24.4 / 24)
     wb = 0.5 ** (0.4 / 24)
     share_a = wa / (wa + wb)
-    assert rep.credits("time_decay")["A"] == pytest.approx(share_a, abs=1e-9)
-    assert rep.credits("time_decay", "revenue")["B"] == pytest.approx(
+    assert rep.credits("time_decay")["a"] == pytest.approx(share_a, abs=1e-9)
+    assert rep.credits("time_decay", "revenue")["b"] == pytest.approx(
         100 * (1 - share_a) + 40, abs=1e-9
     )
 
@@ -151,7 +151,7 @@ def test_position_based_forty_twenty_forty(tmp_path: Path) -> None:
     rep = run(tmp_path, rows, attribution=["position_based"])
     got = rep.credits("position_based")
     # ABCD: .4 .1 .1 .4; ABC: .4 .2 .4
-    assert got == pytest.approx({"A": 0.8, "B": 0.3, "C": 0.5, "D": 0.4}, abs=1e-12)
+    assert got == pytest.approx({"a": 0.8, "b": 0.3, "c": 0.5, "d": 0.4}, abs=1e-12)
     assert sum(got.values()) == pytest.approx(2.0, abs=1e-12)
 
 
@@ -172,13 +172,13 @@ def test_funnel_counts_rates_and_drop_off(tmp_path: Path) -> None:
     assert drop is not None
     assert (drop.from_stage, drop.to_stage, drop.lost) == ("visit", "add_to_cart", 2)
     by = {s.channel: [x.journeys for x in s.stages] for s in rep.funnel.by_first_touch}
-    assert by == {"A": [2, 1, 1, 1], "B": [2, 1, 0, 0]}
+    assert by == {"a": [2, 1, 1, 1], "b": [2, 1, 0, 0]}
 
 
 def test_funnel_stage_order_from_the_step_and_wilson_interval(tmp_path: Path) -> None:
     rows = []
     for i in range(100):
-        rows.append(ev(f"u{i}", 0, "touch", "A" if i % 2 else "B"))
+        rows.append(ev(f"u{i}", 0, "touch", "a" if i % 2 else "b"))
         rows.append(ev(f"u{i}", 1, "visit"))
         if i < 40:
             rows.append(ev(f"u{i}", 2, "signup"))
@@ -197,43 +197,43 @@ def test_funnel_stage_order_from_the_step_and_wilson_interval(tmp_path: Path) ->
 def test_paths_and_timing(tmp_path: Path) -> None:
     rep = run(tmp_path, HAND)
     conv = {tuple(p.path): p for p in rep.top_converting_paths}
-    assert set(conv) == {("A", "B"), ("B",)}
-    assert conv[("B",)].journeys == 2 and conv[("B",)].conversion_rate == pytest.approx(0.5)
+    assert set(conv) == {("a", "b"), ("b",)}
+    assert conv[("b",)].journeys == 2 and conv[("b",)].conversion_rate == pytest.approx(0.5)
     null = {tuple(p.path): p.journeys for p in rep.top_non_converting_paths}
-    assert null == {("A",): 1, ("B",): 2}  # all journeys on the path, converting or not
+    assert null == {("a",): 1, ("b",): 2}  # all journeys on the path, converting or not
     timing = {t.channel: t for t in rep.timing}
     assert timing["(all)"].converting_journeys == 2
-    assert timing["A"].days_to_convert_median == pytest.approx(24.4 / 24)
-    assert timing["B"].path_length_median == 1.0
+    assert timing["a"].days_to_convert_median == pytest.approx(24.4 / 24)
+    assert timing["b"].path_length_median == 1.0
     stats = {s.channel: s for s in rep.channel_stats}
-    assert (stats["A"].assisted_conversions, stats["A"].last_touch_conversions) == (1, 0)
-    assert stats["B"].touches == 3 and stats["B"].journeys == 3
+    assert (stats["a"].assisted_conversions, stats["a"].last_touch_conversions) == (1, 0)
+    assert stats["b"].touches == 3 and stats["b"].journeys == 3
 
 
 def test_touch_at_the_conversion_time_belongs_to_that_journey(tmp_path: Path) -> None:
     rows = [
-        ev("c", 0, "touch", "A"),
-        ev("c", 1, "touch", "B"),
+        ev("c", 0, "touch", "a"),
+        ev("c", 1, "touch", "b"),
         ev("c", 1, "conversion", revenue=1.0),
-        ev("c", 2, "touch", "A"),
+        ev("c", 2, "touch", "a"),
         ev("c", 3, "conversion", revenue=2.0),
     ]
     rep = run(tmp_path, rows, attribution=["last_touch", "first_touch"])
     assert rep.journeys == 2 and rep.converting_journeys == 2
-    assert rep.credits("last_touch") == {"A": 1.0, "B": 1.0}
-    assert rep.credits("first_touch") == {"A": 2.0, "B": 0.0}
+    assert rep.credits("last_touch") == {"a": 1.0, "b": 1.0}
+    assert rep.credits("first_touch") == {"a": 2.0, "b": 0.0}
 
 
 def test_lookback_drops_old_touches(tmp_path: Path) -> None:
     rows = [
-        ev("c", 0, "touch", "A"),
-        ev("c", 24 * 10, "touch", "B"),
+        ev("c", 0, "touch", "a"),
+        ev("c", 24 * 10, "touch", "b"),
         ev("c", 24 * 10 + 1, "conversion", revenue=1.0),
-        ev("d", 0, "touch", "A"),
+        ev("d", 0, "touch", "a"),
         ev("d", 24 * 30, "conversion", revenue=1.0),
     ]
     rep = run(tmp_path, rows, lookback_days=7)
-    assert rep.credits("first_touch") == {"A": 0.0, "B": 1.0}
+    assert rep.credits("first_touch") == {"a": 0.0, "b": 1.0}
     assert rep.unattributed_conversions == 1
     assert any("no touch" in w and "lookback" in w for w in rep.warnings)
 
@@ -247,7 +247,7 @@ def test_iso_string_timestamps_with_offsets(tmp_path: Path) -> None:
         "c,2026-03-01 09:30:00,,conversion,12.5\n"
     )
     rep = run(tmp_path, path)
-    assert rep.credits("first_touch") == {"A": 1.0, "B": 0.0}
+    assert rep.credits("first_touch") == {"a": 1.0, "b": 0.0}
     assert rep.period_start == dt.datetime(2026, 3, 1, 8, 0)
 
 
@@ -273,7 +273,7 @@ def test_missing_column_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_no_conversions_is_a_defined_result(tmp_path: Path) -> None:
-    rows = [ev("c", 0, "touch", "A"), ev("c", 1, "touch", "B"), ev("d", 0, "visit")]
+    rows = [ev("c", 0, "touch", "a"), ev("c", 1, "touch", "b"), ev("d", 0, "visit")]
     rep = run(tmp_path, rows)
     assert rep.conversions == 0
     assert any("no conversion" in w for w in rep.warnings)
@@ -295,7 +295,7 @@ def test_one_channel_gets_everything(tmp_path: Path) -> None:
 
 def test_customer_with_thousands_of_touches(tmp_path: Path) -> None:
     rows = [ev("bot", i * 0.01, "touch", "AB"[i % 2]) for i in range(3000)]
-    rows += [ev("bot", 31, "conversion", revenue=1.0), ev("h", 0, "touch", "A")]
+    rows += [ev("bot", 31, "conversion", revenue=1.0), ev("h", 0, "touch", "a")]
     rep = run(tmp_path, rows, markov_order=2)
     assert any("more than 1,000 touches" in w and "3,000" in w for w in rep.warnings)
     path = rep.top_converting_paths[0]
@@ -321,7 +321,7 @@ def test_conversions_without_touches_are_counted_but_not_credited(tmp_path: Path
 
 
 def test_empty_channels_and_event_types_are_ignored_with_warnings(tmp_path: Path) -> None:
-    rows = [*HAND, ev("c9", 0, "touch", "  "), ev("c9", 1, "", "A")]
+    rows = [*HAND, ev("c9", 0, "touch", "  "), ev("c9", 1, "", "a")]
     rep = run(tmp_path, rows)
     assert rep.attributed_conversions == 2
     assert any("empty channel" in w for w in rep.warnings)
@@ -329,17 +329,18 @@ def test_empty_channels_and_event_types_are_ignored_with_warnings(tmp_path: Path
 
 
 def test_channel_filter_groups_or_drops(tmp_path: Path) -> None:
+    # "Paid Search" in the data is the goal's paid_search: one channel, named by its key.
     rows = [*HAND, ev("c4", 0, "touch", "Paid Search"), ev("c4", 1, "conversion", revenue=1.0)]
-    grouped = run(tmp_path, rows, channels=["paid_search", "A"])
-    assert grouped.channels == ["A", "Paid Search", "other"]
-    assert grouped.credits("last_touch") == {"A": 0.0, "Paid Search": 1.0, "other": 2.0}
-    dropped = run(tmp_path, rows, channels=["paid_search", "A"], unlisted_channels="drop")
-    assert dropped.channels == ["A", "Paid Search"]
-    assert dropped.credits("last_touch") == {"A": 1.0, "Paid Search": 1.0}
+    grouped = run(tmp_path, rows, channels=["paid_search", "a"])
+    assert grouped.channels == ["a", "paid_search", "other"]
+    assert grouped.credits("last_touch") == {"a": 0.0, "paid_search": 1.0, "other": 2.0}
+    dropped = run(tmp_path, rows, channels=["paid_search", "a"], unlisted_channels="drop")
+    assert dropped.channels == ["a", "paid_search"]
+    assert dropped.credits("last_touch") == {"a": 1.0, "paid_search": 1.0}
     assert dropped.unattributed_conversions == 1
     with pytest.raises(DataError) as info:
         run(tmp_path, rows, channels=["tv"])
-    assert info.value.code == "data.no-matching-channels" and "Paid Search" in info.value.hint
+    assert info.value.code == "data.no-matching-channels" and "paid_search" in info.value.hint
 
 
 def test_goal_channels_match_the_datas_synonyms(tmp_path: Path) -> None:
@@ -351,8 +352,8 @@ def test_goal_channels_match_the_datas_synonyms(tmp_path: Path) -> None:
         ev("c1", 3, "conversion", revenue=10.0),
     ]
     report = run(tmp_path, rows, channels=["paid_search", "social"])
-    assert report.channels == ["Google Ads", "Instagram", "other"]
-    assert report.credits("first_touch") == {"Google Ads": 1.0, "Instagram": 0.0, "other": 0.0}
+    assert report.channels == ["google_ads", "instagram", "other"]
+    assert report.credits("first_touch") == {"google_ads": 1.0, "instagram": 0.0, "other": 0.0}
 
 
 def test_output_round_trips_through_json(tmp_path: Path) -> None:
@@ -434,7 +435,7 @@ def test_rows_without_customer_or_timestamp_are_ignored_with_warnings(tmp_path: 
     )
     # Column names match ignoring case ("TimeStamp").
     rep = run(tmp_path, path)
-    assert rep.credits("last_touch") == {"A": 1.0}
+    assert rep.credits("last_touch") == {"a": 1.0}
     assert any("without a customer_id" in w for w in rep.warnings)
     assert any("without a timestamp" in w for w in rep.warnings)
 

@@ -170,7 +170,7 @@ class _Run:
         spec, ctx = self.spec, self.ctx
         con = self.inputs.db()
         has_outcomes = self.inputs.catalog.has("outcomes")
-        history, notes = load_history(con, spec.kpi, has_outcomes)
+        history, notes = load_history(con, spec.kpi, has_outcomes, self.inputs.catalog.channels)
         self.warnings += notes
         n_weeks = len(history.weeks)
         if n_weeks < _MIN_WEEKS:

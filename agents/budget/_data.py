@@ -17,7 +17,7 @@ import numpy as np
 
 from agents.budget._curves import FloatArray
 from agents.budget._model import History
-from conductor import DataError, canonical_channel
+from conductor import DataError, canonical_channel, channel_name, normalise_channel_key
 from conductor.data import finite_number, quote_ident
 
 _KPI_NAMES = {
@@ -29,8 +29,8 @@ _SPEND_AFFIX = re.compile(r"^(spend_)(.+)$|^(.+?)(_spend)$")
 
 
 def norm_channel(name: str) -> str:
-    """Canonical channel name: lower case, words joined by underscores."""
-    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+    """A channel name in the form names are compared in (``Paid Search`` is ``paid_search``)."""
+    return normalise_channel_key(name)
 
 
 def channel_matcher(channels: Sequence[str]) -> Callable[[str], str | None]:
@@ -73,13 +73,17 @@ def _find(cols: dict[str, str], name: str) -> str | None:
     return None
 
 
-def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[str]]:
+def load_history(
+    con: Any, kpi: str, has_outcomes: bool, taxonomy: dict[str, str] | None = None
+) -> tuple[History, list[str]]:
     """Weekly spend per channel and the KPI, checked for bad values and gaps.
 
     Args:
         con: A DuckDB cursor with the `spend` (and maybe `outcomes`) views.
         kpi: KPI column to model.
         has_outcomes: Whether the `outcomes` source exists.
+        taxonomy: The pipeline's channel taxonomy: spellings it lists are read as their
+            channel (two spellings of one channel are summed), others normalised.
 
     Returns:
         The history and notes for the user (e.g. partial weeks dropped).
@@ -97,7 +101,7 @@ def load_history(con: Any, kpi: str, has_outcomes: bool) -> tuple[History, list[
     _check_dates(con, "spend", date_col)
     con.execute(f"CREATE OR REPLACE TEMP VIEW _budget_long AS {long_sql}")
     _check_spend_values(con)
-    weeks, channels_raw, spend = _weekly_spend(con, notes)
+    weeks, channels_raw, spend = _weekly_spend(con, notes, taxonomy or {})
     kpi_by_week = _load_kpi(con, kpi, has_outcomes, kpi_in_spend, date_col)
     missing = [w for w in weeks if w not in kpi_by_week]
     if missing:
@@ -169,7 +173,9 @@ def _check_spend_values(con: Any) -> None:
         )  # fmt: skip
 
 
-def _weekly_spend(con: Any, notes: list[str]) -> tuple[list[dt.date], list[str], FloatArray]:
+def _weekly_spend(
+    con: Any, notes: list[str], taxonomy: dict[str, str]
+) -> tuple[list[dt.date], list[str], FloatArray]:
     """The weeks, channels and weekly spend of `_budget_long`; daily data loses its
     partial edge weeks (noted) and must cover every day of the others."""
     weekly = con.execute(
@@ -182,7 +188,8 @@ def _weekly_spend(con: Any, notes: list[str]) -> tuple[list[dt.date], list[str],
         ).fetchall()
     )
     daily = max(days.values(), default=1) > 1
-    channels_raw = sorted({norm_channel(r[1]) for r in weekly})
+    names = {r[1]: channel_name(r[1], taxonomy) for r in weekly}
+    channels_raw = sorted(set(names.values()))
     weeks = sorted(days)
     if daily and weeks:
         partial_edges = [w for w in (weeks[0], weeks[-1]) if days[w] < 7]
@@ -206,7 +213,7 @@ def _weekly_spend(con: Any, notes: list[str]) -> tuple[list[dt.date], list[str],
     spend = np.zeros((len(weeks), len(channels_raw)))
     for w, ch, s, _ in weekly:
         if w in idx:
-            spend[idx[w], cidx[norm_channel(ch)]] += float(s)
+            spend[idx[w], cidx[names[ch]]] += float(s)
     return weeks, channels_raw, spend
 
 

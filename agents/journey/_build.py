@@ -18,15 +18,21 @@ Tables created on the step's cursor (temporary, dropped by :meth:`JourneyTables.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from agents.journey._models import JourneySpec
-from conductor import DataCatalog, DataError, DataNeed, canonical_channel
+from conductor import (
+    DataCatalog,
+    DataError,
+    DataNeed,
+    canonical_channel,
+    channel_name,
+    normalise_channel_key,
+)
 from conductor.data import finite_number, quote_ident
 
-__all__ = ["JourneyTables", "build_journeys", "channel_key", "sql_literal"]
+__all__ = ["JourneyTables", "build_journeys", "sql_literal"]
 
 SOURCE = "events"
 TOUCH = "touch"
@@ -40,11 +46,6 @@ _TZ_SUFFIX = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 def sql_literal(value: str) -> str:
     """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
-
-
-def channel_key(name: str) -> str:
-    """The form used to match channel names: lower case, spaces and hyphens as '_'."""
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
 def _in_list(values: list[str]) -> str:
@@ -180,7 +181,7 @@ def build_journeys(
     cols = _resolve_columns(catalog, need)
     _events_view(con, cols, catalog.path(SOURCE))
     warnings: list[str] = []
-    vocab = _read_vocabulary(con, warnings)
+    vocab = _read_vocabulary(con, warnings, catalog.channels)
     mapping, channels = _channel_mapping(sorted(vocab.touch_channels), spec, warnings)
     stage_types, stage_flags = _stage_flags(spec, vocab.stage_counts, warnings)
     tables = JourneyTables(
@@ -243,7 +244,7 @@ class _Vocabulary:
         period: (first, last) event time.
         et_raw: Normalised event type -> its raw spellings.
         stage_counts: Stage type (neither touch nor conversion) -> events.
-        touch_channels: Stripped channel name of touches -> its raw spellings.
+        touch_channels: Analysed channel name of touches -> its raw spellings.
     """
 
     events: int
@@ -253,8 +254,11 @@ class _Vocabulary:
     touch_channels: dict[str, set[str]] = field(default_factory=dict)
 
 
-def _read_vocabulary(con: Any, warnings: list[str]) -> _Vocabulary:
+def _read_vocabulary(con: Any, warnings: list[str], taxonomy: dict[str, str]) -> _Vocabulary:
     """Classify the events by their distinct (event_type, channel) pairs.
+
+    A channel is analysed under :func:`conductor.channel_name`: the pipeline's taxonomy
+    first, else the name normalised (``Paid Search`` and ``paid_search`` are one).
 
     Every classification (touch / conversion / stage, channel names and filters) is
     decided on this small table in Python, then pushed back into SQL as literal lists.
@@ -288,7 +292,7 @@ def _read_vocabulary(con: Any, warnings: list[str]) -> _Vocabulary:
         if et not in out.et_raw[norm]:
             out.et_raw[norm].append(et)
         if norm == TOUCH:
-            name = (ch or "").strip()
+            name = channel_name(ch, taxonomy) if (ch or "").strip() else ""
             if not name:
                 no_channel += int(n_ts)
             else:
@@ -396,7 +400,7 @@ def _channel_mapping(
     """Data channel name -> analysed channel name (None = dropped), and the sorted names."""
     if spec.channels is None:
         return {n: n for n in names}, sorted(names)
-    listed = {channel_key(c): c for c in spec.channels}
+    listed = {normalise_channel_key(c): c for c in spec.channels}
     # The goal says paid_search where the data may say 'search' or 'Google Ads': a data
     # name the list lacks still matches through the canonical channel both stand for.
     by_canon: dict[str, str] = {}
@@ -405,7 +409,7 @@ def _channel_mapping(
             by_canon.setdefault(canon, k)
 
     def match(name: str) -> str | None:
-        key = channel_key(name)
+        key = normalise_channel_key(name)
         if key in listed:
             return key
         canon = canonical_channel(key)
@@ -438,7 +442,10 @@ def _channel_mapping(
     if unlisted:
         how = f"grouped as {OTHER!r}" if spec.unlisted_channels == "group" else "dropped"
         warnings.append(f"touches on unlisted channel(s) {', '.join(unlisted)} were {how}")
-    return mapping, sorted({v for v in mapping.values() if v is not None})
+    # 'other' comes last whatever the names' spelling.
+    return mapping, sorted(
+        {v for v in mapping.values() if v is not None}, key=lambda v: (v == OTHER, v)
+    )
 
 
 def _epoch_us(value: dt.datetime) -> int:

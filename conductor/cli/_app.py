@@ -60,6 +60,8 @@ def validate(
         for e in report.errors:
             bad += 1
             out.print(escape(str(e)))
+        for w in report.warnings:
+            out.print(f"[yellow]warning:[/] {escape(str(w))}")
         if report.ok:
             out.print(f"[green]✓[/] {escape(str(f))} is valid")
     if bad:

@@ -15,7 +15,12 @@ Inside, importing one way: ``_model`` (the typed goal) <- ``_lexicon``, ``_text`
 
 from typing import TYPE_CHECKING, Any
 
-from conductor.goals._channels import canonical_channel, normalise_channel_key
+from conductor.goals._channels import (
+    canonical_channel,
+    channel_name,
+    check_taxonomy,
+    normalise_channel_key,
+)
 from conductor.goals._describe import describe_goal
 from conductor.goals._model import (
     GOAL_VALUE_FIELDS,
@@ -46,6 +51,8 @@ __all__ = [
     "Span",
     "Target",
     "canonical_channel",
+    "channel_name",
+    "check_taxonomy",
     "describe_goal",
     "goal_from_mapping",
     "normalise_channel_key",

@@ -19,9 +19,11 @@ from collections.abc import Mapping
 from conductor.goals import _lexicon as lex
 from conductor.goals._model import Channel
 
-__all__ = ["canonical_channel", "normalise_channel_key"]
+__all__ = ["canonical_channel", "channel_name", "check_taxonomy", "normalise_channel_key"]
 
-_SEPARATORS = re.compile(r"[^0-9a-z]+")
+# Any run of characters that are not letters or digits (of any script: "Télé" and "メール"
+# keep their letters) is one separator.
+_SEPARATORS = re.compile(r"[\W_]+")
 
 
 def normalise_channel_key(name: str) -> str:
@@ -152,8 +154,43 @@ def canonical_channel(name: str, taxonomy: Mapping[str, str] | None = None) -> C
     return _default(key)
 
 
+def channel_name(name: str, taxonomy: Mapping[str, str] | None = None) -> str:
+    """The name an agent analyses a data channel under.
+
+    A spelling the pipeline's taxonomy (``channels:``) lists becomes its canonical
+    channel, so ``google / cpc`` in the events and ``Google Ads`` in the spend are one
+    channel when the taxonomy says so. Any other name is only normalised
+    (:func:`normalise_channel_key`): ``Paid Search`` and ``paid_search`` are one channel,
+    but ``facebook`` and ``instagram`` stay two although both are social: merging
+    channels a file keeps apart is the user's call, made in the taxonomy. Goal channels
+    still find data channels through :func:`canonical_channel`.
+    """
+    if taxonomy:
+        mapped = _taxonomy(taxonomy).get(_squash(normalise_channel_key(name)))
+        if mapped is not None:
+            return mapped.value
+    return normalise_channel_key(name)
+
+
+def check_taxonomy(taxonomy: Mapping[str, str]) -> dict[str, Channel]:
+    """Every spelling of a taxonomy read as its channel (keys as written).
+
+    Raises:
+        ValueError: A value is not a channel, or two spellings that normalise alike map
+            to different channels.
+    """
+    checked = _taxonomy(taxonomy)
+    return {k: checked[_squash(normalise_channel_key(k))] for k in taxonomy}
+
+
 def _taxonomy(taxonomy: Mapping[str, str]) -> dict[str, Channel]:
     """A taxonomy keyed like the defaults, each value read as a channel."""
+    return _taxonomy_cached(tuple(sorted(taxonomy.items(), key=lambda kv: str(kv[0]))))
+
+
+@functools.lru_cache(maxsize=64)
+def _taxonomy_cached(items: tuple[tuple[str, str], ...]) -> dict[str, Channel]:
+    taxonomy = dict(items)
     out: dict[str, Channel] = {}
     spelled: dict[str, str] = {}
     for spelling, value in taxonomy.items():

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from conductor._yaml import _Doc, read_yaml, to_plain
 from conductor.data import DataCatalog, DataSource
 from conductor.errors import PipelineError, PipelineInvalid
+from conductor.goals import Channel, check_taxonomy
 
 _STEP_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
@@ -78,6 +79,14 @@ class Limits(BaseModel):
     max_llm_calls: int | None = Field(default=None, ge=0, description="Cap on LLM calls.")
 
 
+def _taxonomy_problem(taxonomy: Mapping[str, str]) -> str | None:
+    try:
+        check_taxonomy(taxonomy)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 class Pipeline(BaseModel):
     """A parsed pipeline file."""
 
@@ -88,6 +97,11 @@ class Pipeline(BaseModel):
     goal: str | dict[str, Any] = Field(description="Business goal: plain words or fields.")
     brand: Path | None = Field(default=None, description="Brand strategy file.")
     data: dict[str, DataSource] = Field(default_factory=dict, description="Named data sources.")
+    channels: dict[str, str] | Path = Field(
+        default_factory=dict,
+        description="Channel taxonomy: each spelling the data uses -> its channel "
+        "(`google / cpc: paid_search`), or a YAML file holding that map.",
+    )
     steps: dict[str, StepConfig] = Field(description="Step id -> step.")
     approvers: dict[str, list[str]] = Field(
         default_factory=dict, description="Role -> names of people who may sign off."
@@ -112,6 +126,11 @@ class Pipeline(BaseModel):
         if isinstance(v, Mapping):
             return {k: {"path": s} if isinstance(s, str) else s for k, s in v.items()}
         return v
+
+    @property
+    def taxonomy(self) -> dict[str, str]:
+        """The channel taxonomy (``channels:``, read from its file when it names one)."""
+        return dict(self.channels) if isinstance(self.channels, dict) else {}
 
     @field_validator("steps")
     @classmethod
@@ -138,7 +157,8 @@ class Pipeline(BaseModel):
             {
                 name: src.model_copy(update={"path": self.resolve(src.path)})
                 for name, src in self.data.items()
-            }
+            },
+            channels=self.taxonomy,
         )
 
     def topo_order(self) -> list[str]:
@@ -264,7 +284,58 @@ def _load(path: Path) -> LoadedPipeline:
             else:
                 return LoadedPipeline(pipeline, doc, errors)
         raise PipelineInvalid(errors) from None
-    return LoadedPipeline(pipeline, doc)
+    pipeline, problems = _read_taxonomy_file(pipeline, doc)
+    return LoadedPipeline(pipeline, doc, problems)
+
+
+def _read_taxonomy_file(pipeline: Pipeline, doc: _Doc) -> tuple[Pipeline, list[PipelineError]]:
+    """The pipeline with its channel taxonomy checked, read from its file when
+    ``channels:`` names one (each problem located at its spelling, in whichever file)."""
+    where: tuple[str, ...] = ("channels",)
+    if isinstance(pipeline.channels, Path):
+        path = pipeline.resolve(pipeline.channels)
+        if not path.is_file():
+            missing = doc.error(
+                f"channel taxonomy file not found: {path}",
+                "channels",
+                code="file.not-found",
+                hint="the path is relative to the pipeline file; or write the map inline",
+            )
+            return pipeline.model_copy(update={"channels": {}}), [missing]
+        try:
+            root, text = read_yaml(path)
+        except PipelineError as exc:
+            return pipeline.model_copy(update={"channels": {}}), [exc]
+        doc, where = _Doc(path, root, text), ()
+        if not isinstance(root, Mapping):
+            not_a_map = doc.error(
+                "a channel taxonomy file must be a map of spellings to channels",
+                code="pipeline.bad-value",
+                hint="e.g. `google / cpc: paid_search` on each line",
+            )
+            return pipeline.model_copy(update={"channels": {}}), [not_a_map]
+        given: Mapping[Any, Any] = to_plain(root)
+    else:
+        given = pipeline.channels
+    errors: list[PipelineError] = []
+    mapping: dict[str, str] = {}
+    for spelling, value in given.items():
+        wrong = _taxonomy_problem({str(spelling): str(value)}) if value else "no channel given"
+        if wrong:
+            errors.append(
+                doc.error(
+                    f"channels: {str(spelling)!r} -> {value!r} is not a channel",
+                    *where,
+                    str(spelling),
+                    code="pipeline.bad-value",
+                    hint=f"use one of {', '.join(c.value for c in Channel)}",
+                )
+            )
+        else:
+            mapping[str(spelling)] = str(value)
+    if not errors and (clash := _taxonomy_problem(mapping)):
+        errors.append(doc.error(clash, *where, code="pipeline.bad-value"))
+    return pipeline.model_copy(update={"channels": mapping if not errors else {}}), errors
 
 
 def _drop_extra(data: dict[str, Any], exc: ValidationError) -> dict[str, Any] | None:

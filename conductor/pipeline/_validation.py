@@ -17,7 +17,7 @@ from typing import Any
 
 from conductor._yaml import _Doc
 from conductor.agents import Agent, PlanContext, get_agent
-from conductor.data import DataCatalog
+from conductor.data import DataCatalog, quote_ident
 from conductor.errors import (
     AgentNotFound,
     BrandError,
@@ -27,7 +27,7 @@ from conductor.errors import (
     PipelineInvalid,
     SpecError,
 )
-from conductor.goals import BusinessGoal
+from conductor.goals import BusinessGoal, canonical_channel, channel_name
 from conductor.pipeline._file import Pipeline, _did_you_mean, _load
 from conductor.pipeline._planning import bind_slots, resolve_goal
 
@@ -40,6 +40,7 @@ class ValidationReport:
     errors: list[ConductorError] = field(default_factory=list)
     pipeline: Pipeline | None = None
     goal: BusinessGoal | None = None
+    warnings: list[ConductorError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -108,6 +109,8 @@ def validate_pipeline(
         errs.extend(_data_need_errors(p, doc, agents, catalog, errs))
     goal = _goal(p, doc, today, errs)
     report.goal = goal
+    if check_data:
+        _channel_checks(p, doc, catalog, goal, errs, report.warnings)
     if goal is not None and not any(
         isinstance(e, PipelineError) and e.code in ("pipeline.cycle", "agent.unknown") for e in errs
     ):
@@ -315,6 +318,107 @@ def _data_need_errors(
                 msg = f"step {sid!r} ({cls.name}): {derr.location()}: {derr.message}"
                 errs.append(doc.error(msg, *where, code=derr.code, hint=derr.hint))
     return errs
+
+
+#: At most this many unmapped channels are listed per source (then "and N more").
+_MAX_LISTED = 20
+
+
+def _data_channels(catalog: DataCatalog, source: str) -> list[tuple[str, int, int]] | None:
+    """(channel as written, rows, first row number) of a source with a ``channel``
+    column, or None when it has none or cannot be read."""
+    try:
+        cols = catalog.columns(source)
+    except ConductorError:
+        return None
+    col = next((c for c in cols if c.lower() == "channel"), None)
+    if col is None:
+        return None
+    con = catalog.cursor()
+    try:
+        # row_number() over the scan order is the file's row order (DuckDB keeps
+        # insertion order), which is what "first at row N" should point at.
+        rows = con.execute(
+            f"""SELECT ch, count(*), min(rn) FROM (
+                    SELECT CAST({quote_ident(col)} AS VARCHAR) AS ch, row_number() OVER () AS rn
+                    FROM {quote_ident(source)})
+                WHERE ch IS NOT NULL AND trim(ch) <> '' GROUP BY ch ORDER BY min(rn)"""
+        ).fetchall()
+    except Exception:  # a source that cannot be read is reported by the data checks
+        return None
+    finally:
+        con.close()
+    return [(str(ch), int(n), int(first)) for ch, n, first in rows]
+
+
+def _channel_checks(
+    p: Pipeline,
+    doc: _Doc,
+    catalog: DataCatalog,
+    goal: BusinessGoal | None,
+    errs: list[ConductorError],
+    warnings: list[ConductorError],
+) -> None:
+    """Every data channel the taxonomy and the defaults map to no channel (a warning,
+    with the file and first row of each), and every goal channel no source has (an
+    error: the steps that allocate or attribute it would fail or ignore it)."""
+    taxonomy = p.taxonomy
+    found: dict[str, set[str]] = {}
+    for source in p.data:
+        channels = _data_channels(catalog, source)
+        if channels is None:
+            continue
+        names = found.setdefault(source, set())
+        unmapped: list[tuple[str, int, int]] = []
+        for raw, n, first in channels:
+            canon = canonical_channel(raw, taxonomy)
+            names.add(channel_name(raw, taxonomy))
+            if canon is None:
+                unmapped.append((raw, n, first))
+            else:
+                names.add(canon.value)
+        file = catalog.sources[source].path
+        for raw, n, first in unmapped[:_MAX_LISTED]:
+            # Row 1 is the header in a CSV file: the first data row is line 2.
+            line = first + 1 if catalog.sources[source].resolved_format == "csv" else None
+            warnings.append(
+                PipelineError(
+                    f"data source {source!r}: channel {raw!r} ({n:,} row(s)"
+                    + (f", first at row {first:,}" if line is None else "")
+                    + ") maps to no known channel; it is analysed as "
+                    f"{channel_name(raw, taxonomy)!r} and no goal channel can match it",
+                    file=file,
+                    line=line,
+                    code="data.unmapped-channel",
+                    hint=f'if it is one, map it under `channels:`, e.g. `"{raw}": paid_search`',
+                )
+            )
+        if len(unmapped) > _MAX_LISTED:
+            warnings.append(
+                PipelineError(
+                    f"data source {source!r}: {len(unmapped) - _MAX_LISTED:,} more channel(s) "
+                    "map to no known channel",
+                    file=file,
+                    code="data.unmapped-channel",
+                )
+            )
+    if goal is None or not found:
+        return
+    wanted = list(goal.channels or []) + [c.channel for c in goal.constraints if c.channel]
+    everywhere = set().union(*found.values())
+    for channel in dict.fromkeys(wanted):
+        if channel in everywhere:
+            continue
+        errs.append(
+            doc.error(
+                f"the goal names channel {channel!r} but no data source has it "
+                f"(sources with a channel column: {', '.join(sorted(found))})",
+                "goal",
+                code="goal.channel-not-in-data",
+                hint="check the spelling in the data, or map the data's name for it under "
+                f'`channels:` (e.g. `"Google Ads": {channel}`)',
+            )
+        )
 
 
 def _goal(
