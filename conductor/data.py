@@ -89,6 +89,11 @@ class DataNeed(BaseModel):
         default=True, description="False when the agent can work without this source."
     )
     description: str = Field(default="", description="What the agent uses it for.")
+    goal_channels: bool = Field(
+        default=False,
+        description="The goal's channels (those its constraints and exclusions name too) "
+        "must be in this source's `channel` column; `validate` reports one that is not.",
+    )
 
 
 class DataSource(BaseModel):

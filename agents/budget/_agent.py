@@ -56,6 +56,7 @@ class BudgetAllocationAgent(Agent[BudgetSpec, BudgetPlan]):
             columns={"date": "date"},
             optional_columns={"channel": "string", "spend": "number"},
             description="Spend per channel: long (date, channel, spend) or wide (a column each).",
+            goal_channels=True,
         ),
         "outcomes": DataNeed(
             columns={"date": "date"},

@@ -83,8 +83,12 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
     needs: ClassVar[dict[str, Any]] = {}
     data: ClassVar[dict[str, DataNeed]] = {
         "customers": DataNeed(
-            columns={"customer_id": "string", "consent_marketing": "bool"},
-            description="one row per customer: consent flag plus any feature columns",
+            # Consent may be per channel only (a CRM's 'Email Opt-In', 'SMS Opt-In'): the
+            # agent checks there is consent for every channel it sends on.
+            columns={"customer_id": "string"},
+            optional_columns={"consent_marketing": "bool"},
+            description="one row per customer: consent per channel (or a general flag) "
+            "plus any feature columns",
         ),
         "exposures": DataNeed(
             columns={
