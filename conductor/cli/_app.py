@@ -410,6 +410,12 @@ def main(argv: list[str] | None = None) -> int:
         err.print("interrupted")
         code = 130
     except Exception as exc:
+        from conductor.store import resource_error
+
+        resource = resource_error(exc)
+        if resource is not None:  # a full disk or a lost database is no bug
+            err.print(f"[red]error[/] [dim]({resource.code})[/]: {escape(str(resource))}")
+            return resource.exit_code
         path = _crash_log(exc)
         err.print(f"[red]internal error[/]: {escape(type(exc).__name__)}: {escape(str(exc))}")
         err.print(f"  this is a bug in Conductor; details in {path}")

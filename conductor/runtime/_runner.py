@@ -43,7 +43,14 @@ from conductor.runtime._compile import (
     build_graph,
     initial_state,
 )
-from conductor.store import AuditEvent, PostgresStore, RunRecord, SQLiteStore, open_store
+from conductor.store import (
+    AuditEvent,
+    PostgresStore,
+    RunRecord,
+    SQLiteStore,
+    open_store,
+    resource_error,
+)
 
 __all__ = ["RunResult", "Runner"]
 
@@ -506,11 +513,17 @@ class Runner:
             status_override = "stopped"
             log.error("run stopped", error=str(exc))
         except Exception as exc:
-            error = {
-                "code": "run.crashed",
-                "message": f"{type(exc).__name__}: {exc}",
-                "hint": f"details in {svc.out_dir / 'run.log.jsonl'}; fix and `conductor resume`",
-            }
+            resource = resource_error(exc)  # a full disk or a lost database: no crash
+            error = (
+                resource.to_dict()
+                if resource is not None
+                else {
+                    "code": "run.crashed",
+                    "message": f"{type(exc).__name__}: {exc}",
+                    "hint": f"details in {svc.out_dir / 'run.log.jsonl'}; fix and "
+                    "`conductor resume`",
+                }
+            )
             log.error("run crashed", error=error["message"], traceback=traceback.format_exc())
             status_override = "stopped"
         else:
