@@ -165,7 +165,12 @@ def print_inbox(items: list[dict[str, Any]], *, as_json: bool) -> None:
         out.print(
             f"[bold]{it['run_id']}[/] step [bold]{it['step']}[/] ({it['agent']}) — pipeline {it['pipeline']}"
         )
-        out.print(f"  who may decide: {', '.join(it['people'])} (roles {', '.join(it['roles'])})")
+        if it["roles"]:
+            out.print(
+                f"  who may decide: {', '.join(it['people'])} (roles {', '.join(it['roles'])})"
+            )
+        else:
+            out.print("  who may decide: nobody yet (add `approvers:` to the pipeline)")
         for r in it.get("reasons", []):
             out.print(f"  [dim]- {escape(r)}[/]")
         for a in it.get("artifacts", [])[:5]:

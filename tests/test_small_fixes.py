@@ -1,0 +1,75 @@
+"""Smaller behaviours that used to be silently wrong (issue 15, item 7), each end to end
+through the real CLI where a user would meet it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import Cli
+
+from conductor.brand import check_copy, parse_brand
+
+PLAIN_BRAND = """\
+name: Plain Co
+company:
+  legal_name: Plain Co Ltd.
+  postal_address: 1 High St, Leeds LS1 1AA
+  unsubscribe_url: https://plain.example/unsubscribe
+voice:
+  banned: [act now]
+"""
+
+
+def _result(tmp_path: Path, run_id: str) -> dict:
+    return json.loads((tmp_path / ".conductor" / "runs" / run_id / "result.json").read_text())
+
+
+# --------------------------------------------------------------- brand without channels
+
+
+def test_brand_without_channels_asks_no_channel_signoff(sqlite_cli: Cli, tmp_path: Path) -> None:
+    """A brand file that lists no channels does not stop every run for a sign-off."""
+    (tmp_path / "brand.yaml").write_text(PLAIN_BRAND)
+    (tmp_path / "p.yaml").write_text(
+        "pipeline: plain\n"
+        "goal: {objective: grow_revenue, kpi: revenue}\n"
+        "brand: brand.yaml\n"
+        "steps:\n"
+        '  copy: {agent: test_copy, with: {text: "Our new jackets keep you dry.", '
+        "channel: email}}\n"
+    )
+    r = sqlite_cli("run", "p.yaml", "--run-id", "plain-1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _result(tmp_path, "plain-1")["steps"]["copy"]["status"] == "done"
+    # the brand's own rules still apply
+    bad = check_copy(parse_brand(PLAIN_BRAND), "email", "Act now: jackets for the trail.")
+    assert {v.rule for v in bad.violations} == {"voice.banned-phrase"}
+    assert bad.signoff == []
+
+
+def test_brand_with_channels_still_signs_off_a_new_channel() -> None:
+    """Once the file lists channels, copy for one it does not list needs a person."""
+    b = parse_brand(PLAIN_BRAND + "channels:\n  email: {require_unsubscribe: true}\n")
+    v = check_copy(b, "sms", "Our new jackets keep you dry.")
+    assert any("new content category" in s for s in v.signoff)
+
+
+def test_waiting_with_no_role_says_how_to_name_one(sqlite_cli: Cli, tmp_path: Path) -> None:
+    """A sign-off nobody may give says so, instead of printing an empty role list."""
+    (tmp_path / "brand.yaml").write_text(
+        PLAIN_BRAND + "review_policy:\n  signoff:\n    steps: [copy]\n"
+    )
+    (tmp_path / "p.yaml").write_text(
+        "pipeline: plain\n"
+        "goal: {objective: grow_revenue, kpi: revenue}\n"
+        "brand: brand.yaml\n"
+        "steps:\n"
+        '  copy: {agent: test_copy, with: {text: "Our new jackets keep you dry.", '
+        "channel: email}}\n"
+    )
+    r = sqlite_cli("run", "p.yaml", "--run-id", "plain-2")
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "roles: none (add `approvers:` to the pipeline)" in r.stdout
+    inbox = sqlite_cli("inbox")
+    assert "nobody yet (add `approvers:` to the pipeline)" in inbox.stdout
