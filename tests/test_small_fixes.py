@@ -73,3 +73,40 @@ def test_waiting_with_no_role_says_how_to_name_one(sqlite_cli: Cli, tmp_path: Pa
     assert "roles: none (add `approvers:` to the pipeline)" in r.stdout
     inbox = sqlite_cli("inbox")
     assert "nobody yet (add `approvers:` to the pipeline)" in inbox.stdout
+
+
+# --------------------------------------------------------------- audit of a refused sign-off
+
+
+def test_audit_text_says_why_a_signoff_was_refused(sqlite_cli: Cli, tmp_path: Path) -> None:
+    """The text audit matches the JSON: a refused sign-off reads as refused, with why."""
+    (tmp_path / "p.yaml").write_text(
+        "pipeline: gated\n"
+        "goal: {objective: grow_revenue, kpi: revenue}\n"
+        "steps:\n"
+        "  budget: {agent: test_note, approve: [brand_manager]}\n"
+        "approvers: {brand_manager: [bea], media_lead: [dana]}\n"
+    )
+    assert sqlite_cli("run", "p.yaml", "--run-id", "gate-1").returncode == 3
+    assert sqlite_cli("approve", "gate-1", "budget", "--as", "dana").returncode == 2
+    assert sqlite_cli("approve", "gate-1", "budget", "--as", "bea").returncode == 0
+    (run,) = json.loads(sqlite_cli("audit", "--run", "gate-1", "--json").stdout)
+    refused, given = run["approvals"]
+    assert refused["refused"] is True
+    assert refused["reason"] == "dana holds none of the roles brand_manager"
+    assert given["refused"] is False
+    text = sqlite_cli("audit", "--run", "gate-1").stdout
+    assert (
+        "sign-off: budget approve by dana — refused: dana holds none of the roles brand_manager"
+        in text
+    )
+    assert "(None)" not in text
+    assert "sign-off: budget approve by bea (brand_manager)" in text
+    # the run's own files say the same
+    folder = tmp_path / ".conductor" / "runs" / "gate-1"
+    why = "approve — refused: dana holds none of the roles brand_manager"
+    assert why in (folder / "summary.md").read_text()
+    assert (
+        "approve by dana — refused: dana holds none of the roles brand_manager"
+        in (folder / "report.html").read_text()
+    )

@@ -203,9 +203,15 @@ def print_audit(digest: list[dict[str, Any]], *, as_json: bool) -> None:
             f" ${run_d['llm']['cost_usd']:.4f}"
         )
         for a in run_d["approvals"]:
-            out.print(
-                f"  sign-off: {a['step']} {a['decision']} by {a['actor']} ({a['role']}) at {a['ts']}"
-            )
+            out.print(f"  sign-off: {escape(_signoff_line(a))} at {a['ts']}")
+
+
+def _signoff_line(a: dict[str, Any]) -> str:
+    """One sign-off of the audit: who decided what, as which role, or why it was refused."""
+    head = f"{a['step']} {a['decision']} by {a['actor']}"
+    if a.get("refused"):
+        return f"{head} — refused: {a.get('reason') or 'not one of the roles asked'}"
+    return f"{head} ({a['role']})" if a.get("role") else head
 
 
 def print_agents(found: dict[str, Any], *, as_json: bool) -> None:

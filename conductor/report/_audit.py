@@ -132,14 +132,16 @@ class _AuditSections(_ContextBase):
                     "role": e.get("role") or "",
                     "kind": e.get("kind") or "",
                     "step": e.get("step") or "",
-                    "what": _audit_what(str(e.get("kind") or ""), _d(e.get("detail"))),
+                    "what": _audit_what(
+                        str(e.get("kind") or ""), _d(e.get("detail")), str(e.get("actor") or "?")
+                    ),
                     "hash": str(e.get("spec_hash") or "")[7:19],
                 }
             )
         return {"rows": rows, "total": len(self.audit)}
 
 
-def _audit_what(kind: str, d: Mapping[str, Any]) -> str:
+def _audit_what(kind: str, d: Mapping[str, Any], actor: str = "?") -> str:
     if kind == "run":
         waiting = ", ".join(str(w) for w in _l(d.get("waiting_on")))
         return str(d.get("event", "")) + (f" (waiting on {waiting})" if waiting else "")
@@ -158,7 +160,9 @@ def _audit_what(kind: str, d: Mapping[str, Any]) -> str:
         n = len(_l(d.get("violations")))
         return f"brand review round {d.get('round', '?')}: {d.get('decision', '?')}, {n} finding(s)"
     if kind == "approval":
-        text = f"{d.get('decision', '?')} by {d.get('by', '?')}"
+        text = f"{d.get('decision', '?')} by {d.get('by') or actor}"
+        if d.get("refused"):
+            return f"{text} — refused: {d.get('reason') or 'not one of the roles asked'}"
         return text + (f": {d['comment']}" if d.get("comment") else "")
     if kind == "llm":
         return (

@@ -170,6 +170,8 @@ def render_summary(result: Mapping[str, Any], audit: Sequence[AuditEvent] = ()) 
                     or ev.detail.get("event")
                     or ev.detail.get("status", "")
                 )
+                if ev.detail.get("refused"):
+                    what += f" — refused: {ev.detail.get('reason') or 'not one of the roles asked'}"
             lines.append(f"| {ev.ts:%Y-%m-%d %H:%M:%S} | {ev.actor} | {what} | {ev.step or ''} |")
     return "\n".join(lines) + "\n"
 

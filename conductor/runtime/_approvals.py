@@ -207,6 +207,7 @@ def audit_digest(
                         "step": ev.step,
                         "decision": ev.detail.get("decision"),
                         "refused": ev.detail.get("refused", False),
+                        "reason": ev.detail.get("reason", ""),
                         "actor": ev.actor,
                         "role": ev.role,
                         "ts": ev.ts.isoformat(),

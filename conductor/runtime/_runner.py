@@ -362,16 +362,20 @@ class Runner:
                 allowed = sorted(
                     {n for r in request["roles"] for n in svc.pipeline.approvers.get(r, [])}
                 )
+                needed = ", ".join(request["roles"]) or "none (the pipeline has no approvers)"
                 svc.audit(
                     kind="approval",
                     step=step,
                     actor=who,
                     spec_hash=request.get("spec_hash"),
-                    detail={"decision": decision, "refused": True},
+                    detail={
+                        "decision": decision,
+                        "refused": True,
+                        "reason": f"{who} holds none of the roles {needed}",
+                    },
                 )
                 raise ApprovalError(
-                    f"{who!r} may not sign off step {step!r}: it needs one of the roles "
-                    f"{', '.join(request['roles'])}",
+                    f"{who!r} may not sign off step {step!r}: it needs one of the roles {needed}",
                     run=run_id,
                     step=step,
                     who=who,
