@@ -110,3 +110,54 @@ def test_audit_text_says_why_a_signoff_was_refused(sqlite_cli: Cli, tmp_path: Pa
         "approve by dana — refused: dana holds none of the roles brand_manager"
         in (folder / "report.html").read_text()
     )
+
+
+# --------------------------------------------------------------- resume after fixing `with:`
+
+CHAIN = """\
+pipeline: chain
+goal: {objective: grow_revenue, kpi: revenue}
+steps:
+  a: {agent: test_note, with: {label: A}}
+  b: {agent: test_follow, needs: [a], with: {label: B, require_file: FILE}}
+  c: {agent: test_follow, needs: [b], with: {label: C}}
+"""
+
+
+def test_resume_after_fixing_a_steps_with_runs_the_fixed_spec(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    """The retry hint says to resume once the input is fixed: a fixed `with:` counts."""
+    from conftest import counts
+
+    (tmp_path / "present.txt").write_text("here")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(CHAIN.replace("FILE", str(tmp_path / "typo.txt")))
+    assert sqlite_cli("validate", "p.yaml").returncode == 0  # only the run finds out
+    r = sqlite_cli("run", "p.yaml", "--run-id", "fix-1")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "retry:  conductor resume fix-1  (once the input is fixed)" in r.stderr
+    before = _result(tmp_path, "fix-1")
+    old_hash = before["steps"]["b"]["spec_hash"]
+
+    pipeline.write_text(CHAIN.replace("FILE", str(tmp_path / "present.txt")))
+    again = sqlite_cli("resume", "fix-1")
+    assert again.returncode == 0, again.stdout + again.stderr
+    done = _result(tmp_path, "fix-1")
+    assert done["status"] == "done"
+    assert done["steps"]["b"]["spec"]["require_file"] == str(tmp_path / "present.txt")
+    assert done["steps"]["b"]["spec_hash"] != old_hash
+    assert done["steps"]["c"]["output"]["upstream"] == ["B", "A"]
+    # the step that finished kept its output; the failed one ran on its new spec
+    assert counts(tmp_path) == {"a": 1, "b": 2, "c": 1}
+
+    (run,) = json.loads(sqlite_cli("audit", "--run", "fix-1", "--json").stdout)
+    steps = {s["step"]: s for s in run["steps"]}
+    assert list(steps) == ["a", "b", "c"]
+    assert steps["b"]["replaced_specs"] == [old_hash]
+    assert steps["b"]["spec_hash"] == done["steps"]["b"]["spec_hash"]
+    assert steps["a"]["replaced_specs"] == [] and steps["c"]["replaced_specs"] == []
+    text = sqlite_cli("audit", "--run", "fix-1").stdout
+    assert f"(re-planned on retry, was {old_hash[:19]})" in text
+    html = (tmp_path / ".conductor" / "runs" / "fix-1" / "report.html").read_text()
+    assert "again on retry, from the pipeline as fixed" in html

@@ -194,8 +194,10 @@ def print_audit(digest: list[dict[str, Any]], *, as_json: bool) -> None:
             out.print(f"  goal: {escape(run_d['goal'])}")
         out.print(f"  data: {escape(', '.join(f'{k}={v}' for k, v in run_d['data'].items()))}")
         for s in run_d["steps"]:
+            replaced = s.get("replaced_specs") or []
+            changed = f" (re-planned on retry, was {replaced[-1][:19]})" if replaced else ""
             out.print(
-                f"  step {s['step']}: agent {s['agent']} · spec {s['spec_hash'][:19]} · "
+                f"  step {s['step']}: agent {s['agent']} · spec {s['spec_hash'][:19]}{changed} · "
                 f"findings {s['findings']} · {s['decision'] or ''}"
             )
         out.print(

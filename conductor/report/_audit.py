@@ -148,7 +148,12 @@ def _audit_what(kind: str, d: Mapping[str, Any], actor: str = "?") -> str:
     if kind == "goal":
         return f"goal read: {d.get('source_text') or _value(d.get('objective'))}"
     if kind == "plan":
-        return f"spec derived for agent {d.get('agent', '?')}"
+        text = f"spec derived for agent {d.get('agent', '?')}"
+        if d.get("replaces"):
+            text += (
+                f" again on retry, from the pipeline as fixed (replaces {str(d['replaces'])[7:19]})"
+            )
+        return text
     if kind == "data":
         return "data sources: " + ", ".join(f"{k} = {v}" for k, v in d.items())
     if kind == "step":

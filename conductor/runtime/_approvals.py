@@ -185,11 +185,17 @@ def audit_digest(
             elif ev.kind == "data":
                 r["data"] = ev.detail
             elif ev.kind == "plan":
+                again = next((s for s in r["steps"] if s["step"] == ev.step), None)
+                if again is not None:  # planned again when a failed run was retried
+                    again["replaced_specs"].append(again["spec_hash"])
+                    again["spec_hash"] = ev.spec_hash or ""
+                    continue
                 r["steps"].append(
                     {
                         "step": ev.step,
                         "agent": ev.detail.get("agent"),
                         "spec_hash": ev.spec_hash or "",
+                        "replaced_specs": [],
                         "findings": 0,
                         "rounds": 0,
                         "decision": "",
