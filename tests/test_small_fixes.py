@@ -161,3 +161,71 @@ def test_resume_after_fixing_a_steps_with_runs_the_fixed_spec(
     assert f"(re-planned on retry, was {old_hash[:19]})" in text
     html = (tmp_path / ".conductor" / "runs" / "fix-1" / "report.html").read_text()
     assert "again on retry, from the pipeline as fixed" in html
+
+
+# --------------------------------------------------------------- an edit is a sign-off
+
+STUBBORN = "Warmer than anything from Summit Supply, and it packs small."
+EDITED = "Warm, light and it packs small: our new down jacket for the trail."
+
+
+def _escalated_copy(cli: Cli, tmp_path: Path, run_id: str) -> Path:
+    import shutil
+
+    from conftest import ROOT
+
+    shutil.copy(ROOT / "pipelines" / "brands" / "acme.yaml", tmp_path / "acme.yaml")
+    (tmp_path / "p.yaml").write_text(
+        "pipeline: launch-copy\n"
+        "goal: {objective: grow_revenue, kpi: revenue}\n"
+        "brand: acme.yaml\n"
+        "steps:\n"
+        f'  stubborn: {{agent: test_copy, with: {{text: "{STUBBORN}", channel: social, '
+        "fixable: false}}\n"
+        "approvers: {brand_manager: [bea]}\n"
+        "review: {max_rounds: 1, on_exhausted: escalate}\n"
+    )
+    r = cli("run", "p.yaml", "--run-id", run_id)
+    assert r.returncode == 3, r.stdout + r.stderr
+    folder = tmp_path / ".conductor" / "runs" / run_id
+    assert "flagged (escalate)" in (folder / "report.html").read_text()
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"kind": "copy", "id": "c1", "channel": "social", "text": EDITED}))
+    return good
+
+
+def test_an_edit_by_an_approver_is_their_signoff_and_the_audit_says_so(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    good = _escalated_copy(sqlite_cli, tmp_path, "ed-1")
+    done = sqlite_cli("edit", "ed-1", "stubborn", "--as", "bea", "--artifact", str(good))
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = _result(tmp_path, "ed-1")
+    assert result["status"] == "done"
+    approval = result["steps"]["stubborn"]["approval"]
+    assert (approval["decision"], approval["by"], approval["edited"]) == ("edit", "bea", ["c1"])
+
+    (run,) = json.loads(sqlite_cli("audit", "--run", "ed-1", "--json").stdout)
+    (signoff,) = run["approvals"]
+    assert (signoff["decision"], signoff["edited"], signoff["refused"]) == ("edit", ["c1"], False)
+    text = sqlite_cli("audit", "--run", "ed-1").stdout
+    assert "sign-off: stubborn edited and approved (c1 edited) by bea (brand_manager)" in text
+    folder = tmp_path / ".conductor" / "runs" / "ed-1"
+    summary = (folder / "summary.md").read_text()
+    assert "**stubborn** edited and approved (c1 edited) by bea (brand_manager)" in summary
+    assert "editd" not in summary
+    assert "edited and approved (c1 edited) by bea" in (folder / "report.html").read_text()
+
+
+def test_the_report_does_not_flag_an_edited_copy_that_passes(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    good = _escalated_copy(sqlite_cli, tmp_path, "ed-2")
+    assert (
+        sqlite_cli("edit", "ed-2", "stubborn", "--as", "bea", "--artifact", str(good)).returncode
+        == 0
+    )
+    html = (tmp_path / ".conductor" / "runs" / "ed-2" / "report.html").read_text()
+    assert "flagged" not in html
+    assert "edited and approved by bea; passes the brand check" in html
+    assert EDITED.replace("'", "&#39;") in html

@@ -210,7 +210,12 @@ def print_audit(digest: list[dict[str, Any]], *, as_json: bool) -> None:
 
 def _signoff_line(a: dict[str, Any]) -> str:
     """One sign-off of the audit: who decided what, as which role, or why it was refused."""
-    head = f"{a['step']} {a['decision']} by {a['actor']}"
+    from conductor.report import decision_words
+
+    if a.get("decision") == "edit" and not a.get("refused"):
+        head = f"{a['step']} {decision_words(a)} by {a['actor']}"
+    else:
+        head = f"{a['step']} {a['decision']} by {a['actor']}"
     if a.get("refused"):
         return f"{head} — refused: {a.get('reason') or 'not one of the roles asked'}"
     return f"{head} ({a['role']})" if a.get("role") else head

@@ -21,6 +21,7 @@ from conductor.report._charts import (
     _when,
 )
 from conductor.report._context import _ContextBase
+from conductor.report._words import decision_words
 
 _MAX_AUDIT = 2000
 
@@ -165,9 +166,10 @@ def _audit_what(kind: str, d: Mapping[str, Any], actor: str = "?") -> str:
         n = len(_l(d.get("violations")))
         return f"brand review round {d.get('round', '?')}: {d.get('decision', '?')}, {n} finding(s)"
     if kind == "approval":
-        text = f"{d.get('decision', '?')} by {d.get('by') or actor}"
         if d.get("refused"):
+            text = f"{d.get('decision', '?')} by {d.get('by') or actor}"
             return f"{text} — refused: {d.get('reason') or 'not one of the roles asked'}"
+        text = f"{decision_words(d)} by {d.get('by') or actor}"
         return text + (f": {d['comment']}" if d.get("comment") else "")
     if kind == "llm":
         return (

@@ -14,6 +14,7 @@ from typing import Any
 
 from conductor.errors import error_text
 from conductor.pipeline import Pipeline
+from conductor.report._words import decision_words
 from conductor.store import AuditEvent
 
 __all__ = ["TRUTH_FILE", "build_result", "llm_usage", "render_summary", "write_run_files"]
@@ -144,7 +145,7 @@ def render_summary(result: Mapping[str, Any], audit: Sequence[AuditEvent] = ()) 
         if st.get("approval"):
             a = st["approval"]
             lines.append(
-                f"- **{sid}** {a.get('decision')}d by {a.get('by')} ({a.get('role')})"
+                f"- **{sid}** {decision_words(a)} by {a.get('by')} ({a.get('role')})"
                 + (f": {a['comment']}" if a.get("comment") else "")
             )
     if result.get("waiting"):

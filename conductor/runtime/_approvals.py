@@ -150,6 +150,11 @@ def prepare_edit(run_id: str, step: str, artifact_file: Path) -> dict[str, Any]:
     return amended.model_dump(mode="json")
 
 
+def _edited(value: Any) -> list[str]:
+    """The artifact ids an edit changed (older runs recorded only ``edited: true``)."""
+    return [str(i) for i in value] if isinstance(value, list) else []
+
+
 def audit_digest(
     *,
     since: dt.datetime | None = None,
@@ -214,6 +219,7 @@ def audit_digest(
                         "decision": ev.detail.get("decision"),
                         "refused": ev.detail.get("refused", False),
                         "reason": ev.detail.get("reason", ""),
+                        "edited": _edited(ev.detail.get("edited")),
                         "actor": ev.actor,
                         "role": ev.role,
                         "ts": ev.ts.isoformat(),

@@ -444,14 +444,18 @@ class Runner:
                         "an edit needs the amended output", code="approval.bad-edit"
                     )
                 payload["output"] = dict(output)
+                # An edit by someone who may sign off is their sign-off of the amended
+                # output: the record names the artifacts they changed.
+                payload["edited"] = _changed_artifacts(
+                    plans[step].agent, snap.values.get("outputs", {}).get(step), output
+                )
             svc.audit(
                 kind="approval",
                 step=step,
                 actor=who,
                 role=role,
                 spec_hash=request.get("spec_hash"),
-                detail={k: v for k, v in payload.items() if k != "output"}
-                | ({"edited": True} if decision == "edit" else {}),
+                detail={k: v for k, v in payload.items() if k != "output"},
             )
             return self._drive(
                 svc, plans, goal, Command(resume={pending[step].id: payload}), graph=graph
@@ -635,6 +639,13 @@ class Runner:
             )
         except OSError as exc:
             log.error("could not write run files", error=str(exc))
+
+
+def _changed_artifacts(agent: str, before: Any, after: Mapping[str, Any]) -> list[str]:
+    """Ids of the artifacts an edit changed (added or amended), in the output's order."""
+    out_type = get_agent(agent).output_type
+    old = {a.id: a for a in out_type.model_validate(before).artifacts()} if before else {}
+    return [a.id for a in out_type.model_validate(after).artifacts() if old.get(a.id) != a]
 
 
 def _status_of(state: Mapping[str, Any]) -> str:
