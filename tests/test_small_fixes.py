@@ -229,3 +229,25 @@ def test_the_report_does_not_flag_an_edited_copy_that_passes(
     assert "flagged" not in html
     assert "edited and approved by bea; passes the brand check" in html
     assert EDITED.replace("'", "&#39;") in html
+
+
+# --------------------------------------------------------------- goal warnings in summary.md
+
+
+def test_summary_and_report_show_the_goals_warnings(sqlite_cli: Cli, tmp_path: Path) -> None:
+    """Words the goal parser did not use are said near the top of summary.md and the report."""
+    (tmp_path / "p.yaml").write_text(
+        "pipeline: lift\n"
+        'goal: "Lift repeat purchases 8% next quarter"\n'
+        "today: 2026-11-23\n"
+        "steps:\n"
+        "  a: {agent: test_note}\n"
+    )
+    r = sqlite_cli("run", "p.yaml", "--run-id", "warn-1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    folder = tmp_path / ".conductor" / "runs" / "warn-1"
+    summary = (folder / "summary.md").read_text()
+    line = next(x for x in summary.splitlines() if "words not used" in x)
+    assert line.startswith('- ⚠ **warning:** words not used: "repeat"')
+    assert summary.index("words not used") < summary.index("## Steps")
+    assert "words not used: &#34;repeat&#34;" in (folder / "report.html").read_text()

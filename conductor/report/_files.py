@@ -124,6 +124,10 @@ def render_summary(result: Mapping[str, Any], audit: Sequence[AuditEvent] = ()) 
         lines += ["## Goal", ""]
         if goal.get("source_text"):
             lines += [f"> {goal['source_text']}", ""]
+        # What the parser did not read changes what the run measures: say it before the numbers.
+        warned = [str(w) for w in goal.get("warnings") or []]
+        if warned:
+            lines += [*(f"- ⚠ **warning:** {w}" for w in warned), ""]
         for key in ("objective", "kpi", "target", "budget", "horizon", "channels"):
             if goal.get(key) not in (None, [], {}):
                 lines.append(f"- **{key}**: `{json.dumps(goal[key], default=str)}`")
