@@ -482,7 +482,13 @@ def _plan_errors(
     for sid, cls in agents.items():
         step = p.steps[sid]
         ctx = PlanContext(
-            step=sid, goal=goal, params=step.params, spec_type=cls.spec_type, brand=brand, today=day
+            step=sid,
+            goal=goal,
+            params=step.params,
+            spec_type=cls.spec_type,
+            brand=brand,
+            today=day,
+            base_dir=p.base_dir.resolve(),
         )
         try:
             cls().check_goal(goal, sid)
