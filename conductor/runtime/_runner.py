@@ -23,7 +23,7 @@ from conductor.errors import (
     RunError,
 )
 from conductor.goals import BusinessGoal
-from conductor.logging import configure_logging, run_log_file
+from conductor.logging import configure_logging, redact_text, run_log_file
 from conductor.pipeline import (
     Pipeline,
     StepPlan,
@@ -395,6 +395,9 @@ class Runner:
         output: Mapping[str, Any] | None = None,
     ) -> RunResult:
         """Approve, reject or edit a step waiting for sign-off, then continue the run."""
+        # A comment is free text kept in the checkpoint, the files and the audit: no
+        # email, phone or card number in it (as in the run log).
+        comment = redact_text(comment)
         rec = self.store.get_run(run_id)
         svc, plans, goal = self._rebuild(rec)
         with self._locked(run_id, Path(rec.out_dir)):
