@@ -277,6 +277,8 @@ def _data_file_errors(p: Pipeline, doc: _Doc) -> list[ConductorError]:
     """Data sources whose file (or glob) matches nothing."""
     errs: list[ConductorError] = []
     for name, src in p.data.items():
+        if src.path is None:
+            continue  # a query: its files are checked when it runs
         resolved = p.resolve(src.path)
         if not any(resolved.parent.glob(resolved.name)):
             errs.append(
