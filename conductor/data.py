@@ -151,9 +151,7 @@ class TimestampParse(BaseModel):
             try:
                 con.execute(f"SELECT try_strptime('', {_sql_str(self.format)})")
             except duckdb.Error as exc:
-                raise ValueError(
-                    f"format {self.format!r}: {str(exc).splitlines()[0]}"
-                ) from None
+                raise ValueError(f"format {self.format!r}: {str(exc).splitlines()[0]}") from None
             finally:
                 con.close()
         if self.timezone is not None:
@@ -448,8 +446,7 @@ def _number_sql(raw: str, fmt: NumberFormat) -> str:
     if fmt.decimal == ",":
         clean = f"replace({clean}, ',', '.')"
     return (
-        f"CASE WHEN regexp_matches({v}, {_sql_str(pattern)}) "
-        f"THEN TRY_CAST({clean} AS DOUBLE) END"
+        f"CASE WHEN regexp_matches({v}, {_sql_str(pattern)}) THEN TRY_CAST({clean} AS DOUBLE) END"
     )
 
 
@@ -501,9 +498,14 @@ class DataCatalog:
         self._con = connection or duckdb.connect(":memory:")
         # TIMESTAMPTZ values print, cast and truncate in the session's zone, which is the
         # machine's by default: pin it so results never depend on where a run happens.
-        self._con.execute("SET TimeZone='UTC'")
+        # GLOBAL too, so every cursor (a session of its own) gets them: a view over
+        # read_csv('data/x.csv') is bound again in the session that reads it.
+        settings = ["TimeZone='UTC'"]
         if base_dir is not None:
-            self._con.execute(f"SET file_search_path={_sql_str(str(base_dir))}")
+            settings.append(f"file_search_path={_sql_str(str(base_dir))}")
+        for setting in settings:
+            self._con.execute(f"SET GLOBAL {setting}")
+            self._con.execute(f"SET {setting}")
         self._pipeline_file = pipeline_file
         # Re-entrant: a query source registers the sources it reads first.
         self._lock = threading.RLock()
@@ -544,9 +546,9 @@ class DataCatalog:
                 self._registering.pop()
             self._registered.add(name)
 
-    def _reader(self, name: str, src: DataSource) -> tuple[str, dict[str, str], set[str]]:
+    def _reader(self, name: str, src: DataSource) -> tuple[str, dict[str, str], dict[str, str]]:
         """The raw relation's SQL, its columns and types, and the columns read as text to
-        be parsed value by value (CSV timestamps)."""
+        be parsed value by value, with the type the CSV sniffer gave them."""
         if src.query is not None:
             return self._query_reader(name, src)
         assert src.path is not None
@@ -562,7 +564,7 @@ class DataCatalog:
         try:
             if src.resolved_format == "parquet":
                 reader = f"read_parquet({path})"
-                return reader, self._describe(reader), set()
+                return reader, self._describe(reader), {}
             base = f"read_csv({path}, auto_detect=true, sample_size=100000"
             sniffed = self._describe(base + ")")
             by_lower = {c.lower(): c for c in sniffed}
@@ -572,13 +574,18 @@ class DataCatalog:
             text = {c for c, t in sniffed.items() if t.upper().startswith("TIMESTAMP")}
             named = list(self._staged_keys(src))
             text |= {by_lower[k.lower()] for k in named if k.lower() in by_lower}
+            if src.number is not None and src.number.columns is None and src.number.decimal == ",":
+                # With a decimal comma, "1.000" is a thousand, which the sniffer read as 1.0.
+                text |= {c for c, t in sniffed.items() if t.upper().startswith(_NUMERIC[9:])}
             if text:
                 types = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in sorted(text))
                 reader = f"{base}, types={{{types}}})"
-                return reader, {**sniffed, **dict.fromkeys(text, "VARCHAR")}, {
-                    c for c in text if sniffed[c].upper().startswith("TIMESTAMP")
-                }
-            return base + ")", sniffed, set()
+                return (
+                    reader,
+                    {**sniffed, **dict.fromkeys(text, "VARCHAR")},
+                    {c: sniffed[c] for c in text},
+                )
+            return base + ")", sniffed, {}
         except duckdb.Error as exc:
             raise DataError(
                 f"cannot read the file: {_first_line(exc)}",
@@ -598,7 +605,9 @@ class DataCatalog:
         back = {t.lower(): theirs for t, theirs in src.columns.items()}
         return [back.get(k.lower(), k) for k in keys]
 
-    def _query_reader(self, name: str, src: DataSource) -> tuple[str, dict[str, str], set[str]]:
+    def _query_reader(
+        self, name: str, src: DataSource
+    ) -> tuple[str, dict[str, str], dict[str, str]]:
         assert src.query is not None
         sql = src.query.strip().rstrip(";").strip()
         by_lower = {n.lower(): n for n in self.sources}
@@ -612,7 +621,7 @@ class DataCatalog:
                 self._register(dep)  # may raise data.query-cycle
         reader = f"({sql})"
         try:
-            return reader, self._describe(reader), set()
+            return reader, self._describe(reader), {}
         except duckdb.Error as exc:
             raise self._query_error(name, exc) from None
 
@@ -632,8 +641,8 @@ class DataCatalog:
         return {str(r[0]): str(r[1]) for r in rows}
 
     def _create_view(self, name: str, src: DataSource) -> None:
-        reader, raw, mixed = self._reader(name, src)
-        select, checks = self._staging(name, src, reader, raw, mixed)
+        reader, raw, sniffed = self._reader(name, src)
+        select, checks = self._staging(name, src, reader, raw, sniffed)
         inner = f"(SELECT {', '.join(select)} FROM {reader})"
         staged = list(raw)
         if src.channel_from is not None:
@@ -668,9 +677,19 @@ class DataCatalog:
         self._columns[name] = cols
 
     def _staging(
-        self, name: str, src: DataSource, reader: str, raw: Mapping[str, str], mixed: set[str]
+        self,
+        name: str,
+        src: DataSource,
+        reader: str,
+        raw: Mapping[str, str],
+        sniffed: Mapping[str, str],
     ) -> tuple[list[str], list[_Check]]:
-        """The staged SELECT list over the raw columns, and the conversions to verify."""
+        """The staged SELECT list over the raw columns, and the conversions to verify.
+
+        ``sniffed``: the columns read as text to be parsed here, with the type the CSV
+        sniffer saw (a timestamp seen in a sample is parsed value by value).
+        """
+        mixed = {c for c, t in sniffed.items() if t.upper().startswith("TIMESTAMP")}
         by_lower = {c.lower(): c for c in raw}
         back = {t.lower(): theirs for t, theirs in src.columns.items()}
 
@@ -695,7 +714,12 @@ class DataCatalog:
             numbers = {column(k, "number.columns") for k in fmt.columns}
         elif fmt is not None:
             text = [c for c, t in raw.items() if t.upper() == "VARCHAR" and c not in ts]
-            numbers = self._number_like(reader, text, fmt)
+            # Columns the sniffer read as numbers (with a decimal comma) must all parse.
+            forced = {
+                c for c, t in sniffed.items() if t.upper().startswith(_NUMERIC[9:]) and c not in ts
+            }
+            text = [c for c in text if c not in forced]
+            numbers = self._number_like(reader, text, fmt) | forced
         exprs: dict[str, str] = {}
         checks: list[_Check] = []
         for col, duck_type in raw.items():
