@@ -15,7 +15,7 @@ import threading
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -460,17 +460,14 @@ def _blank(expr: str) -> str:
     return f"({expr} IS NULL OR trim(CAST({expr} AS VARCHAR)) = '')"
 
 
-class _Check:
+class _Check(NamedTuple):
     """A converted column whose every non-blank value must convert (checked on one scan)."""
 
-    def __init__(self, column: str, raw: str, converted: str, what: str, hint: str) -> None:
-        self.column, self.raw, self.converted, self.what, self.hint = (
-            column,
-            raw,
-            converted,
-            what,
-            hint,
-        )
+    column: str
+    raw: str
+    converted: str
+    what: str
+    hint: str
 
 
 class DataCatalog:
@@ -757,7 +754,7 @@ class DataCatalog:
                             "column is written under `timestamps:`",
                         )
                     )
-            if col in numbers:
+            if col in numbers and col not in ts:
                 expr = _number_sql(q, fmt) if fmt is not None else expr
                 checks.append(
                     _Check(
