@@ -309,3 +309,35 @@ def test_validate_preview_prints_the_staged_rows(sqlite_cli: Cli, tmp_path: Path
     assert "conversion" in result.stdout  # all three rows (the default is 5)
     plain = sqlite_cli("validate", "p.yaml")
     assert "data source events" not in plain.stdout
+
+
+# ------------------------------------------------------------------------- an agent
+
+
+def test_the_journey_agent_reads_a_staged_ga4_export(tmp_path: Path) -> None:
+    from agents.journey import JourneyAnalyticsAgent, JourneySpec
+    from conductor import BusinessGoal, Inputs, RunContext
+
+    (tmp_path / "ga4.csv").write_text(GA4)
+    path = _pipeline(
+        tmp_path,
+        """\
+        events:
+          path: ga4.csv
+          timestamps: {event_timestamp: us}
+          values: {event_name: {purchase: conversion, page_view: visit, session_start: touch}}
+          channel_from: "source || ' / ' || medium"
+          columns: {customer_id: user_pseudo_id, timestamp: event_timestamp, event_type: event_name}
+        """,
+    )
+    catalog = load_pipeline(path).catalog()
+    goal = BusinessGoal(objective="grow_revenue", kpi="revenue")
+    ctx = RunContext(run_id="t", step="j", agent="journey_analytics", goal=goal, out_dir=tmp_path)
+    try:
+        report = JourneyAnalyticsAgent().run(
+            JourneySpec(), Inputs(upstream={}, catalog=catalog), ctx
+        )
+    finally:
+        catalog.close()
+    assert report.events == 3 and report.conversions == 1 and report.revenue == 49.5
+    assert report.period_start == dt.datetime(2026, 3, 2, 10, 0)
