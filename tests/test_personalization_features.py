@@ -267,3 +267,13 @@ def test_actions_file_is_read_from_the_pipeline_folder(tmp_path: Path) -> None:
     bad = cli("validate", pipeline)
     assert bad.returncode != 0
     assert "actions_file" in bad.stdout + bad.stderr
+
+
+@pytest.mark.parametrize("column", ["Health Interest", "HealthInterest", "health-interest"])
+def test_a_sensitive_attribute_is_caught_under_any_spelling(column: str) -> None:
+    # Found by the real-exports suite: a CRM's 'Health Interest' became a model feature
+    # (the brand review then blocked the run) because only '_' and '-' split name parts.
+    from agents.personalization._features import is_sensitive
+
+    assert is_sensitive(column, ["health"])
+    assert not is_sensitive("Wealth Band", ["health"])

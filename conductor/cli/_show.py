@@ -23,6 +23,7 @@ __all__ = [
     "print_goal",
     "print_inbox",
     "print_plan",
+    "print_preview",
     "print_runs",
     "print_status",
     "print_verdict",
@@ -288,3 +289,18 @@ def print_verdict(verdict: Any, *, as_json: bool) -> None:
                 out.print(f"  fix: {escape(v.fix)}")
         for s in verdict.signoff:
             out.print(f"[yellow]needs sign-off:[/] {escape(s)}")
+
+
+def print_preview(source: str, columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> None:
+    """One data source's first rows (``validate --preview``): a column per name and type."""
+    t = Table(title=f"data source {source} — first {len(rows)} row(s)", title_justify="left")
+    for name, duck_type in columns:
+        t.add_column(f"{escape(name)}\n[dim]{escape(duck_type.lower())}[/]", no_wrap=True)
+    for row in rows:
+        t.add_row(*("[dim]null[/]" if v is None else escape(str(v)) for v in row))
+    # Wide sources scroll sideways rather than folding every value out of shape.
+    widths = [max(len(n), len(ty), 4) for n, ty in columns]
+    for row in rows:
+        widths = [max(w, len(str(v))) for w, v in zip(widths, row, strict=False)]
+    width = sum(w + 3 for w in widths) + 1
+    out.print(t, width=max(out.width, width))

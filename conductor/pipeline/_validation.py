@@ -280,6 +280,8 @@ def _data_file_errors(p: Pipeline, doc: _Doc) -> list[ConductorError]:
     """Data sources whose file (or glob) matches nothing."""
     errs: list[ConductorError] = []
     for name, src in p.data.items():
+        if src.path is None:
+            continue  # a query: its files are checked when it runs
         resolved = p.resolve(src.path)
         if not any(resolved.parent.glob(resolved.name)):
             errs.append(
@@ -379,10 +381,11 @@ def _channel_checks(
                 unmapped.append((raw, n, first))
             else:
                 names.add(canon.value)
-        file = catalog.sources[source].path
+        src = catalog.sources[source]
+        file = src.path if src.path is not None else p.source  # a query: the pipeline
         for raw, n, first in unmapped[:_MAX_LISTED]:
             # Row 1 is the header in a CSV file: the first data row is line 2.
-            line = first + 1 if catalog.sources[source].resolved_format == "csv" else None
+            line = first + 1 if src.path is not None and src.resolved_format == "csv" else None
             warnings.append(
                 PipelineError(
                     f"data source {source!r}: channel {raw!r} ({n:,} row(s)"
