@@ -501,7 +501,14 @@ class Runner:
                 detail={"agent": pl.agent, "spec": pl.spec.model_dump(mode="json")},
             )
         p = svc.pipeline
-        svc.audit(kind="data", detail={n: str(p.resolve(s.path)) for n, s in p.data.items()})
+        # What each source read: its file, or the query itself (not the pipeline file).
+        svc.audit(
+            kind="data",
+            detail={
+                n: str(p.resolve(s.path)) if s.path is not None else f"query: {s.query}"
+                for n, s in p.data.items()
+            },
+        )
 
     @staticmethod
     def _role_of(pipeline: Pipeline, roles: list[str], who: str) -> str | None:
