@@ -7,14 +7,19 @@ brand files and approval files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import os
+import re
+import stat
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from conductor._limits import InputLimits, input_limits, path_problem, special_file_problem
 from conductor.errors import ConductorError, PipelineError
 
 
@@ -104,18 +109,288 @@ def to_plain(node: Any) -> Any:
     return node
 
 
-def read_yaml(
-    path: Path, *, error: Callable[..., ConductorError] = PipelineError
-) -> tuple[Any, str]:
-    """Read a YAML file with positions; syntax errors become located errors."""
+_PATH_HINT = "paths are relative to the file that names them"
+
+
+def _shown(path: str | Path, most: int = 120) -> str:
+    """A path fit for a message: NUL bytes visible, a huge one shortened."""
+    text = str(path).replace("\0", "\\0")
+    return text if len(text) <= most else f"{text[: most - 30]}...{text[-20:]}"
+
+
+# ------------------------------------------------------------------------------ limits
+
+_FLOW_CHARS = re.compile(r"[\"'#\[\]{}]")
+_NODE_BEFORE = frozenset("\n:-,[{?")
+_NUMBERISH = re.compile(r"[-+]?\.?[0-9][0-9a-fA-FxXoObB_.:,eE+-]*")
+_NUMBER_TAGS = ("int", "float")
+
+
+def _starts_node(text: str, i: int) -> bool:
+    """True when the character at ``i`` begins a YAML node: only blanks between it and a
+    line start, ``:``, ``-``, ``,``, ``[``, ``{`` or ``?`` (a ``[`` inside a word does not)."""
+    k = i - 1
+    while k >= 0 and text[k] in " \t":
+        k -= 1
+    return k < 0 or text[k] in _NODE_BEFORE
+
+
+def _flow_too_deep(text: str, limit: int) -> int | None:
+    """Offset of the first ``[`` or ``{`` nested more than ``limit`` deep, or None.
+
+    A quick look before the parser: ruamel's scanner needs seconds to reach a depth of a
+    few hundred brackets on one line (it re-checks every open bracket for a key at each
+    character), and its composer recurses once per level. Quoted text and comments are
+    skipped; a bracket counts only where a node can start, so brackets in plain text do
+    not add up. It may miss odd nesting (the event scan still catches that), never the
+    reverse.
+    """
+    depth = 0
+    i = 0
+    while (m := _FLOW_CHARS.search(text, i)) is not None:
+        j = m.start()
+        c = text[j]
+        i = j + 1
+        if c == "#":
+            if j == 0 or text[j - 1] in " \t\n":
+                end = text.find("\n", j)
+                if end < 0:
+                    return None
+                i = end
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        elif not _starts_node(text, j):
+            continue
+        elif c == '"':
+            k = j + 1
+            while (k := text.find('"', k)) >= 0:
+                slashes = 0
+                while text[k - 1 - slashes] == "\\":
+                    slashes += 1
+                if slashes % 2 == 0:
+                    break
+                k += 1
+            if k < 0:
+                return None
+            i = k + 1
+        elif c == "'":
+            k = j + 1
+            while (k := text.find("'", k)) >= 0 and text.startswith("''", k):
+                k += 2
+            if k < 0:
+                return None
+            i = k + 1
+        else:
+            depth += 1
+            if depth > limit:
+                return j
+    return None
+
+
+def _events(text: str) -> Iterator[Any]:
+    """ruamel's parse events, ending quietly at the first syntax error (the real load
+    reports it, located, in the caller's words)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        yield from _yaml().parse(text)
+    except YAMLError:
+        return
+
+
+def _number_digits(event: Any) -> int:
+    """Digits in a scalar YAML would read as a number (0 when it would not)."""
+    tag = str(event.tag or "")
+    value = event.value
+    if event.style is None and _NUMBERISH.fullmatch(value):
+        return sum(ch.isdigit() for ch in value)
+    if tag.rsplit(":", 1)[-1].lstrip("!") in _NUMBER_TAGS:
+        return sum(ch.isdigit() for ch in value)
+    return 0
+
+
+def check_yaml_limits(
+    text: str,
+    *,
+    file: str | Path | None,
+    error: Callable[..., ConductorError] = PipelineError,
+    limits: InputLimits | None = None,
+) -> None:
+    """Refuse YAML text that breaks an input limit, before it is loaded.
+
+    One pass over ruamel's parse events (which, unlike its composer, does not recurse),
+    counting what loading would build with every alias expanded: nesting depth
+    (``yaml.too-deep``), values (``yaml.too-many-nodes``, or ``yaml.alias-bomb`` when
+    aliases multiply them), the length of each value (``yaml.too-long``) and the digits
+    of each number (``yaml.number-too-long``). Each error is located at the value that
+    broke the limit. Syntax errors are left to the load that follows.
+    """
+    lim = limits or input_limits()
+
+    def fail(code: str, message: str, mark: Any, hint: str) -> ConductorError:
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        return error(message, file=file, line=line, column=col, code=code, hint=hint)
+
+    if (at := _flow_too_deep(text, lim.depth)) is not None:
+        line = text.count("\n", 0, at)
+        col = at - (text.rfind("\n", 0, at) + 1)
+        raise error(
+            f"lists and mappings are nested more than {lim.depth} deep",
+            file=file,
+            line=line + 1,
+            column=col + 1,
+            code="yaml.too-deep",
+            hint=_DEEP_HINT,
+        )
+    # Per open collection: [values inside it (itself included), deepest level below it,
+    # its anchor]; per anchor: (values, depth) of what an alias to it expands to.
+    stack: list[list[Any]] = []
+    anchors: dict[str, tuple[int, int]] = {}
+    total = 0
+    aliased = False
+    for event in _events(text):
+        if isinstance(event, ev.CollectionStartEvent):
+            count, below = 1, 0
+            if len(stack) + 1 > lim.depth:
+                raise fail(
+                    "yaml.too-deep",
+                    f"lists and mappings are nested more than {lim.depth} deep",
+                    event.start_mark,
+                    _DEEP_HINT,
+                )
+        elif isinstance(event, ev.CollectionEndEvent):
+            frame = stack.pop()
+            count, below = frame[0], frame[1] + 1
+            if frame[2]:
+                anchors[frame[2]] = (count, below)
+            if stack:
+                stack[-1][0] += count
+                stack[-1][1] = max(stack[-1][1], below)
+            continue
+        elif isinstance(event, ev.ScalarEvent):
+            count, below = 1, 0
+            if len(event.value) > lim.scalar_chars:
+                raise fail(
+                    "yaml.too-long",
+                    f"a value is {len(event.value):,} characters long "
+                    f"(at most {lim.scalar_chars:,})",
+                    event.start_mark,
+                    "keep long text in a file of its own, or set CONDUCTOR_MAX_YAML_SCALAR",
+                )
+            if (digits := _number_digits(event)) > lim.number_digits:
+                raise fail(
+                    "yaml.number-too-long",
+                    f"a number has {digits:,} digits (at most {lim.number_digits:,})",
+                    event.start_mark,
+                    "write a number of ordinary size, or quote it if it is an identifier",
+                )
+        elif isinstance(event, ev.AliasEvent):
+            aliased = True
+            if any(frame[2] == event.anchor for frame in stack):
+                raise fail(
+                    "yaml.alias-bomb",
+                    f"the alias *{event.anchor} is inside the value it names, "
+                    "so it would expand without end",
+                    event.start_mark,
+                    "write the value out instead of the alias",
+                )
+            count, below = anchors.get(str(event.anchor), (1, 0))
+            if len(stack) + below > lim.depth:
+                raise fail(
+                    "yaml.too-deep",
+                    f"this alias nests lists and mappings more than {lim.depth} deep",
+                    event.start_mark,
+                    _DEEP_HINT,
+                )
+        else:
+            continue
+        total += count
+        if total > lim.nodes:
+            if aliased:
+                raise fail(
+                    "yaml.alias-bomb",
+                    f"aliases (*name) expand this document to more than {lim.nodes:,} values",
+                    event.start_mark,
+                    "write the values out, or use fewer nested aliases",
+                )
+            raise fail(
+                "yaml.too-many-nodes",
+                f"the document has more than {lim.nodes:,} values",
+                event.start_mark,
+                "split it into smaller files, or set CONDUCTOR_MAX_YAML_NODES",
+            )
+        if isinstance(event, ev.CollectionStartEvent):
+            stack.append([1, 0, event.anchor])
+            continue
+        if event.anchor and isinstance(event, ev.ScalarEvent):
+            anchors[str(event.anchor)] = (1, 0)
+        if stack:
+            stack[-1][0] += count
+            stack[-1][1] = max(stack[-1][1], below)
+
+
+_DEEP_HINT = "a pipeline nests a few levels; check for brackets that are never closed"
+
+
+def read_text_file(path: Path, *, error: Callable[..., ConductorError] = PipelineError) -> str:
+    """A UTF-8 text file's content, refused before reading when it could not be a config file.
+
+    The path's text is checked first (:func:`conductor._limits.path_problem`); the file is
+    opened without blocking and checked to be a regular file (a FIFO or a device would
+    block or never end) no bigger than ``InputLimits.file_bytes``, and no more than that
+    is ever read. Line ends are normalised as ``Path.read_text`` does.
+    """
+    limits = input_limits()
+    if problem := path_problem(path):
+        code, message = problem
+        raise error(message, file=_shown(path), code=code, hint=_PATH_HINT)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise error(
             "file not found", file=path, code="file.not-found", hint="check the path"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise error(f"cannot read file: {exc}", file=path, code="file.unreadable") from None
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise error(
+                "this is a folder, not a file", file=path, code="file.unreadable", hint=_PATH_HINT
+            )
+        if not stat.S_ISREG(mode):
+            code, message = special_file_problem(path) or ("path.special-file", "not a file")
+            raise error(message, file=path, code=code, hint="name a regular file")
+        try:
+            data = fh.read(limits.file_bytes + 1)
+        except OSError as exc:
+            raise error(f"cannot read file: {exc}", file=path, code="file.unreadable") from None
+    if len(data) > limits.file_bytes:
+        raise error(
+            f"the file is larger than {limits.file_bytes:,} bytes",
+            file=path,
+            code="file.too-large",
+            hint="a pipeline, brand or taxonomy file is a few kilobytes; "
+            "set CONDUCTOR_MAX_FILE_BYTES to allow a bigger one",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"cannot read file: {exc}", file=path, code="file.unreadable") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_yaml(
+    path: Path, *, error: Callable[..., ConductorError] = PipelineError
+) -> tuple[Any, str]:
+    """Read a YAML file with positions; syntax errors and limits become located errors.
+
+    Raises:
+        ConductorError: made by ``error`` -- the file is missing, unreadable, not a
+            regular file or too large (:func:`read_text_file`), breaks an input limit
+            (:func:`check_yaml_limits`) or is not valid YAML (``yaml.syntax``).
+    """
+    text = read_text_file(path, error=error)
+    check_yaml_limits(text, file=path, error=error)
     try:
         return _yaml().load(text), text
     except MarkedYAMLError as exc:

@@ -18,6 +18,7 @@ from typing import Literal
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from conductor._limits import data_path_problem
 from conductor.errors import DataError
 
 __all__ = ["ColumnType", "DataCatalog", "DataNeed", "DataSource", "finite_number", "quote_ident"]
@@ -202,6 +203,8 @@ class DataCatalog:
                     code="data.unknown-source",
                     hint=f"add it under `data:` in the pipeline, e.g. `{name}: data/{name}.csv`",
                 )
+            if problem := data_path_problem(src.path):  # a FIFO would hang the reader
+                raise DataError(problem[1], source=name, file=src.path, code=problem[0])
             if not any(src.path.parent.glob(src.path.name)):
                 raise DataError(
                     "file not found",
