@@ -197,13 +197,13 @@ def _events(text: str) -> Iterator[Any]:
 
 
 def _number_digits(event: Any) -> int:
-    """Digits in a scalar YAML would read as a number (0 when it would not)."""
+    """Digits (and letters) of a scalar YAML would read as a number; 0 when it would not."""
     tag = str(event.tag or "")
     value = event.value
-    if event.style is None and _NUMBERISH.fullmatch(value):
-        return sum(ch.isdigit() for ch in value)
-    if tag.rsplit(":", 1)[-1].lstrip("!") in _NUMBER_TAGS:
-        return sum(ch.isdigit() for ch in value)
+    if (event.style is None and _NUMBERISH.fullmatch(value)) or tag.rsplit(":", 1)[-1].lstrip(
+        "!"
+    ) in _NUMBER_TAGS:
+        return sum(ch.isalnum() for ch in value)  # hex digits too; 'e', 'x' are near enough
     return 0
 
 
@@ -351,7 +351,7 @@ def read_text_file(path: Path, *, error: Callable[..., ConductorError] = Pipelin
         ) from None
     except OSError as exc:
         raise error(f"cannot read file: {exc}", file=path, code="file.unreadable") from None
-    with os.fdopen(fd, "rb") as fh:
+    try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise error(
@@ -360,10 +360,12 @@ def read_text_file(path: Path, *, error: Callable[..., ConductorError] = Pipelin
         if not stat.S_ISREG(mode):
             code, message = special_file_problem(path) or ("path.special-file", "not a file")
             raise error(message, file=path, code=code, hint="name a regular file")
-        try:
+        with os.fdopen(fd, "rb", closefd=False) as fh:
             data = fh.read(limits.file_bytes + 1)
-        except OSError as exc:
-            raise error(f"cannot read file: {exc}", file=path, code="file.unreadable") from None
+    except OSError as exc:
+        raise error(f"cannot read file: {exc}", file=path, code="file.unreadable") from None
+    finally:
+        os.close(fd)
     if len(data) > limits.file_bytes:
         raise error(
             f"the file is larger than {limits.file_bytes:,} bytes",

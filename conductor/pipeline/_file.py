@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from conductor._limits import path_problem
+from conductor._limits import path_problem, special_file_problem
 from conductor._yaml import _Doc, read_yaml, to_plain
 from conductor.data import DataCatalog, DataSource
 from conductor.errors import PipelineError, PipelineInvalid
@@ -300,7 +300,7 @@ def _read_taxonomy_file(pipeline: Pipeline, doc: _Doc) -> tuple[Pipeline, list[P
     where: tuple[str, ...] = ("channels",)
     if isinstance(pipeline.channels, Path):
         path = pipeline.resolve(pipeline.channels)
-        if problem := path_problem(path):
+        if problem := path_problem(path) or special_file_problem(path):
             code, message = problem
             bad = doc.error(f"channel taxonomy file: {message}", "channels", code=code)
             return pipeline.model_copy(update={"channels": {}}), [bad]
