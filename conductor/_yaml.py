@@ -11,7 +11,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -219,17 +219,13 @@ def check_yaml_limits(
     One pass over ruamel's parse events (which, unlike its composer, does not recurse),
     counting what loading would build with every alias expanded: nesting depth
     (``yaml.too-deep``), values (``yaml.too-many-nodes``, or ``yaml.alias-bomb`` when
-    aliases multiply them), the length of each value (``yaml.too-long``) and the digits
-    of each number (``yaml.number-too-long``). Each error is located at the value that
-    broke the limit. Syntax errors are left to the load that follows.
+    aliases multiply them or an alias is inside what it names), the length of each value
+    (``yaml.too-long``), the digits of each number (``yaml.number-too-long``) and keys
+    that are lists or mappings (``yaml.complex-key``, which ruamel cannot even compare).
+    Each error is located at the value that broke the limit. Syntax errors are left to
+    the load that follows.
     """
     lim = limits or input_limits()
-
-    def fail(code: str, message: str, mark: Any, hint: str) -> ConductorError:
-        line = mark.line + 1 if mark is not None else None
-        col = mark.column + 1 if mark is not None else None
-        return error(message, file=file, line=line, column=col, code=code, hint=hint)
-
     if (at := _flow_too_deep(text, lim.depth)) is not None:
         line = text.count("\n", 0, at)
         col = at - (text.rfind("\n", 0, at) + 1)
@@ -241,91 +237,151 @@ def check_yaml_limits(
             code="yaml.too-deep",
             hint=_DEEP_HINT,
         )
-    # Per open collection: [values inside it (itself included), deepest level below it,
-    # its anchor]; per anchor: (values, depth) of what an alias to it expands to.
-    stack: list[list[Any]] = []
-    anchors: dict[str, tuple[int, int]] = {}
-    total = 0
-    aliased = False
-    for event in _events(text):
-        if isinstance(event, ev.CollectionStartEvent):
-            count, below = 1, 0
-            if len(stack) + 1 > lim.depth:
-                raise fail(
-                    "yaml.too-deep",
-                    f"lists and mappings are nested more than {lim.depth} deep",
-                    event.start_mark,
-                    _DEEP_HINT,
-                )
-        elif isinstance(event, ev.CollectionEndEvent):
-            frame = stack.pop()
-            count, below = frame[0], frame[1] + 1
-            if frame[2]:
-                anchors[frame[2]] = (count, below)
-            if stack:
-                stack[-1][0] += count
-                stack[-1][1] = max(stack[-1][1], below)
-            continue
-        elif isinstance(event, ev.ScalarEvent):
-            count, below = 1, 0
-            if len(event.value) > lim.scalar_chars:
-                raise fail(
-                    "yaml.too-long",
-                    f"a value is {len(event.value):,} characters long "
-                    f"(at most {lim.scalar_chars:,})",
-                    event.start_mark,
-                    "keep long text in a file of its own, or set CONDUCTOR_MAX_YAML_SCALAR",
-                )
-            if (digits := _number_digits(event)) > lim.number_digits:
-                raise fail(
-                    "yaml.number-too-long",
-                    f"a number has {digits:,} digits (at most {lim.number_digits:,})",
-                    event.start_mark,
-                    "write a number of ordinary size, or quote it if it is an identifier",
-                )
-        elif isinstance(event, ev.AliasEvent):
-            aliased = True
-            if any(frame[2] == event.anchor for frame in stack):
-                raise fail(
+    _LimitScan(lim, file, error).run(text)
+
+
+@dataclass
+class _Open:
+    """A list or mapping whose end event has not come yet."""
+
+    anchor: str | None
+    mapping: bool
+    values: int = 1  # itself, then everything inside it, aliases expanded
+    below: int = 0  # how deep its contents nest, aliases expanded
+    children: int = 0  # keys and values so far (even: the next one is a key)
+
+
+@dataclass
+class _LimitScan:
+    """:func:`check_yaml_limits`'s pass over the events."""
+
+    lim: InputLimits
+    file: str | Path | None
+    error: Callable[..., ConductorError]
+    stack: list[_Open] = field(default_factory=list)
+    #: anchor -> (values, depth, is a collection) of what an alias to it expands to
+    anchors: dict[str, tuple[int, int, bool]] = field(default_factory=dict)
+    total: int = 0
+    aliased: bool = False
+
+    def fail(self, code: str, message: str, event: Any, hint: str) -> ConductorError:
+        mark = event.start_mark
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        return self.error(message, file=self.file, line=line, column=col, code=code, hint=hint)
+
+    def run(self, text: str) -> None:
+        for event in _events(text):
+            if isinstance(event, ev.CollectionStartEvent):
+                self.start(event)
+            elif isinstance(event, ev.CollectionEndEvent):
+                self.end()
+            elif isinstance(event, ev.ScalarEvent):
+                self.scalar(event)
+            elif isinstance(event, ev.AliasEvent):
+                self.alias(event)
+
+    def _at_key(self) -> bool:
+        return bool(self.stack) and self.stack[-1].mapping and self.stack[-1].children % 2 == 0
+
+    def _add(self, event: Any, values: int, below: int) -> None:
+        """Count a value (``values`` once expanded) into the document and its parent."""
+        self.total += values
+        if self.total > self.lim.nodes:
+            if self.aliased:
+                raise self.fail(
                     "yaml.alias-bomb",
-                    f"the alias *{event.anchor} is inside the value it names, "
-                    "so it would expand without end",
-                    event.start_mark,
-                    "write the value out instead of the alias",
-                )
-            count, below = anchors.get(str(event.anchor), (1, 0))
-            if len(stack) + below > lim.depth:
-                raise fail(
-                    "yaml.too-deep",
-                    f"this alias nests lists and mappings more than {lim.depth} deep",
-                    event.start_mark,
-                    _DEEP_HINT,
-                )
-        else:
-            continue
-        total += count
-        if total > lim.nodes:
-            if aliased:
-                raise fail(
-                    "yaml.alias-bomb",
-                    f"aliases (*name) expand this document to more than {lim.nodes:,} values",
-                    event.start_mark,
+                    f"aliases (*name) expand this document to more than {self.lim.nodes:,} values",
+                    event,
                     "write the values out, or use fewer nested aliases",
                 )
-            raise fail(
+            raise self.fail(
                 "yaml.too-many-nodes",
-                f"the document has more than {lim.nodes:,} values",
-                event.start_mark,
+                f"the document has more than {self.lim.nodes:,} values",
+                event,
                 "split it into smaller files, or set CONDUCTOR_MAX_YAML_NODES",
             )
-        if isinstance(event, ev.CollectionStartEvent):
-            stack.append([1, 0, event.anchor])
-            continue
-        if event.anchor and isinstance(event, ev.ScalarEvent):
-            anchors[str(event.anchor)] = (1, 0)
-        if stack:
-            stack[-1][0] += count
-            stack[-1][1] = max(stack[-1][1], below)
+        if self.stack:
+            parent = self.stack[-1]
+            parent.values += values
+            parent.below = max(parent.below, below)
+            parent.children += 1
+
+    def start(self, event: Any) -> None:
+        if self._at_key():
+            raise self.fail(
+                "yaml.complex-key",
+                "a key is a list or a mapping",
+                event,
+                "keys are plain words; quote a key that starts with '[' or '{'",
+            )
+        if len(self.stack) + 1 > self.lim.depth:
+            raise self.fail(
+                "yaml.too-deep",
+                f"lists and mappings are nested more than {self.lim.depth} deep",
+                event,
+                _DEEP_HINT,
+            )
+        self._add(event, 1, 0)
+        if self.stack:  # its own contents are counted into it, then into the parent
+            self.stack[-1].values -= 1
+        self.stack.append(_Open(event.anchor, isinstance(event, ev.MappingStartEvent)))
+
+    def end(self) -> None:
+        done = self.stack.pop()
+        if done.anchor:
+            self.anchors[str(done.anchor)] = (done.values, done.below + 1, True)
+        if self.stack:
+            parent = self.stack[-1]
+            parent.values += done.values
+            parent.below = max(parent.below, done.below + 1)
+
+    def scalar(self, event: Any) -> None:
+        if len(event.value) > self.lim.scalar_chars:
+            raise self.fail(
+                "yaml.too-long",
+                f"a value is {len(event.value):,} characters long "
+                f"(at most {self.lim.scalar_chars:,})",
+                event,
+                "keep long text in a file of its own, or set CONDUCTOR_MAX_YAML_SCALAR",
+            )
+        if (digits := _number_digits(event)) > self.lim.number_digits:
+            raise self.fail(
+                "yaml.number-too-long",
+                f"a number has {digits:,} digits (at most {self.lim.number_digits:,})",
+                event,
+                "write a number of ordinary size, or quote it if it is an identifier",
+            )
+        if event.anchor:
+            self.anchors[str(event.anchor)] = (1, 0, False)
+        self._add(event, 1, 0)
+
+    def alias(self, event: Any) -> None:
+        self.aliased = True
+        name = str(event.anchor)
+        if any(str(o.anchor) == name for o in self.stack if o.anchor):
+            raise self.fail(
+                "yaml.alias-bomb",
+                f"the alias *{name} is inside the value it names, so it would expand without end",
+                event,
+                "write the value out instead of the alias",
+            )
+        values, below, collection = self.anchors.get(name, (1, 0, False))
+        if collection and self._at_key():
+            raise self.fail(
+                "yaml.complex-key",
+                f"a key is an alias (*{name}) of a list or a mapping",
+                event,
+                "keys are plain words",
+            )
+        if len(self.stack) + below > self.lim.depth:
+            raise self.fail(
+                "yaml.too-deep",
+                f"this alias nests lists and mappings more than {self.lim.depth} deep",
+                event,
+                _DEEP_HINT,
+            )
+        self._add(event, values, below)
 
 
 _DEEP_HINT = "a pipeline nests a few levels; check for brackets that are never closed"

@@ -301,3 +301,22 @@ def test_read_yaml_reports_the_limit_in_the_callers_error(tmp_path: Path) -> Non
     with pytest.raises(PipelineError) as info:
         read_yaml(path)
     assert (info.value.code, info.value.line, info.value.column) == ("yaml.too-deep", 1, 104)
+
+
+# ------------------------------------------------------------------ found by the fuzz
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("? [a, b]\n: x\n", id="list"),
+        pytest.param("? {a: 1}\n: x\n", id="mapping"),
+        pytest.param("? [a, b]\n: {c: 1}\n", id="list-to-mapping"),
+        pytest.param("k: &k [a]\n*k : x\n", id="alias-of-a-list"),
+    ],
+)
+def test_a_key_that_is_a_list_or_mapping_is_a_located_error(tmp_path: Path, key: str) -> None:
+    # ruamel's duplicate-key check hashed such keys: TypeError: unhashable type.
+    codes = _codes(_write(tmp_path, BASE + key + "z: 1\n"))
+    assert [c for c, *_ in codes] == ["yaml.complex-key"]
+    assert codes[0][1] in (5, 6)
