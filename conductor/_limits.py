@@ -9,6 +9,7 @@ and one-off runs can change it); docs/pipelines.md § Limits lists them.
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 from dataclasses import dataclass, fields
@@ -122,8 +123,11 @@ def data_path_problem(path: Path) -> tuple[str, str] | None:
     (:func:`special_file_problem`). None when it is usable or simply matches nothing."""
     if problem := path_problem(path):
         return problem
+    if not path.name:
+        return "path.no-file-name", f"{path} names no file (it is the root of a drive)"
     try:
-        matches = list(path.parent.glob(path.name)) if path.name else [path]
+        # At most this many matches are looked at: a name of '**' walks the whole tree.
+        matches = list(itertools.islice(path.parent.glob(path.name), 10_000))
     except (OSError, ValueError):
         return None
     for match in matches:

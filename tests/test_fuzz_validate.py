@@ -64,6 +64,13 @@ ISSUE_16 = {
     "fifo-brand": _GROWTH.replace("brands/acme.yaml", "pipe.csv"),
 }
 
+#: What this fuzz found after the issue's list was fixed.
+FOUND = {
+    "complex-key": _GROWTH.replace("steps:\n", "? [a, b]:\n", 1),
+    "today-9999": _GROWTH.replace("brand:", "today: 9999-12-31\nbrand:"),
+    "data-root": _GROWTH.replace("../demo-out/data/spend.csv", "/"),
+}
+
 # ------------------------------------------------------------------------ mutations
 
 Pick = Callable[[int], int]
@@ -314,6 +321,9 @@ def _check(path: Path) -> ValidationReport:
 @example(text=ISSUE_16["alias-bomb"])
 @example(text=ISSUE_16["fifo"])
 @example(text=ISSUE_16["fifo-brand"])
+@example(text=FOUND["complex-key"])
+@example(text=FOUND["today-9999"])
+@example(text=FOUND["data-root"])
 @given(text=mutated())
 def test_validate_survives_mutated_pipelines(folder: Path, text: str) -> None:
     path = folder / "fuzz.yaml"

@@ -320,3 +320,15 @@ def test_a_key_that_is_a_list_or_mapping_is_a_located_error(tmp_path: Path, key:
     codes = _codes(_write(tmp_path, BASE + key + "z: 1\n"))
     assert [c for c, *_ in codes] == ["yaml.complex-key"]
     assert codes[0][1] in (5, 6)
+
+
+def test_a_planning_date_in_the_last_quarter_of_9999_is_a_goal_error(tmp_path: Path) -> None:
+    # "next quarter" from it was dt.date(10000, ...): ValueError: year 10000 is out of range.
+    codes = _codes(_write(tmp_path, BASE + "today: 9999-12-31\n"))
+    assert [c for c, *_ in codes] == ["goal.invalid-horizon"]
+
+
+def test_a_data_path_that_is_the_root_is_a_located_error(tmp_path: Path) -> None:
+    # Path('/').name is '', and Path.glob('') raised ValueError: Unacceptable pattern.
+    codes = _codes(_write(tmp_path, BASE + "data:\n  events: /\n"))
+    assert codes == [("path.no-file-name", 6, 3)]

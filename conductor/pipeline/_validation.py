@@ -304,7 +304,7 @@ def _data_file_errors(p: Pipeline, doc: _Doc) -> list[ConductorError]:
                 )
             )
             continue
-        if not resolved.name or not any(resolved.parent.glob(resolved.name)):
+        if not any(resolved.parent.glob(resolved.name)):
             errs.append(
                 doc.error(
                     f"data source {name!r}: file not found: {resolved}",
