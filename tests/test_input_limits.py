@@ -332,3 +332,26 @@ def test_a_data_path_that_is_the_root_is_a_located_error(tmp_path: Path) -> None
     # Path('/').name is '', and Path.glob('') raised ValueError: Unacceptable pattern.
     codes = _codes(_write(tmp_path, BASE + "data:\n  events: /\n"))
     assert codes == [("path.no-file-name", 6, 3)]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        pytest.param("copy: " + "[" * 500 + "\n", "yaml.too-deep", id="deep"),
+        pytest.param(None, "file.not-found", id="missing"),
+    ],
+)
+def test_an_edited_artifact_file_has_the_same_limits(
+    tmp_path: Path, text: str | None, code: str
+) -> None:
+    # ApprovalError takes no file=: read_yaml's error raised TypeError instead.
+    from conductor.errors import ApprovalError
+    from conductor.runtime._approvals import prepare_edit
+
+    path = tmp_path / "edit.yaml"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    with pytest.raises(ApprovalError) as info:
+        prepare_edit("run-1", "copy", path)
+    assert info.value.code == code
+    assert str(path) in str(info.value)
