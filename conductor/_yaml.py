@@ -7,14 +7,19 @@ brand files and approval files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import os
+import re
+import stat
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from conductor._limits import InputLimits, input_limits, path_problem, special_file_problem
 from conductor.errors import ConductorError, PipelineError
 
 
@@ -104,18 +109,346 @@ def to_plain(node: Any) -> Any:
     return node
 
 
-def read_yaml(
-    path: Path, *, error: Callable[..., ConductorError] = PipelineError
-) -> tuple[Any, str]:
-    """Read a YAML file with positions; syntax errors become located errors."""
+_PATH_HINT = "paths are relative to the file that names them"
+
+
+def _shown(path: str | Path, most: int = 120) -> str:
+    """A path fit for a message: NUL bytes visible, a huge one shortened."""
+    text = str(path).replace("\0", "\\0")
+    return text if len(text) <= most else f"{text[: most - 30]}...{text[-20:]}"
+
+
+# ------------------------------------------------------------------------------ limits
+
+_FLOW_CHARS = re.compile(r"[\"'#\[\]{}]")
+_NODE_BEFORE = frozenset("\n:-,[{?")
+_NUMBERISH = re.compile(r"[-+]?\.?[0-9][0-9a-fA-FxXoObB_.:,eE+-]*")
+_NUMBER_TAGS = ("int", "float")
+
+
+def _starts_node(text: str, i: int) -> bool:
+    """True when the character at ``i`` begins a YAML node: only blanks between it and a
+    line start, ``:``, ``-``, ``,``, ``[``, ``{`` or ``?`` (a ``[`` inside a word does not)."""
+    k = i - 1
+    while k >= 0 and text[k] in " \t":
+        k -= 1
+    return k < 0 or text[k] in _NODE_BEFORE
+
+
+def _flow_too_deep(text: str, limit: int) -> int | None:
+    """Offset of the first ``[`` or ``{`` nested more than ``limit`` deep, or None.
+
+    A quick look before the parser: ruamel's scanner needs seconds to reach a depth of a
+    few hundred brackets on one line (it re-checks every open bracket for a key at each
+    character), and its composer recurses once per level. Quoted text and comments are
+    skipped; a bracket counts only where a node can start, so brackets in plain text do
+    not add up. It may miss odd nesting (the event scan still catches that), never the
+    reverse.
+    """
+    depth = 0
+    i = 0
+    while (m := _FLOW_CHARS.search(text, i)) is not None:
+        j = m.start()
+        c = text[j]
+        i = j + 1
+        if c == "#":
+            if j == 0 or text[j - 1] in " \t\n":
+                end = text.find("\n", j)
+                if end < 0:
+                    return None
+                i = end
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        elif not _starts_node(text, j):
+            continue
+        elif c == '"':
+            k = j + 1
+            while (k := text.find('"', k)) >= 0:
+                slashes = 0
+                while text[k - 1 - slashes] == "\\":
+                    slashes += 1
+                if slashes % 2 == 0:
+                    break
+                k += 1
+            if k < 0:
+                return None
+            i = k + 1
+        elif c == "'":
+            k = j + 1
+            while (k := text.find("'", k)) >= 0 and text.startswith("''", k):
+                k += 2
+            if k < 0:
+                return None
+            i = k + 1
+        else:
+            depth += 1
+            if depth > limit:
+                return j
+    return None
+
+
+def _events(text: str) -> Iterator[Any]:
+    """ruamel's parse events, ending quietly at the first syntax error (the real load
+    reports it, located, in the caller's words)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        yield from _yaml().parse(text)
+    except YAMLError:
+        return
+
+
+def _number_digits(event: Any) -> int:
+    """Digits (and letters) of a scalar YAML would read as a number; 0 when it would not."""
+    tag = str(event.tag or "")
+    value = event.value
+    if (event.style is None and _NUMBERISH.fullmatch(value)) or tag.rsplit(":", 1)[-1].lstrip(
+        "!"
+    ) in _NUMBER_TAGS:
+        return sum(ch.isalnum() for ch in value)  # hex digits too; 'e', 'x' are near enough
+    return 0
+
+
+def check_yaml_limits(
+    text: str,
+    *,
+    file: str | Path | None,
+    error: Callable[..., ConductorError] = PipelineError,
+    limits: InputLimits | None = None,
+) -> None:
+    """Refuse YAML text that breaks an input limit, before it is loaded.
+
+    One pass over ruamel's parse events (which, unlike its composer, does not recurse),
+    counting what loading would build with every alias expanded: nesting depth
+    (``yaml.too-deep``), values (``yaml.too-many-nodes``, or ``yaml.alias-bomb`` when
+    aliases multiply them or an alias is inside what it names), the length of each value
+    (``yaml.too-long``), the digits of each number (``yaml.number-too-long``) and keys
+    that are lists or mappings (``yaml.complex-key``, which ruamel cannot even compare).
+    Each error is located at the value that broke the limit. Syntax errors are left to
+    the load that follows.
+    """
+    lim = limits or input_limits()
+    if (at := _flow_too_deep(text, lim.depth)) is not None:
+        line = text.count("\n", 0, at)
+        col = at - (text.rfind("\n", 0, at) + 1)
+        raise error(
+            f"lists and mappings are nested more than {lim.depth} deep",
+            file=file,
+            line=line + 1,
+            column=col + 1,
+            code="yaml.too-deep",
+            hint=_DEEP_HINT,
+        )
+    _LimitScan(lim, file, error).run(text)
+
+
+@dataclass
+class _Open:
+    """A list or mapping whose end event has not come yet."""
+
+    anchor: str | None
+    mapping: bool
+    values: int = 1  # itself, then everything inside it, aliases expanded
+    below: int = 0  # how deep its contents nest, aliases expanded
+    children: int = 0  # keys and values so far (even: the next one is a key)
+
+
+@dataclass
+class _LimitScan:
+    """:func:`check_yaml_limits`'s pass over the events."""
+
+    lim: InputLimits
+    file: str | Path | None
+    error: Callable[..., ConductorError]
+    stack: list[_Open] = field(default_factory=list)
+    #: anchor -> (values, depth, is a collection) of what an alias to it expands to
+    anchors: dict[str, tuple[int, int, bool]] = field(default_factory=dict)
+    total: int = 0
+    aliased: bool = False
+
+    def fail(self, code: str, message: str, event: Any, hint: str) -> ConductorError:
+        mark = event.start_mark
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        return self.error(message, file=self.file, line=line, column=col, code=code, hint=hint)
+
+    def run(self, text: str) -> None:
+        for event in _events(text):
+            if isinstance(event, ev.CollectionStartEvent):
+                self.start(event)
+            elif isinstance(event, ev.CollectionEndEvent):
+                self.end()
+            elif isinstance(event, ev.ScalarEvent):
+                self.scalar(event)
+            elif isinstance(event, ev.AliasEvent):
+                self.alias(event)
+
+    def _at_key(self) -> bool:
+        return bool(self.stack) and self.stack[-1].mapping and self.stack[-1].children % 2 == 0
+
+    def _add(self, event: Any, values: int, below: int) -> None:
+        """Count a value (``values`` once expanded) into the document and its parent."""
+        self.total += values
+        if self.total > self.lim.nodes:
+            if self.aliased:
+                raise self.fail(
+                    "yaml.alias-bomb",
+                    f"aliases (*name) expand this document to more than {self.lim.nodes:,} values",
+                    event,
+                    "write the values out, or use fewer nested aliases",
+                )
+            raise self.fail(
+                "yaml.too-many-nodes",
+                f"the document has more than {self.lim.nodes:,} values",
+                event,
+                "split it into smaller files, or set CONDUCTOR_MAX_YAML_NODES",
+            )
+        if self.stack:
+            parent = self.stack[-1]
+            parent.values += values
+            parent.below = max(parent.below, below)
+            parent.children += 1
+
+    def start(self, event: Any) -> None:
+        if self._at_key():
+            raise self.fail(
+                "yaml.complex-key",
+                "a key is a list or a mapping",
+                event,
+                "keys are plain words; quote a key that starts with '[' or '{'",
+            )
+        if len(self.stack) + 1 > self.lim.depth:
+            raise self.fail(
+                "yaml.too-deep",
+                f"lists and mappings are nested more than {self.lim.depth} deep",
+                event,
+                _DEEP_HINT,
+            )
+        self._add(event, 1, 0)
+        if self.stack:  # its own contents are counted into it, then into the parent
+            self.stack[-1].values -= 1
+        self.stack.append(_Open(event.anchor, isinstance(event, ev.MappingStartEvent)))
+
+    def end(self) -> None:
+        done = self.stack.pop()
+        if done.anchor:
+            self.anchors[str(done.anchor)] = (done.values, done.below + 1, True)
+        if self.stack:
+            parent = self.stack[-1]
+            parent.values += done.values
+            parent.below = max(parent.below, done.below + 1)
+
+    def scalar(self, event: Any) -> None:
+        if len(event.value) > self.lim.scalar_chars:
+            raise self.fail(
+                "yaml.too-long",
+                f"a value is {len(event.value):,} characters long "
+                f"(at most {self.lim.scalar_chars:,})",
+                event,
+                "keep long text in a file of its own, or set CONDUCTOR_MAX_YAML_SCALAR",
+            )
+        if (digits := _number_digits(event)) > self.lim.number_digits:
+            raise self.fail(
+                "yaml.number-too-long",
+                f"a number has {digits:,} digits (at most {self.lim.number_digits:,})",
+                event,
+                "write a number of ordinary size, or quote it if it is an identifier",
+            )
+        if event.anchor:
+            self.anchors[str(event.anchor)] = (1, 0, False)
+        self._add(event, 1, 0)
+
+    def alias(self, event: Any) -> None:
+        self.aliased = True
+        name = str(event.anchor)
+        if any(str(o.anchor) == name for o in self.stack if o.anchor):
+            raise self.fail(
+                "yaml.alias-bomb",
+                f"the alias *{name} is inside the value it names, so it would expand without end",
+                event,
+                "write the value out instead of the alias",
+            )
+        values, below, collection = self.anchors.get(name, (1, 0, False))
+        if collection and self._at_key():
+            raise self.fail(
+                "yaml.complex-key",
+                f"a key is an alias (*{name}) of a list or a mapping",
+                event,
+                "keys are plain words",
+            )
+        if len(self.stack) + below > self.lim.depth:
+            raise self.fail(
+                "yaml.too-deep",
+                f"this alias nests lists and mappings more than {self.lim.depth} deep",
+                event,
+                _DEEP_HINT,
+            )
+        self._add(event, values, below)
+
+
+_DEEP_HINT = "a pipeline nests a few levels; check for brackets that are never closed"
+
+
+def read_text_file(path: Path, *, error: Callable[..., ConductorError] = PipelineError) -> str:
+    """A UTF-8 text file's content, refused before reading when it could not be a config file.
+
+    The path's text is checked first (:func:`conductor._limits.path_problem`); the file is
+    opened without blocking and checked to be a regular file (a FIFO or a device would
+    block or never end) no bigger than ``InputLimits.file_bytes``, and no more than that
+    is ever read. Line ends are normalised as ``Path.read_text`` does.
+    """
+    limits = input_limits()
+    if problem := path_problem(path):
+        code, message = problem
+        raise error(message, file=_shown(path), code=code, hint=_PATH_HINT)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise error(
             "file not found", file=path, code="file.not-found", hint="check the path"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise error(f"cannot read file: {exc}", file=path, code="file.unreadable") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise error(
+                "this is a folder, not a file", file=path, code="file.unreadable", hint=_PATH_HINT
+            )
+        if not stat.S_ISREG(mode):
+            code, message = special_file_problem(path) or ("path.special-file", "not a file")
+            raise error(message, file=path, code=code, hint="name a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limits.file_bytes + 1)
+    except OSError as exc:
+        raise error(f"cannot read file: {exc}", file=path, code="file.unreadable") from None
+    finally:
+        os.close(fd)
+    if len(data) > limits.file_bytes:
+        raise error(
+            f"the file is larger than {limits.file_bytes:,} bytes",
+            file=path,
+            code="file.too-large",
+            hint="a pipeline, brand or taxonomy file is a few kilobytes; "
+            "set CONDUCTOR_MAX_FILE_BYTES to allow a bigger one",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"cannot read file: {exc}", file=path, code="file.unreadable") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_yaml(
+    path: Path, *, error: Callable[..., ConductorError] = PipelineError
+) -> tuple[Any, str]:
+    """Read a YAML file with positions; syntax errors and limits become located errors.
+
+    Raises:
+        ConductorError: made by ``error`` -- the file is missing, unreadable, not a
+            regular file or too large (:func:`read_text_file`), breaks an input limit
+            (:func:`check_yaml_limits`) or is not valid YAML (``yaml.syntax``).
+    """
+    text = read_text_file(path, error=error)
+    check_yaml_limits(text, file=path, error=error)
     try:
         return _yaml().load(text), text
     except MarkedYAMLError as exc:

@@ -21,6 +21,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from conductor._limits import data_path_problem
 from conductor.errors import DataError
 
 __all__ = [
@@ -559,6 +560,8 @@ class DataCatalog:
         if src.query is not None:
             return self._query_reader(name, src)
         assert src.path is not None
+        if problem := data_path_problem(src.path):  # a FIFO would hang the reader
+            raise DataError(problem[1], source=name, file=src.path, code=problem[0])
         if not any(src.path.parent.glob(src.path.name)):
             raise DataError(
                 "file not found",

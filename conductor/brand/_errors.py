@@ -144,3 +144,16 @@ def schema_error(
         code=code,
         hint=tip or hint,
     )
+
+
+_FILE_CODES = {
+    "file.not-found": "brand.not-found",
+    "file.unreadable": "brand.unreadable",
+    "yaml.syntax": "brand.yaml",
+}
+
+
+def brand_file_error(message: str, *, code: str = "", **kw: Any) -> BrandError:
+    """:func:`conductor._yaml.read_yaml`'s errors, as brand errors about a brand or pack
+    file (input-limit codes such as ``yaml.too-deep`` are kept as they are)."""
+    return BrandError(message, code=_FILE_CODES.get(code, code or "brand.unreadable"), **kw)

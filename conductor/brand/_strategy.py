@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import PrivateAttr, ValidationError
 
-from conductor._yaml import to_plain, yaml_position
+from conductor._yaml import check_yaml_limits, read_text_file, to_plain, yaml_position
 from conductor.brand._catalog import RULES
 from conductor.brand._engine import Engine
-from conductor.brand._errors import schema_error
+from conductor.brand._errors import brand_file_error, schema_error
 from conductor.brand._schema import BrandRules
 from conductor.brand._vocab import CustomPack, load_custom_pack
 from conductor.errors import BrandError
@@ -86,6 +86,17 @@ def check_copy(
 # --- loading -----------------------------------------------------------------------------
 
 
+def _brand_read_error(message: str, *, code: str = "", **kw: Any) -> BrandError:
+    """:func:`conductor._yaml.read_text_file`'s errors, in the brand file's words."""
+    if code == "file.not-found":
+        kw["hint"] = "check the path (brand files usually live in pipelines/brands/)"
+        return brand_file_error("brand file not found", code=code, **kw)
+    if code == "file.unreadable":
+        kw["hint"] = kw.get("hint") or "save it as UTF-8 text"
+        message = message.replace("cannot read file", "cannot read the brand file")
+    return brand_file_error(message, code=code, **kw)
+
+
 def load_brand(path: str | Path) -> BrandStrategy:
     """Load and validate a brand strategy file.
 
@@ -101,22 +112,7 @@ def load_brand(path: str | Path) -> BrandStrategy:
             the error names the file, line and column and says how to fix it.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BrandError(
-            "brand file not found",
-            file=p,
-            code="brand.not-found",
-            hint="check the path (brand files usually live in pipelines/brands/)",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BrandError(
-            f"cannot read the brand file: {exc}",
-            file=p,
-            code="brand.unreadable",
-            hint="save it as UTF-8 text",
-        ) from None
+    text = read_text_file(p, error=_brand_read_error)
     return parse_brand(text, source=str(p))
 
 
@@ -137,6 +133,7 @@ def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLWarning
 
+    check_yaml_limits(text, file=source, error=brand_file_error)
     yaml = YAML(typ="rt")
     try:
         with warnings.catch_warnings():

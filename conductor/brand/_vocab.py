@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from conductor._yaml import read_yaml, to_plain, yaml_position
-from conductor.brand._errors import schema_error
+from conductor.brand._errors import brand_file_error, schema_error
 from conductor.brand._family import _entry, _Family, _Field
 from conductor.brand._pack_file import CustomFamily, CustomPackFile, Family, PackFile, expand_gaps
 from conductor.brand._text import _NORMALISE, _bounded_phrase, _lower, _lower_phrase, _phrase
@@ -115,17 +115,9 @@ _REQUIRED_TEXT = {"health", "finance", "endorsements"}
 _M = TypeVar("_M", bound=BaseModel)
 
 
-def _file_error(message: str, **kw: Any) -> BrandError:
-    """:func:`conductor._yaml.read_yaml`'s errors, as brand errors about a pack file."""
-    code = {"file.not-found": "brand.not-found", "yaml.syntax": "brand.yaml"}.get(
-        kw.pop("code", ""), "brand.unreadable"
-    )
-    return BrandError(message, code=code, **kw)
-
-
 def _read(path: Path, model: type[_M]) -> tuple[_M, Any]:
     """A pack file validated against ``model``, with its positioned YAML."""
-    data, _text = read_yaml(path, error=_file_error)
+    data, _text = read_yaml(path, error=brand_file_error)
     if not isinstance(data, Mapping):
         lc = getattr(data, "lc", None)
         raise BrandError(

@@ -63,13 +63,17 @@ def prepare_pipeline(source: Path, data_dir: Path, target: Path, today: dt.date)
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    from conductor._yaml import check_yaml_limits, read_text_file
+
     yaml = YAML()
     yaml.preserve_quotes = True
     try:
-        doc = yaml.load(source.read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
+        text = read_text_file(source)
+        check_yaml_limits(text, file=source)
+        doc = yaml.load(text)
+    except (PipelineError, YAMLError) as exc:
         raise PipelineError(
-            f"cannot read the demo pipeline: {exc}",
+            f"cannot read the demo pipeline: {getattr(exc, 'message', exc)}",
             file=source,
             code="demo.no-pipeline",
             hint="run the demo from a checkout of the repository (pipelines/growth.yaml)",

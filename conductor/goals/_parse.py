@@ -322,6 +322,13 @@ def _finalise(
     """Check, apply stated defaults, and build the goal (raising the first problem)."""
     from conductor.goals import _parser as gp
 
+    if today.year >= dt.MAXYEAR:  # "next quarter" and every default period would overflow
+        raise GoalError(
+            f"the planning date {today.isoformat()} is too late: no period after it exists",
+            code="goal.invalid-horizon",
+            hint="pin `today:` (or --today) to a real date",
+        )
+
     for key in ("spans", "defaults", "warnings", "source_text"):
         if key in given:
             continue

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from conductor._limits import path_problem, special_file_problem
 from conductor._yaml import _Doc, read_yaml, to_plain
 from conductor.data import DataCatalog, DataSource, NumberFormat, TimestampParse
 from conductor.errors import PipelineError, PipelineInvalid
@@ -154,7 +155,12 @@ class Pipeline(BaseModel):
         """
         if path is None:
             return self.source.resolve()
-        return path if path.is_absolute() else (self.base_dir / path).resolve()
+        if path.is_absolute():
+            return path
+        try:
+            return (self.base_dir / path).resolve()
+        except (OSError, ValueError):  # a NUL byte, a loop: validation reports the path
+            return self.base_dir / path
 
     def catalog(self) -> DataCatalog:
         """The data sources, with paths resolved."""
@@ -320,7 +326,11 @@ def _read_taxonomy_file(pipeline: Pipeline, doc: _Doc) -> tuple[Pipeline, list[P
     where: tuple[str, ...] = ("channels",)
     if isinstance(pipeline.channels, Path):
         path = pipeline.resolve(pipeline.channels)
-        if not path.is_file():
+        if problem := path_problem(path) or special_file_problem(path):
+            code, message = problem
+            bad = doc.error(f"channel taxonomy file: {message}", "channels", code=code)
+            return pipeline.model_copy(update={"channels": {}}), [bad]
+        if not path.exists():
             missing = doc.error(
                 f"channel taxonomy file not found: {path}",
                 "channels",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conductor._limits import data_path_problem, path_problem, special_file_problem
 from conductor._yaml import _Doc
 from conductor.agents import Agent, PlanContext, get_agent
 from conductor.data import DataCatalog, quote_ident
@@ -256,6 +257,9 @@ def _brand_errors(p: Pipeline, doc: _Doc) -> list[ConductorError]:
     if p.brand is None:
         return []
     brand_path = p.resolve(p.brand)
+    if problem := _brand_path_problem(p):
+        code, message = problem
+        return [doc.error(f"brand file: {message}", "brand", code=code, hint=_PATH_HINT)]
     if not brand_path.exists():
         return [
             doc.error(
@@ -276,13 +280,32 @@ def _brand_errors(p: Pipeline, doc: _Doc) -> list[ConductorError]:
     return []
 
 
+_PATH_HINT = "name a file (or folder) by a path of ordinary length, relative to the pipeline file"
+
+
+def _brand_path_problem(p: Pipeline) -> tuple[str, str] | None:
+    """``(code, message)`` when the ``brand:`` path could not name a readable file
+    (NUL byte, too long, a FIFO or device), checked without opening it."""
+    if p.brand is None:
+        return None
+    return path_problem(p.brand) or special_file_problem(p.resolve(p.brand))
+
+
 def _data_file_errors(p: Pipeline, doc: _Doc) -> list[ConductorError]:
-    """Data sources whose file (or glob) matches nothing."""
+    """Data sources whose path could name no file, or whose file (or glob) matches nothing."""
     errs: list[ConductorError] = []
     for name, src in p.data.items():
         if src.path is None:
             continue  # a query: its files are checked when it runs
         resolved = p.resolve(src.path)
+        if problem := path_problem(src.path) or data_path_problem(resolved):
+            code, message = problem
+            errs.append(
+                doc.error(
+                    f"data source {name!r}: {message}", "data", name, code=code, hint=_PATH_HINT
+                )
+            )
+            continue
         if not any(resolved.parent.glob(resolved.name)):
             errs.append(
                 doc.error(
@@ -304,11 +327,13 @@ def _data_need_errors(
     found: list[ConductorError],
 ) -> list[ConductorError]:
     """Each agent's data needs (columns, types) checked against its sources."""
-    # A missing file is reported once, as missing, not once more per column it lacks.
+    # A missing file (or an unusable path) is reported once, not once more per column.
     missing_files = {
-        e.key.split(".")[1]
+        (e.key or "").split(".")[1]
         for e in found
-        if isinstance(e, PipelineError) and e.code == "data.file-not-found" and e.key
+        if isinstance(e, PipelineError)
+        and (e.code == "data.file-not-found" or e.code.startswith("path."))
+        and (e.key or "").startswith("data.")
     }
     errs: list[ConductorError] = []
     for sid, cls in agents.items():
@@ -459,7 +484,7 @@ def _goal(
 
 def _planning_brand(p: Pipeline) -> Any:
     """The brand the steps are planned with; None when it is missing or broken (reported)."""
-    if p.brand is None or not p.resolve(p.brand).exists():
+    if p.brand is None or _brand_path_problem(p) or not p.resolve(p.brand).exists():
         return None
     try:
         from conductor.brand import load_brand

@@ -85,6 +85,21 @@ def _artifacts_of(state: dict[str, Any], sid: str, out: dict[str, Any]) -> list[
 _ARTIFACT: TypeAdapter[Copy | Allocation | Audience | Insight] = TypeAdapter(Artifact)
 
 
+def _artifact_file_error(
+    message: str,
+    *,
+    file: str | Path | None = None,
+    line: int | None = None,
+    column: int | None = None,
+    code: str | None = None,
+    hint: str = "",
+) -> ApprovalError:
+    """``read_yaml``'s errors about an edited artifact file, with its path and position
+    in the message (an :class:`ApprovalError` has no file of its own)."""
+    where = ":".join(str(part) for part in (file, line, column) if part is not None)
+    return ApprovalError(f"{where}: {message}" if where else message, code=code, hint=hint)
+
+
 def prepare_edit(run_id: str, step: str, artifact_file: Path) -> dict[str, Any]:
     """Load an amended artifact, check it with the brand rules, return the amended output.
 
@@ -96,7 +111,7 @@ def prepare_edit(run_id: str, step: str, artifact_file: Path) -> dict[str, Any]:
     from conductor.pipeline import read_yaml
     from conductor.runtime._runner import Runner
 
-    raw, _ = read_yaml(Path(artifact_file), error=ApprovalError)
+    raw, _ = read_yaml(Path(artifact_file), error=_artifact_file_error)
     data = json.loads(json.dumps(raw, default=str))
     try:
         artifact = _ARTIFACT.validate_python(data)
