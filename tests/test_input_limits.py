@@ -355,3 +355,9 @@ def test_an_edited_artifact_file_has_the_same_limits(
         prepare_edit("run-1", "copy", path)
     assert info.value.code == code
     assert str(path) in str(info.value)
+
+
+def test_a_reused_anchor_is_a_located_error(tmp_path: Path) -> None:
+    # ruamel warns (ReusedAnchorWarning), an error under warnings-as-errors.
+    codes = _codes(_write(tmp_path, BASE + "x: &a {k: v}\n&a y: 1\n"))
+    assert codes == [("yaml.syntax", 6, 1)]
