@@ -35,6 +35,7 @@ from conductor.errors import (
     RunError,
     RunLocked,
     SpecError,
+    StoreError,
 )
 from conductor.goals import (
     BusinessGoal,
@@ -121,6 +122,7 @@ __all__ = [
     "Span",
     "SpecError",
     "StepPlan",
+    "StoreError",
     "Target",
     "TaskSpec",
     "ValidationReport",

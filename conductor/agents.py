@@ -77,6 +77,8 @@ class PlanContext:
         upstream: Slot -> the spec of the upstream step that fills it.
         brand: The brand strategy (or None when the pipeline has none).
         today: The planning date.
+        base_dir: The pipeline file's folder, which a relative path in ``with:`` resolves
+            against (as ``data:`` paths do); None outside a pipeline (e.g. a test).
         provenance: Filled by :meth:`build`: field -> where its value came from.
     """
 
@@ -87,6 +89,7 @@ class PlanContext:
     upstream: Mapping[str, TaskSpec] = field(default_factory=dict)
     brand: Any = None
     today: dt.date = field(default_factory=dt.date.today)
+    base_dir: Path | None = None
     provenance: dict[str, Provenance] = field(default_factory=dict)
 
     def from_goal(self, value: Any, goal_field: str) -> Derived:

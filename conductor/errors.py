@@ -44,6 +44,7 @@ __all__ = [
     "RunError",
     "RunLocked",
     "SpecError",
+    "StoreError",
 ]
 
 
@@ -361,6 +362,24 @@ class RunLocked(RunError):
     """Another process is writing this run; runs have one writer at a time."""
 
     default_code = "run.locked"
+
+
+class StoreError(ConductorError):
+    """The run store or the run's folder cannot be written or reached: a full disk, a
+    read-only file system, a lost database connection. Not a bug: fix the resource, then
+    ``conductor resume`` (finished steps are kept in the checkpoints)."""
+
+    default_code = "store.failed"
+    exit_code = 1
+
+    def __init__(
+        self, message: str, *, where: str | None = None, code: str | None = None, hint: str = ""
+    ) -> None:
+        super().__init__(message, code=code, hint=hint)
+        self.where = where
+
+    def location(self) -> str:
+        return self.where or ""
 
 
 class BudgetExceeded(ConductorError):

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "redact_pii", "redact_text", "run_log_file"]
+__all__ = ["configure_logging", "redact_data", "redact_pii", "redact_text", "run_log_file"]
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 # Card numbers: 13-19 digits with optional single spaces/dashes, checked with Luhn.
@@ -64,14 +64,19 @@ def redact_text(text: str) -> str:
     return _PHONE.sub(_phone_sub, text)
 
 
-def _redact(value: Any) -> Any:
+def redact_data(value: Any) -> Any:
+    """``value`` with :func:`redact_text` applied to every string in it (dicts, lists and
+    tuples are copied; keys are kept)."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: _redact(v) for k, v in value.items()}
+        return {k: redact_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_redact(v) for v in value)
+        return type(value)(redact_data(v) for v in value)
     return value
+
+
+_redact = redact_data
 
 
 def redact_pii(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -619,3 +619,10 @@ def test_check_copy_cli_checks_the_subject_line(tmp_path: Path) -> None:
     assert r.returncode == 1, r.stdout + r.stderr
     fields = {v["field"] for v in json.loads(r.stdout)["violations"]}
     assert "subject" in fields
+
+
+def test_a_reused_anchor_is_a_brand_error() -> None:
+    # Found by the fuzz above under TZ=Asia/Kolkata (any seed could): two `&#` anchors
+    # made ruamel warn, and with warnings as errors that escaped as ReusedAnchorWarning.
+    _parse_or_brand_error("name: &a Acme\ndescription: &a Outdoor\nvoice: {}\n")
+    _parse_or_brand_error("&# name: Acme\n&# description: x\n")

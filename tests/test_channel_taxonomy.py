@@ -161,12 +161,27 @@ def test_validate_lists_data_channels_that_map_to_nothing(tmp_path: Path) -> Non
     assert validate_pipeline(mapped).warnings == []
 
 
-def test_a_goal_channel_no_source_has_fails_validate(tmp_path: Path) -> None:
+def test_a_goal_channel_the_spend_lacks_fails_validate(tmp_path: Path) -> None:
+    """The budget step needs the goal's channels in `spend` (DataNeed.goal_channels): a
+    goal channel it lacks is an error at the goal's line, not a failed run later."""
     path = _pipeline(tmp_path, "", goal="paid search, email and tv")
+    lines = ["date,channel,spend"] + [
+        f"{dt.date(2025, 1, 6) + dt.timedelta(weeks=w)},{ch},100"
+        for w in range(20)
+        for ch in ("Google Ads", "Email (Klaviyo)")
+    ]
+    (tmp_path / "spend.csv").write_text("\n".join(lines) + "\n")
+    text = path.read_text().replace("events: events.csv", "events: events.csv\n  spend: spend.csv")
+    text = text.replace(" with paid", " with a $50k budget across paid")
+    path.write_text(text + "  b: {agent: budget_allocation}\n")
     report = validate_pipeline(path)
     [err] = report.errors
     assert err.code == "goal.channel-not-in-data" and "'tv'" in err.message
-    assert err.line == 2 and "channels:" in err.hint
+    assert "'spend'" in err.message and err.line == 2 and "channels:" in err.hint
+    # Without the budget step, only a warning: a goal channel may be an offer's channel.
+    journeys_only = _pipeline(tmp_path, "", goal="paid search, email and tv")
+    report = validate_pipeline(journeys_only)
+    assert report.ok and [w.code for w in report.warnings] == ["goal.channel-not-in-data"]
 
 
 @pytest.mark.parametrize("goal", ["paid search and email", "paid search"])

@@ -20,6 +20,11 @@ def _codes_in_source() -> set[str]:
     for path in [*ROOT.glob("conductor/**/*.py"), *ROOT.glob("agents/**/*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
+                # The budget's `self.fail(message, code, hint)` takes the code by position.
+                if isinstance(node.func, ast.Attribute) and node.func.attr == "fail":
+                    found.update(
+                        str(a.value) for a in node.args[1:2] if isinstance(a, ast.Constant)
+                    )
                 for kw in node.keywords:
                     if kw.arg == "code" and isinstance(kw.value, ast.Constant):
                         found.add(str(kw.value.value))

@@ -272,15 +272,12 @@ def test_missing_column_is_a_clear_error(tmp_path: Path) -> None:
     assert info.value.code == "data.missing-column" and info.value.column == "channel"
 
 
-def test_no_conversions_is_a_defined_result(tmp_path: Path) -> None:
+def test_no_conversions_is_a_clear_error(tmp_path: Path) -> None:
+    # Not "0 conversions from 0 journeys": the guards are in test_journey_guards.py.
     rows = [ev("c", 0, "touch", "a"), ev("c", 1, "touch", "b"), ev("d", 0, "visit")]
-    rep = run(tmp_path, rows)
-    assert rep.conversions == 0
-    assert any("no conversion" in w for w in rep.warnings)
-    for m in rep.attribution:
-        assert set(m.conversions.values()) == {0.0}
-    assert rep.funnel.stages[-1].journeys == 0
-    assert "0 conversions" in rep.summary()
+    with pytest.raises(DataError) as info:
+        run(tmp_path, rows)
+    assert info.value.code == "data.no-conversions"
 
 
 def test_one_channel_gets_everything(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from agents.budget._bounds import history_range_notes, infeasible, plan_bounds
 from agents.budget._data import channel_matcher, load_history, norm_channel
+from agents.budget._guards import holdout_caveat, kpi_from_goal, run_rate_caveat
 from agents.budget._lift import SOURCE as LIFT_SOURCE
 from agents.budget._lift import load_lift_tests
 from agents.budget._model import Fit, fit_model
@@ -56,6 +57,7 @@ class BudgetAllocationAgent(Agent[BudgetSpec, BudgetPlan]):
             columns={"date": "date"},
             optional_columns={"channel": "string", "spend": "number"},
             description="Spend per channel: long (date, channel, spend) or wide (a column each).",
+            goal_channels=True,
         ),
         "outcomes": DataNeed(
             columns={"date": "date"},
@@ -90,8 +92,12 @@ class BudgetAllocationAgent(Agent[BudgetSpec, BudgetPlan]):
             d["period"] = ctx.from_goal(
                 goal.horizon.label or f"{goal.horizon.start}..{goal.horizon.end}", "horizon"
             )
-        kpi = {Kpi.CONVERSIONS: "conversions", Kpi.CPA: "conversions"}.get(goal.kpi, "revenue")
-        d["kpi"] = ctx.from_goal(kpi, "kpi")
+        if "kpi" not in ctx.params:  # `with: {kpi: ...}` says what to model for any goal
+            span = goal.spans.get("kpi")
+            kpi = kpi_from_goal(
+                goal.kpi, step=ctx.step, agent=self.name, said=span.text if span else ""
+            )
+            d["kpi"] = ctx.from_goal(kpi, "kpi")
         if goal.channels:
             d["channels"] = ctx.from_goal([norm_channel(c) for c in goal.channels], "channels")
         if goal.excluded_channels:
@@ -161,6 +167,7 @@ class _Run:
     ) -> None:
         self.agent, self.spec, self.inputs, self.ctx = agent, spec, inputs, ctx
         self.warnings: list[str] = []
+        self.caveats: list[str] = []  # warnings that put the plan in doubt: they lead
         self.lift_checks: list[LiftCheck] = []
 
     def fail(self, message: str, code: str, hint: str) -> AgentError:
@@ -258,6 +265,8 @@ class _Run:
                     f"the fit, which also has to explain the history, gives {chk.fitted:,.0f} "
                     f"({chk.z:+.1f} standard errors): check the test's numbers and units"
                 )
+        if (caveat := holdout_caveat(fit.holdout_r2, fit.holdout_weeks)) is not None:
+            self.caveats.append(caveat)
         if fit.r2 < 0.5:
             self.warnings.append(
                 f"the model explains little of the KPI's variation (R² {fit.r2:.2f}); "
@@ -336,6 +345,9 @@ class _Run:
         cur_weekly = np.array([recent[:, i].mean() if i >= 0 else 0.0 for i in model_idx])
         cur_total = float(cur_weekly.sum())
         total = self._spendable()
+        recent_weeks = min(spec.current_weeks, len(hist.weeks))
+        if caveat := run_rate_caveat(total, cur_total, recent_weeks, w, spec.currency):
+            self.caveats.insert(0, caveat)  # about the user's own input: first
         mix = (
             cur_weekly / cur_total if cur_total > 0 else np.full(len(names), 1 / max(len(names), 1))
         )
@@ -401,7 +413,9 @@ class _Run:
             baseline=baseline, other_media=other_media, horizon=horizon, frac=frac, target=target,
             decision=decision,
         )  # fmt: skip
-        return build_plan(spec, fit, solved, self.warnings, self.lift_checks, ctx.out_dir)
+        return build_plan(
+            spec, fit, solved, self.warnings, self.lift_checks, ctx.out_dir, self.caveats
+        )
 
     def _spendable(self) -> float:
         """The budget, capped by ``max_total_spend`` (with a note when the cap binds)."""

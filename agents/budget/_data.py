@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from agents.budget._curves import FloatArray
+from agents.budget._guards import check_duplicate_rows
 from agents.budget._model import History
 from conductor import DataError, canonical_channel, channel_name, normalise_channel_key
 from conductor.data import finite_number, quote_ident
@@ -89,7 +90,8 @@ def load_history(
         The history and notes for the user (e.g. partial weeks dropped).
 
     Raises:
-        DataError: Negative or missing spend, bad dates, missing weeks, no KPI column.
+        DataError: Negative or missing spend, bad dates, missing weeks, no KPI column,
+            repeated rows.
     """
     notes: list[str] = []
     cols = _cols(con, "spend")
@@ -97,8 +99,9 @@ def load_history(
     if date_col is None:
         raise DataError("required column is missing", source="spend", column="date",
                         code="data.missing-column", hint=f"the table has: {', '.join(cols)}")  # fmt: skip
-    long_sql, kpi_in_spend = _long_spend_sql(con, cols, date_col, kpi, has_outcomes)
+    long_sql, kpi_in_spend, summed = _long_spend_sql(con, cols, date_col, kpi, has_outcomes)
     _check_dates(con, "spend", date_col)
+    check_duplicate_rows(con, "spend", list(cols), date_col, summed)
     con.execute(f"CREATE OR REPLACE TEMP VIEW _budget_long AS {long_sql}")
     _check_spend_values(con)
     weeks, channels_raw, spend = _weekly_spend(con, notes, taxonomy or {})
@@ -118,9 +121,9 @@ def load_history(
 
 def _long_spend_sql(
     con: Any, cols: dict[str, str], date_col: str, kpi: str, has_outcomes: bool
-) -> tuple[str, str | None]:
-    """SQL reading `spend` as (d, ch, s, raw) rows, long or wide, and the KPI column
-    `spend` itself holds (None in long form)."""
+) -> tuple[str, str | None, list[str]]:
+    """SQL reading `spend` as (d, ch, s, raw) rows, long or wide, the KPI column
+    `spend` itself holds (None in long form), and the columns summed per week."""
     ch_col, sp_col = _find(cols, "channel"), _find(cols, "spend")
     if ch_col and sp_col:
         long_sql = (
@@ -129,7 +132,7 @@ def _long_spend_sql(
             f"{finite_number(quote_ident(sp_col))} AS s, "
             f"CAST({quote_ident(sp_col)} AS VARCHAR) AS raw FROM spend"
         )
-        return long_sql, None  # a KPI beside long-form rows would repeat per channel
+        return long_sql, None, [sp_col]  # a KPI beside long-form rows would repeat per channel
     spend_cols = _wide_spend_columns(cols, date_col, kpi, con if has_outcomes else None)
     if not spend_cols:
         raise DataError(
@@ -146,7 +149,8 @@ def _long_spend_sql(
         f"CAST({quote_ident(col)} AS VARCHAR) AS raw FROM spend"
         for ch, col in spend_cols.items()
     )
-    return long_sql, _find(cols, kpi)
+    kpi_col = _find(cols, kpi)
+    return long_sql, kpi_col, [*spend_cols.values(), *([kpi_col] if kpi_col else [])]
 
 
 def _check_spend_values(con: Any) -> None:
@@ -286,6 +290,8 @@ def _load_kpi(
             hint=f"add `outcomes: path/to/outcomes.csv` (date, {kpi}) under `data:`",
         )  # fmt: skip
     _check_dates(con, source, date_col)
+    if source == "outcomes":  # a KPI in `spend` was checked with the spend
+        check_duplicate_rows(con, source, list(_cols(con, source)), date_col, [col])
     rows = con.execute(
         f"SELECT date_trunc('week', TRY_CAST({quote_ident(date_col)} AS DATE))::DATE AS w, "
         f"sum({finite_number(quote_ident(col))}), "

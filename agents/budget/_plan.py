@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,7 @@ def build_plan(
     warnings: list[str],
     lift_checks: list[LiftCheck],
     out_dir: Path,
+    caveats: Sequence[str] = (),
 ) -> BudgetPlan:
     """The typed plan: per-channel amounts, ROI and curves with bootstrap intervals, the
     expected KPI and uplift, diagnostics, the ``Allocation`` artifact and insights.
@@ -106,6 +108,7 @@ def build_plan(
         warnings: The run's warnings so far (this adds to them).
         lift_checks: How the fit reads each lift test.
         out_dir: Where the fit table is written.
+        caveats: Warnings that put the whole plan in doubt: they open ``warnings``.
     """
     w = spec.horizon_weeks
     est = _Interval((1 - spec.interval) / 2 * 100, (1 + spec.interval) / 2 * 100)
@@ -149,7 +152,8 @@ def build_plan(
         allocation=_allocation(spec, channels, period),
         insights=insights,
         files=files,
-        warnings=list(dict.fromkeys(warnings)),
+        warnings=list(dict.fromkeys([*caveats, *warnings])),
+        caveats=list(caveats),
     )
 
 

@@ -235,20 +235,30 @@ class BudgetPlan(AgentOutput):
     allocation: Allocation = Field(description="The allocation artifact (brand-checked).")
     insights: list[Insight] = Field(description="Findings, e.g. saturation points.")
     files: dict[str, str] = Field(default_factory=dict, description="Name -> file written.")
+    caveats: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Warnings that put the plan itself in doubt (a budget far from the recent "
+            "spend pace, curves that forecast held-out weeks no better than their "
+            "average); they also open `warnings` and lead the summary."
+        ),
+    )
 
     def artifacts(self) -> Iterable[Allocation | Insight]:
         """The allocation and the insights."""
         return [self.allocation, *self.insights]
 
     def summary(self) -> str:
-        """One line: budget, horizon, expected KPI and uplift vs the current mix."""
+        """Budget, horizon, expected KPI and uplift vs the current mix, after a line for
+        each caveat (so nobody reads the plan's gain without them)."""
         pct = (
             f" ({self.uplift.value / self.current_media_kpi.value:+.1%} media {self.kpi})"
             if self.current_media_kpi.value > 0
             else ""
         )
         funded = sum(1 for c in self.channels if c.amount > 0)
-        return (
+        lead = "".join(f"⚠ {c}\n" for c in self.caveats)
+        return lead + (
             f"{self.spend:,.0f} {self.currency} over {self.horizon_weeks:.3g} weeks across "
             f"{funded} channel(s): expected {self.kpi} {self.expected_kpi.value:,.0f} "
             f"[{self.expected_kpi.low:,.0f}-{self.expected_kpi.high:,.0f}], "

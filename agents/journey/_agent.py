@@ -179,20 +179,15 @@ def _coverage_warnings(spec: JourneySpec, t: JourneyTables, tot: _Totals) -> lis
     """What the credits leave out: conversions without touches, too few channels, odd paths."""
     warnings: list[str] = []
     unattributed = t.conversions - tot.attributed
-    if t.conversions == 0:
-        warnings.append(
-            "no conversion events (event_type 'conversion'): attribution credits are all zero"
-        )
-    elif unattributed:
+    # No conversions or no touches at all never get here: build_journeys refuses them.
+    if unattributed:
         warnings.append(
             f"{unattributed:,} of {t.conversions:,} conversions have no touch in their "
             "journey"
             + (" (or none inside the lookback window)" if spec.lookback_days else "")
             + " and are credited to no channel"
         )
-    if not t.channels:
-        warnings.append("no touches with a channel: there is nothing to attribute")
-    elif len(t.channels) == 1:
+    if len(t.channels) == 1:
         warnings.append(f"only one channel ({t.channels[0]}): every model gives it all the credit")
     if OTHER in t.channels and spec.channels is not None and OTHER not in spec.channels:
         warnings.append(f"{OTHER!r} stands for every channel not in `channels`")

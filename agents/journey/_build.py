@@ -21,6 +21,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.journey._guards import check_touches_and_conversions
 from agents.journey._models import JourneySpec
 from conductor import (
     DataCatalog,
@@ -176,12 +177,20 @@ def build_journeys(
         need: The agent's declared need for ``events``.
 
     Raises:
-        DataError: Missing columns, wrong types, or timestamps that cannot be parsed.
+        DataError: Missing columns, wrong types, timestamps that cannot be parsed, or
+            no conversion or no touch to analyse.
     """
     cols = _resolve_columns(catalog, need)
     _events_view(con, cols, catalog.path(SOURCE))
     warnings: list[str] = []
     vocab = _read_vocabulary(con, warnings, catalog.channels)
+    check_touches_and_conversions(
+        con,
+        has_conversions=CONVERSION in vocab.et_raw,
+        has_touches=bool(vocab.touch_channels),
+        columns=cols,
+        file=catalog.path(SOURCE),
+    )
     mapping, channels = _channel_mapping(sorted(vocab.touch_channels), spec, warnings)
     stage_types, stage_flags = _stage_flags(spec, vocab.stage_counts, warnings)
     tables = JourneyTables(

@@ -83,8 +83,12 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
     needs: ClassVar[dict[str, Any]] = {}
     data: ClassVar[dict[str, DataNeed]] = {
         "customers": DataNeed(
-            columns={"customer_id": "string", "consent_marketing": "bool"},
-            description="one row per customer: consent flag plus any feature columns",
+            # Consent may be per channel only (a CRM's 'Email Opt-In', 'SMS Opt-In'): the
+            # agent checks there is consent for every channel it sends on.
+            columns={"customer_id": "string"},
+            optional_columns={"consent_marketing": "bool"},
+            description="one row per customer: consent per channel (or a general flag) "
+            "plus any feature columns",
         ),
         "exposures": DataNeed(
             columns={
@@ -269,17 +273,15 @@ class PersonalizationAgent(Agent[PersonalizationSpec, PersonalizationPlan]):
 def _resolve_actions_file(spec: PersonalizationSpec, ctx: PlanContext) -> PersonalizationSpec:
     """``actions_file`` made absolute against the pipeline file's folder, and checked.
 
-    The folder is ``ctx.base_dir`` when the framework gives it (a pipeline's relative
-    paths resolve from the pipeline file, as ``data:`` paths do); without it, the working
-    directory. A missing file is reported when the pipeline is validated or planned,
+    The folder is ``ctx.base_dir`` (a pipeline's relative paths resolve from the pipeline
+    file, as ``data:`` paths do); outside a pipeline, the working directory. A missing file is reported when the pipeline is validated or planned,
     naming the parameter, rather than when the step runs.
     """
     if not spec.actions_file:
         return spec
     path = Path(spec.actions_file).expanduser()
     if not path.is_absolute():
-        base = getattr(ctx, "base_dir", None)
-        path = (Path(base) if base is not None else Path.cwd()) / path
+        path = (ctx.base_dir if ctx.base_dir is not None else Path.cwd()) / path
     path = path.resolve()
     if not path.is_file():
         raise SpecError(

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.personalization._columns import ColumnRole
+from agents.personalization._columns import ColumnRole, normalise
 from conductor import DataError, SpecError
 from conductor.data import finite_number, quote_ident
 
@@ -62,11 +62,12 @@ def is_sensitive(column: str, sensitive: Sequence[str]) -> bool:
 
     Matching is on whole name parts, so ``health`` also covers ``health_interest`` and
     ``is_health_customer`` (a brand that forbids health data means those too), but not
-    ``wealth``.
+    ``wealth``. Names are compared in one normal form, so a CRM's ``Health Interest`` or
+    ``HealthInterest`` is ``health_interest`` too.
     """
-    parts = column.lower().replace("-", "_").split("_")
+    parts = normalise(column).split("_")
     for s in sensitive:
-        target = s.lower().replace("-", "_").split("_")
+        target = normalise(s).split("_")
         k = len(target)
         if any(parts[i : i + k] == target for i in range(len(parts) - k + 1)):
             return True

@@ -163,7 +163,9 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
         pol = self.brand.review_policy.signoff
         if channel in self._signoff_channels:
             signoff.append(f"copy {art.id!r}: every {channel} message needs sign-off")
-        if unknown and pol.new_channels:
+        # A file with no `channels:` configures none, so no channel is new to it: asking
+        # for sign-off there would stop every run of a brand that only sets voice or claims.
+        if unknown and pol.new_channels and self.brand.channels:
             signoff.append(
                 f"copy {art.id!r}: new content category — channel {art.channel!r} is not in the "
                 "brand file"

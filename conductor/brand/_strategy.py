@@ -7,6 +7,7 @@ validates a file, naming the line of any problem.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -130,12 +131,15 @@ def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
         BrandError: Invalid YAML or schema, located by line and column.
     """
     from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLWarning
 
     check_yaml_limits(text, file=source, error=brand_file_error)
     yaml = YAML(typ="rt")
     try:
-        data = yaml.load(text)
+        with warnings.catch_warnings():
+            # A reused anchor is a mistake in a brand file, not a note on stderr.
+            warnings.simplefilter("error", YAMLWarning)
+            data = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(x) for x in (exc.context, exc.problem) if x)
@@ -147,9 +151,13 @@ def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
             code="brand.yaml",
             hint="check indentation, colons and quotes around text containing ':' or '#'",
         ) from None
-    except YAMLError as exc:
+    except (YAMLError, YAMLWarning) as exc:
+        # A YAMLWarning (a reused anchor) reaches here when warnings are errors.
         raise BrandError(
-            f"not valid YAML: {exc}", file=source, code="brand.yaml", hint="fix the YAML syntax"
+            f"not valid YAML: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}",
+            file=source,
+            code="brand.yaml",
+            hint="fix the YAML syntax",
         ) from None
     if data is None:
         raise BrandError(

@@ -25,6 +25,7 @@ from conductor.cli._show import (
     print_goal,
     print_inbox,
     print_plan,
+    print_preview,
     print_runs,
     print_status,
     print_verdict,
@@ -50,6 +51,13 @@ app = typer.Typer(
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Pipeline files.")],
     today: TodayOpt = None,
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview", help="Also print each data source's first rows as the agents see them."
+        ),
+    ] = False,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows per source with --preview.")] = 5,
 ) -> None:
     """Check pipeline files; print every problem as file:line:col (exit 2 on errors)."""
     from conductor.pipeline import validate_pipeline
@@ -64,9 +72,27 @@ def validate(
             out.print(f"[yellow]warning:[/] {escape(str(w))}")
         if report.ok:
             out.print(f"[green]✓[/] {escape(str(f))} is valid")
+        if preview and report.pipeline is not None:
+            _preview(report.pipeline, rows)
     if bad:
         err.print(f"{bad} problem(s) found")
         raise typer.Exit(2)
+
+
+def _preview(pipeline: Any, rows: int) -> None:
+    """Each source's first rows, read through the catalog (renames and staging applied)."""
+    catalog = pipeline.catalog()
+    try:
+        for name in pipeline.data:
+            try:
+                types = catalog.columns(name)
+                names, data = catalog.preview(name, rows)
+            except ConductorError as exc:
+                err.print(escape(f"{name}: {exc}"))
+                continue
+            print_preview(name, [(n, types.get(n, "")) for n in names], data)
+    finally:
+        catalog.close()
 
 
 def _planned(file: Path, today: str | None) -> tuple[Any, Any, Any]:
@@ -410,6 +436,12 @@ def main(argv: list[str] | None = None) -> int:
         err.print("interrupted")
         code = 130
     except Exception as exc:
+        from conductor.store import resource_error
+
+        resource = resource_error(exc)
+        if resource is not None:  # a full disk or a lost database is no bug
+            err.print(f"[red]error[/] [dim]({resource.code})[/]: {escape(str(resource))}")
+            return resource.exit_code
         path = _crash_log(exc)
         err.print(f"[red]internal error[/]: {escape(type(exc).__name__)}: {escape(str(exc))}")
         err.print(f"  this is a bug in Conductor; details in {path}")

@@ -133,7 +133,8 @@ def finish_run(result: Any) -> None:
     elif result.status == "waiting":
         out.print(f"[yellow bold]Run {rid} is waiting for sign-off.[/]")
         for w in result.waiting:
-            out.print(f"  step [bold]{escape(w['step'])}[/] — roles: {', '.join(w['roles'])}")
+            roles = ", ".join(w["roles"]) or "none (add `approvers:` to the pipeline)"
+            out.print(f"  step [bold]{escape(w['step'])}[/] — roles: {escape(roles)}")
             for r in w.get("reasons", [])[:5]:
                 out.print(f"    [dim]{escape(r)}[/]")
             out.print(f"  approve: conductor approve {rid} {w['step']} --as NAME")

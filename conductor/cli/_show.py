@@ -23,6 +23,7 @@ __all__ = [
     "print_goal",
     "print_inbox",
     "print_plan",
+    "print_preview",
     "print_runs",
     "print_status",
     "print_verdict",
@@ -165,7 +166,12 @@ def print_inbox(items: list[dict[str, Any]], *, as_json: bool) -> None:
         out.print(
             f"[bold]{it['run_id']}[/] step [bold]{it['step']}[/] ({it['agent']}) — pipeline {it['pipeline']}"
         )
-        out.print(f"  who may decide: {', '.join(it['people'])} (roles {', '.join(it['roles'])})")
+        if it["roles"]:
+            out.print(
+                f"  who may decide: {', '.join(it['people'])} (roles {', '.join(it['roles'])})"
+            )
+        else:
+            out.print("  who may decide: nobody yet (add `approvers:` to the pipeline)")
         for r in it.get("reasons", []):
             out.print(f"  [dim]- {escape(r)}[/]")
         for a in it.get("artifacts", [])[:5]:
@@ -189,8 +195,10 @@ def print_audit(digest: list[dict[str, Any]], *, as_json: bool) -> None:
             out.print(f"  goal: {escape(run_d['goal'])}")
         out.print(f"  data: {escape(', '.join(f'{k}={v}' for k, v in run_d['data'].items()))}")
         for s in run_d["steps"]:
+            replaced = s.get("replaced_specs") or []
+            changed = f" (re-planned on retry, was {replaced[-1][:19]})" if replaced else ""
             out.print(
-                f"  step {s['step']}: agent {s['agent']} · spec {s['spec_hash'][:19]} · "
+                f"  step {s['step']}: agent {s['agent']} · spec {s['spec_hash'][:19]}{changed} · "
                 f"findings {s['findings']} · {s['decision'] or ''}"
             )
         out.print(
@@ -198,9 +206,20 @@ def print_audit(digest: list[dict[str, Any]], *, as_json: bool) -> None:
             f" ${run_d['llm']['cost_usd']:.4f}"
         )
         for a in run_d["approvals"]:
-            out.print(
-                f"  sign-off: {a['step']} {a['decision']} by {a['actor']} ({a['role']}) at {a['ts']}"
-            )
+            out.print(f"  sign-off: {escape(_signoff_line(a))} at {a['ts']}")
+
+
+def _signoff_line(a: dict[str, Any]) -> str:
+    """One sign-off of the audit: who decided what, as which role, or why it was refused."""
+    from conductor.report import decision_words
+
+    if a.get("decision") == "edit" and not a.get("refused"):
+        head = f"{a['step']} {decision_words(a)} by {a['actor']}"
+    else:
+        head = f"{a['step']} {a['decision']} by {a['actor']}"
+    if a.get("refused"):
+        return f"{head} — refused: {a.get('reason') or 'not one of the roles asked'}"
+    return f"{head} ({a['role']})" if a.get("role") else head
 
 
 def print_agents(found: dict[str, Any], *, as_json: bool) -> None:
@@ -270,3 +289,18 @@ def print_verdict(verdict: Any, *, as_json: bool) -> None:
                 out.print(f"  fix: {escape(v.fix)}")
         for s in verdict.signoff:
             out.print(f"[yellow]needs sign-off:[/] {escape(s)}")
+
+
+def print_preview(source: str, columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> None:
+    """One data source's first rows (``validate --preview``): a column per name and type."""
+    t = Table(title=f"data source {source} — first {len(rows)} row(s)", title_justify="left")
+    for name, duck_type in columns:
+        t.add_column(f"{escape(name)}\n[dim]{escape(duck_type.lower())}[/]", no_wrap=True)
+    for row in rows:
+        t.add_row(*("[dim]null[/]" if v is None else escape(str(v)) for v in row))
+    # Wide sources scroll sideways rather than folding every value out of shape.
+    widths = [max(len(n), len(ty), 4) for n, ty in columns]
+    for row in rows:
+        widths = [max(w, len(str(v))) for w, v in zip(widths, row, strict=False)]
+    width = sum(w + 3 for w in widths) + 1
+    out.print(t, width=max(out.width, width))

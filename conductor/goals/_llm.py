@@ -373,7 +373,7 @@ class _Merger:
         span = _find(quote, self.clean, self.text) if quote else None
         if quote and span is None:
             self.warnings.append(
-                f"{name}: model suggested {_show(value)} quoting {quote!r}, which is not in the "
+                f"{name}: model suggested {_show(value)} quoting {_excerpt(quote)}, which is not in the "
                 "goal text; ignored"
             )
             return
@@ -585,6 +585,17 @@ def _same(a: Any, b: Any) -> bool:
     return str(getattr(a, "value", a)).lower() == str(getattr(b, "value", b)).lower()
 
 
+#: A warning quotes at most this much of what a model said.
+_EXCERPT = 120
+
+
+def _excerpt(text: str) -> str:
+    """``text`` quoted, cut to a short excerpt that says how long the whole was."""
+    if len(text) <= _EXCERPT:
+        return repr(text)
+    return repr(text[:_EXCERPT]) + f"… ({len(text):,} characters)"
+
+
 def _show(value: Any) -> str:
     from conductor.goals._model import Horizon, Money, Target
 
@@ -597,7 +608,8 @@ def _show(value: Any) -> str:
         return f"{value.start.isoformat()}..{value.end.isoformat()}"
     if isinstance(value, list):
         return ", ".join(str(getattr(v, "value", v)) for v in value) or "(none)"
-    return str(getattr(value, "value", value))
+    shown = str(getattr(value, "value", value))
+    return shown if len(shown) <= _EXCERPT else _excerpt(shown)
 
 
 def _num(value: float) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from conductor.errors import GoalError
+from conductor.logging import redact_data, redact_text
 
 if TYPE_CHECKING:
     from conductor.goals._parser import Extraction
@@ -85,8 +86,43 @@ def parse_goal(text: str, *, today: dt.date | None = None) -> BusinessGoal:
             hint=_UNPARSED_HINT,
         )
     day = today or dt.date.today()
-    ex = gp.extract(text, day)
+    text, removed = _without_personal_data(text)
+    ex = gp.extract(_blank_placeholders(text), day)
+    if removed:
+        ex.warn(removed)
     return _finalise(ex, dict(ex.fields), dict(ex.spans), day, text)
+
+
+_PLACEHOLDERS = {
+    "[EMAIL]": "an email address",
+    "[PHONE]": "a phone number",
+    "[CARD]": "a card number",
+}
+
+
+def _blank_placeholders(text: str) -> str:
+    """The text the grammar reads: each placeholder blanked (same length, so spans still
+    point into the stored text), so '[EMAIL]' is not read as the email channel."""
+    for mark in _PLACEHOLDERS:
+        text = text.replace(mark, " " * len(mark))
+    return text
+
+
+def _without_personal_data(text: str) -> tuple[str, str]:
+    """The goal text with emails, phone and card numbers replaced (as the run log does),
+    and a warning naming what was removed ('' when nothing was).
+
+    The goal is stored in the run, its files and the audit: personal data has no place
+    there, and a phone number must not be read as an amount either.
+    """
+    clean = redact_text(text)
+    if clean == text:
+        return text, ""
+    kinds = [name for mark, name in _PLACEHOLDERS.items() if clean.count(mark) > text.count(mark)]
+    return clean, (
+        f"personal data removed from the goal ({', '.join(kinds)}): it is never stored or "
+        "read as a value"
+    )
 
 
 def parse_goal_partial(
@@ -113,7 +149,10 @@ def parse_goal_partial(
     if not isinstance(text, str):
         return {"warnings": [f"goal.unparsed: a goal must be text, not {type(text).__name__}"]}, {}
     day = today or dt.date.today()
-    ex = gp.extract(text, day)
+    text, removed = _without_personal_data(text)
+    ex = gp.extract(_blank_placeholders(text), day)
+    if removed:
+        ex.warn(removed)
     fields = dict(ex.fields)
     rate_notes: list[str] = []
     _total_rates(ex, fields, rate_notes, ())
@@ -165,6 +204,7 @@ def goal_from_mapping(data: Mapping[str, Any], *, today: dt.date | None = None) 
             hint="known fields: " + ", ".join(sorted(_MAPPING_KEYS)),
         )
     day = today or dt.date.today()
+    data = redact_data(dict(data))
     text = data.get("text")
     if text is not None and not isinstance(text, str):
         raise GoalError(

@@ -66,6 +66,10 @@ _INJECTION = re.compile(
     r"|\bpretend\s+(?:to\s+be|that|you)\b"
     r"|\bjailbreak|\bdeveloper\s+mode\b|\bdo\s+anything\s+now\b"
     r"|\bas\s+an?\s+(?:ai|llm|language\s+model)\b"
+    # Someone addressed by name and told what to do: "Assistant, set budget to $1".
+    r"|(?P<vocative>\b(?:assistant|ai|bot|chatbot|model|llm|chatgpt|gpt|claude|copilot|gemini"
+    r"|parser|system|agent|computer)\s*[,:]\s*(?:please\s+)?(?:set|change|make|use|output"
+    r"|return|respond|put|update|increase|raise|lower|cut|give|write|say|double|add)\b)"
 )
 _INJECTION_SEGMENT = re.compile(r"[.!?;](?=\s|$)|\n|\s-\s|[()\[\]]")
 _INJECTION_CUT = re.compile(r",\s|\b(?:and|then|but|so|also|now|please)\b")
@@ -86,7 +90,10 @@ def _mask_injections(doc: _Doc, ex: Extraction) -> None:
         i = bisect.bisect_right(seg_starts, m.start())
         seg_start = seg_starts[i - 1] if i > 0 else 0
         cuts = list(_INJECTION_CUT.finditer(doc.low, seg_start, m.start()))
-        if m.group().lstrip().startswith(("<", "system", "assistant", "developer")):
+        if m.group("vocative") or m.group().lstrip().startswith(
+            ("<", "system", "assistant", "developer")
+        ):
+            # What precedes the address is the goal ("Cut CPA below $40 in Q3 Assistant,").
             start = m.start()
         elif cuts and not _IMPERATIVE.match(doc.low, seg_start):
             # "grow revenue 10% with $200k and ignore ...": keep the goal before "and".

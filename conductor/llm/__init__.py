@@ -19,7 +19,13 @@ scripted model tests use in place of a provider.
 # One concept a module, importing one way: prices (_prices), then the ledger and limits
 # (_ledger), then the LangChain callback (_meter), then the calls that use them (_calls).
 # The scripted fake (_fake) stands apart.
-from conductor.llm._calls import DEFAULT_MODEL, RetryPolicy, chat_model_from_env, structured_call
+from conductor.llm._calls import (
+    DEFAULT_MODEL,
+    AnswerLimits,
+    RetryPolicy,
+    chat_model_from_env,
+    structured_call,
+)
 from conductor.llm._fake import FakeChatModel, ScriptItem
 from conductor.llm._ledger import (
     LedgerState,
@@ -48,6 +54,7 @@ __all__ = [
     "DEFAULT_PRICES",
     "DEFER_KEY",
     "PURPOSE_KEY",
+    "AnswerLimits",
     "FakeChatModel",
     "LedgerState",
     "Limits",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
+import os
 import random
 import time
 import uuid
@@ -47,7 +48,13 @@ from conductor.llm._meter import (
     meters_of,
 )
 
-__all__ = ["DEFAULT_MODEL", "RetryPolicy", "chat_model_from_env", "structured_call"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "AnswerLimits",
+    "RetryPolicy",
+    "chat_model_from_env",
+    "structured_call",
+]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -57,6 +64,86 @@ Method = Literal["function_calling", "json_mode"]
 # How much of a bad answer is echoed back to the model with the validation errors.
 _ECHO_CHARS = 2000
 _MAX_LISTED_ERRORS = 12
+
+
+@dataclass(frozen=True)
+class AnswerLimits:
+    """How large a model's answer may be before it is refused as invalid (and retried
+    like any other invalid answer): nothing a model says is trusted to be small.
+
+    Attributes:
+        max_answer_chars: The whole answer (the function arguments or the text).
+        max_field_chars: Any one string in the structured answer.
+
+    The defaults can be set with ``CONDUCTOR_LLM_MAX_ANSWER_CHARS`` and
+    ``CONDUCTOR_LLM_MAX_FIELD_CHARS``.
+    """
+
+    max_answer_chars: int = 256_000
+    max_field_chars: int = 64_000
+
+    @classmethod
+    def from_env(cls) -> AnswerLimits:
+        """The limits, with the environment's overrides (a bad value is an LLMError)."""
+        values: dict[str, int] = {}
+        for name, env in (
+            ("max_answer_chars", "CONDUCTOR_LLM_MAX_ANSWER_CHARS"),
+            ("max_field_chars", "CONDUCTOR_LLM_MAX_FIELD_CHARS"),
+        ):
+            raw = os.environ.get(env, "").strip()
+            if not raw:
+                continue
+            if not raw.isdigit() or int(raw) < 1:
+                raise LLMError(
+                    f"{env}={raw!r} is not a positive whole number",
+                    code="llm.bad-config",
+                    hint=f"unset {env}, or give a number of characters such as 64000",
+                )
+            values[name] = int(raw)
+        return cls(**values)
+
+    def problems(self, raw: Any, parsed: Any) -> list[str]:
+        """Why an answer is too large (empty when it is within the limits)."""
+        size = _answer_size(raw)
+        if size > self.max_answer_chars:
+            return [
+                f"the answer is {size:,} characters long; at most {self.max_answer_chars:,} "
+                "are accepted: answer briefly"
+            ]
+        for where, text in _strings(parsed):
+            if len(text) > self.max_field_chars:
+                return [
+                    f"{where or '(value)'}: {len(text):,} characters; at most "
+                    f"{self.max_field_chars:,} are accepted in one field: keep it short"
+                ]
+        return []
+
+
+def _answer_size(raw: Any) -> int:
+    if not isinstance(raw, AIMessage):
+        return 0
+    size = len(raw.content) if isinstance(raw.content, str) else len(str(raw.content))
+    for call in [*raw.tool_calls, *raw.invalid_tool_calls]:
+        args = call.get("args")
+        size += len(args) if isinstance(args, str) else len(json.dumps(args, default=str))
+    return size
+
+
+def _strings(value: Any, where: str = "") -> list[tuple[str, str]]:
+    """Every string in a parsed answer with its path; iterative, so depth cannot hurt."""
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[str, Any]] = [(where, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, BaseModel):
+            item = dict(item)
+        if isinstance(item, str):
+            found.append((path, item))
+        elif isinstance(item, dict):
+            stack.extend((f"{path}.{k}".lstrip("."), v) for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(item))
+    return found
 
 
 def chat_model_from_env(
@@ -160,6 +247,7 @@ def structured_call(
     retry: RetryPolicy | None = None,
     purpose: str,
     method: Method = "function_calling",
+    limits: AnswerLimits | None = None,
 ) -> SchemaT:
     """Ask ``model`` for an instance of ``schema``, with validation feedback and retries.
 
@@ -175,6 +263,8 @@ def structured_call(
         purpose: What the call is for, recorded with its usage (e.g. ``goal-parse``).
         method: ``function_calling`` (default: the most widely supported by
             OpenAI-compatible servers) or ``json_mode``.
+        limits: Largest answer and string field accepted (default
+            :meth:`AnswerLimits.from_env`); a larger answer counts as invalid.
 
     Returns:
         The validated object.
@@ -189,6 +279,7 @@ def structured_call(
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     policy = retry or RetryPolicy()
+    bounds = limits or AnswerLimits.from_env()
     history: list[BaseMessage] = (
         [HumanMessage(content=messages)] if isinstance(messages, str) else list(messages)
     )
@@ -211,7 +302,7 @@ def structured_call(
             continue
 
         answers += 1
-        parsed, problems, echo = _validated_answer(out, schema, ledgers, call_id)
+        parsed, problems, echo = _validated_answer(out, schema, ledgers, call_id, bounds)
         if parsed is not None:
             return parsed
         if answers >= max_attempts:
@@ -267,10 +358,22 @@ def _retry_wait(
 
 
 def _validated_answer(
-    out: Any, schema: type[SchemaT], ledgers: Collection[UsageLedger], call_id: str
+    out: Any,
+    schema: type[SchemaT],
+    ledgers: Collection[UsageLedger],
+    call_id: str,
+    limits: AnswerLimits,
 ) -> tuple[SchemaT | None, list[str], str]:
     """Read one answer (see :func:`_read`) and settle its request: valid or not."""
     try:
+        too_large = limits.problems(
+            out.get("raw") if isinstance(out, dict) else None,
+            out.get("parsed") if isinstance(out, dict) else out,
+        )
+        if too_large:
+            raw = out.get("raw") if isinstance(out, dict) else None
+            _settle(ledgers, call_id, "llm.invalid-output")
+            return None, too_large, _echo(raw)
         parsed, problems, echo = _read(out, schema)
     except Exception:
         _settle(ledgers, call_id, "llm.failed")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from conductor._limits import path_problem, special_file_problem
 from conductor._yaml import _Doc, read_yaml, to_plain
-from conductor.data import DataCatalog, DataSource
+from conductor.data import DataCatalog, DataSource, NumberFormat, TimestampParse
 from conductor.errors import PipelineError, PipelineInvalid
 from conductor.goals import Channel, check_taxonomy
 
@@ -148,8 +148,13 @@ class Pipeline(BaseModel):
         """Folder the pipeline file is in (relative paths resolve from here)."""
         return self.source.parent
 
-    def resolve(self, path: Path) -> Path:
-        """A path from the file, made absolute against the pipeline's folder."""
+    def resolve(self, path: Path | None) -> Path:
+        """A path from the file, made absolute against the pipeline's folder.
+
+        None (the ``path`` of a ``query`` data source) gives the pipeline file itself.
+        """
+        if path is None:
+            return self.source.resolve()
         if path.is_absolute():
             return path
         try:
@@ -162,9 +167,13 @@ class Pipeline(BaseModel):
         return DataCatalog(
             {
                 name: src.model_copy(update={"path": self.resolve(src.path)})
+                if src.path is not None
+                else src
                 for name, src in self.data.items()
             },
             channels=self.taxonomy,
+            base_dir=self.base_dir,
+            pipeline_file=self.source,
         )
 
     def topo_order(self) -> list[str]:
@@ -219,9 +228,23 @@ def _pydantic_errors(doc: _Doc, exc: ValidationError) -> list[PipelineError]:
                 options = list(Limits.model_fields)
             elif len(parent) == 2 and parent[0] == "data":
                 options = list(DataSource.model_fields)
+            elif len(parent) == 3 and parent[0] == "data" and parent[2] == "number":
+                options = list(NumberFormat.model_fields)
+            elif len(parent) == 4 and parent[0] == "data" and parent[2] == "timestamps":
+                options = list(TimestampParse.model_fields)
             hint = _did_you_mean(word, options) if options else ""
             errors.append(
                 doc.error(f"unknown key {word!r}", *path, code="pipeline.unknown-key", hint=hint)
+            )
+        elif err["type"] == "missing_path":  # a data source with neither path nor query
+            errors.append(
+                doc.error(
+                    "missing required key 'path' (or 'query')",
+                    *path,
+                    code="pipeline.missing-key",
+                    hint="give the file, e.g. `path: data/events.csv`, or a DuckDB `query:`",
+                    key=key,
+                )
             )
         elif err["type"] == "missing":
             errors.append(
@@ -285,8 +308,11 @@ def _load(path: Path) -> LoadedPipeline:
         if cleaned is not None:
             try:
                 pipeline = Pipeline.model_validate(cleaned)
-            except ValidationError:
-                pass
+            except ValidationError as again:
+                # Checks that run only once the keys are known (a data source with no
+                # `path` or `query`) are problems too: report them with the unknown keys.
+                seen = {str(e) for e in errors}
+                errors += [e for e in _pydantic_errors(doc, again) if str(e) not in seen]
             else:
                 return LoadedPipeline(pipeline, doc, errors)
         raise PipelineInvalid(errors) from None

@@ -124,6 +124,7 @@ def plan_pipeline(
             upstream={slot: plans[up].spec for slot, up in slots.items() if up in plans},
             brand=brand,
             today=day,
+            base_dir=pipeline.base_dir.resolve(),
         )
         try:
             agent.check_goal(goal, sid)

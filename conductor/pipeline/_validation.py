@@ -111,7 +111,7 @@ def validate_pipeline(
     goal = _goal(p, doc, today, errs)
     report.goal = goal
     if check_data:
-        _channel_checks(p, doc, catalog, goal, errs, report.warnings)
+        _channel_checks(p, doc, catalog, goal, agents, errs, report.warnings)
     if goal is not None and not any(
         isinstance(e, PipelineError) and e.code in ("pipeline.cycle", "agent.unknown") for e in errs
     ):
@@ -295,6 +295,8 @@ def _data_file_errors(p: Pipeline, doc: _Doc) -> list[ConductorError]:
     """Data sources whose path could name no file, or whose file (or glob) matches nothing."""
     errs: list[ConductorError] = []
     for name, src in p.data.items():
+        if src.path is None:
+            continue  # a query: its files are checked when it runs
         resolved = p.resolve(src.path)
         if problem := path_problem(src.path) or data_path_problem(resolved):
             code, message = problem
@@ -381,12 +383,14 @@ def _channel_checks(
     doc: _Doc,
     catalog: DataCatalog,
     goal: BusinessGoal | None,
+    agents: Mapping[str, type[Agent[Any, Any]]],
     errs: list[ConductorError],
     warnings: list[ConductorError],
 ) -> None:
     """Every data channel the taxonomy and the defaults map to no channel (a warning,
-    with the file and first row of each), and every goal channel no source has (an
-    error: the steps that allocate or attribute it would fail or ignore it)."""
+    with the file and first row of each); a goal channel missing from a source whose
+    agent needs the goal's channels in it (an error: that step would fail), or from
+    every source (a warning: it may be a message channel, such as an offer's SMS)."""
     taxonomy = p.taxonomy
     found: dict[str, set[str]] = {}
     for source in p.data:
@@ -402,10 +406,11 @@ def _channel_checks(
                 unmapped.append((raw, n, first))
             else:
                 names.add(canon.value)
-        file = catalog.sources[source].path
+        src = catalog.sources[source]
+        file = src.path if src.path is not None else p.source  # a query: the pipeline
         for raw, n, first in unmapped[:_MAX_LISTED]:
             # Row 1 is the header in a CSV file: the first data row is line 2.
-            line = first + 1 if catalog.sources[source].resolved_format == "csv" else None
+            line = first + 1 if src.path is not None and src.resolved_format == "csv" else None
             warnings.append(
                 PipelineError(
                     f"data source {source!r}: channel {raw!r} ({n:,} row(s)"
@@ -430,20 +435,38 @@ def _channel_checks(
     if goal is None or not found:
         return
     wanted = list(goal.channels or []) + [c.channel for c in goal.constraints if c.channel]
+    strict = {
+        source: sid
+        for sid, cls in agents.items()
+        for source, need in cls.data.items()
+        if need.goal_channels and source in found
+    }
     everywhere = set().union(*found.values())
-    for channel in dict.fromkeys(wanted):
-        if channel in everywhere:
-            continue
-        errs.append(
-            doc.error(
-                f"the goal names channel {channel!r} but no data source has it "
-                f"(sources with a channel column: {', '.join(sorted(found))})",
-                "goal",
-                code="goal.channel-not-in-data",
-                hint="check the spelling in the data, or map the data's name for it under "
-                f'`channels:` (e.g. `"Google Ads": {channel}`)',
+    for channel in dict.fromkeys([*wanted, *goal.excluded_channels]):
+        missing = [s for s in strict if channel not in found[s]]
+        for source in missing:
+            sid = strict[source]
+            errs.append(
+                doc.error(
+                    f"the goal names channel {channel!r} but data source {source!r} (read by "
+                    f"step {sid!r}, {agents[sid].name}) has no such channel",
+                    "goal",
+                    code="goal.channel-not-in-data",
+                    hint="check the spelling in the data, or map the data's name for it "
+                    f'under `channels:` (e.g. `"Google Ads": {channel}`)',
+                )
             )
-        )
+        if not missing and channel in wanted and channel not in everywhere:
+            warnings.append(
+                doc.error(
+                    f"the goal names channel {channel!r} but no data source has it "
+                    f"(sources with a channel column: {', '.join(sorted(found))})",
+                    "goal",
+                    code="goal.channel-not-in-data",
+                    hint="fine for a channel only messages are sent on; otherwise map the "
+                    "data's name for it under `channels:`",
+                )
+            )
 
 
 def _goal(
@@ -487,7 +510,13 @@ def _plan_errors(
     for sid, cls in agents.items():
         step = p.steps[sid]
         ctx = PlanContext(
-            step=sid, goal=goal, params=step.params, spec_type=cls.spec_type, brand=brand, today=day
+            step=sid,
+            goal=goal,
+            params=step.params,
+            spec_type=cls.spec_type,
+            brand=brand,
+            today=day,
+            base_dir=p.base_dir.resolve(),
         )
         try:
             cls().check_goal(goal, sid)

@@ -12,5 +12,13 @@ from conductor.report._files import (
     render_summary,
     write_run_files,
 )
+from conductor.report._words import decision_words
 
-__all__ = ["TRUTH_FILE", "build_result", "llm_usage", "render_summary", "write_run_files"]
+__all__ = [
+    "TRUTH_FILE",
+    "build_result",
+    "decision_words",
+    "llm_usage",
+    "render_summary",
+    "write_run_files",
+]

@@ -254,11 +254,18 @@ class _AgentSections(_ContextBase):
                     }
                 )
             last = history[-1] if history else None
-            if last is None:
+            approval = _d(st.get("approval"))
+            edited = _l(approval.get("edited"))
+            if approval.get("decision") == "edit" and cid in map(str, edited):
+                # The edit replaced the reviewed text and passed the brand check on its way in.
+                verdict = (
+                    f"edited and approved by {approval.get('by', '?')}; passes the brand check"
+                )
+                tone = "ok"
+            elif last is None:
                 verdict, tone = "not reviewed", ""
             elif last["findings"]:
-                approval = _d(st.get("approval"))
-                if approval.get("decision") == "approve":
+                if approval.get("decision") in ("approve", "edit"):
                     verdict = f"{last['decision']}d, then approved by {approval.get('by', '?')}"
                     tone = "warn"
                 else:

@@ -21,6 +21,7 @@ from conductor.report._charts import (
     _when,
 )
 from conductor.report._context import _ContextBase
+from conductor.report._words import decision_words
 
 _MAX_AUDIT = 2000
 
@@ -132,21 +133,28 @@ class _AuditSections(_ContextBase):
                     "role": e.get("role") or "",
                     "kind": e.get("kind") or "",
                     "step": e.get("step") or "",
-                    "what": _audit_what(str(e.get("kind") or ""), _d(e.get("detail"))),
+                    "what": _audit_what(
+                        str(e.get("kind") or ""), _d(e.get("detail")), str(e.get("actor") or "?")
+                    ),
                     "hash": str(e.get("spec_hash") or "")[7:19],
                 }
             )
         return {"rows": rows, "total": len(self.audit)}
 
 
-def _audit_what(kind: str, d: Mapping[str, Any]) -> str:
+def _audit_what(kind: str, d: Mapping[str, Any], actor: str = "?") -> str:
     if kind == "run":
         waiting = ", ".join(str(w) for w in _l(d.get("waiting_on")))
         return str(d.get("event", "")) + (f" (waiting on {waiting})" if waiting else "")
     if kind == "goal":
         return f"goal read: {d.get('source_text') or _value(d.get('objective'))}"
     if kind == "plan":
-        return f"spec derived for agent {d.get('agent', '?')}"
+        text = f"spec derived for agent {d.get('agent', '?')}"
+        if d.get("replaces"):
+            text += (
+                f" again on retry, from the pipeline as fixed (replaces {str(d['replaces'])[7:19]})"
+            )
+        return text
     if kind == "data":
         return "data sources: " + ", ".join(f"{k} = {v}" for k, v in d.items())
     if kind == "step":
@@ -158,7 +166,10 @@ def _audit_what(kind: str, d: Mapping[str, Any]) -> str:
         n = len(_l(d.get("violations")))
         return f"brand review round {d.get('round', '?')}: {d.get('decision', '?')}, {n} finding(s)"
     if kind == "approval":
-        text = f"{d.get('decision', '?')} by {d.get('by', '?')}"
+        if d.get("refused"):
+            text = f"{d.get('decision', '?')} by {d.get('by') or actor}"
+            return f"{text} — refused: {d.get('reason') or 'not one of the roles asked'}"
+        text = f"{decision_words(d)} by {d.get('by') or actor}"
         return text + (f": {d['comment']}" if d.get("comment") else "")
     if kind == "llm":
         return (

@@ -14,6 +14,7 @@ from typing import Any
 
 from conductor.errors import error_text
 from conductor.pipeline import Pipeline
+from conductor.report._words import decision_words
 from conductor.store import AuditEvent
 
 __all__ = ["TRUTH_FILE", "build_result", "llm_usage", "render_summary", "write_run_files"]
@@ -123,6 +124,10 @@ def render_summary(result: Mapping[str, Any], audit: Sequence[AuditEvent] = ()) 
         lines += ["## Goal", ""]
         if goal.get("source_text"):
             lines += [f"> {goal['source_text']}", ""]
+        # What the parser did not read changes what the run measures: say it before the numbers.
+        warned = [str(w) for w in goal.get("warnings") or []]
+        if warned:
+            lines += [*(f"- ⚠ **warning:** {w}" for w in warned), ""]
         for key in ("objective", "kpi", "target", "budget", "horizon", "channels"):
             if goal.get(key) not in (None, [], {}):
                 lines.append(f"- **{key}**: `{json.dumps(goal[key], default=str)}`")
@@ -144,7 +149,7 @@ def render_summary(result: Mapping[str, Any], audit: Sequence[AuditEvent] = ()) 
         if st.get("approval"):
             a = st["approval"]
             lines.append(
-                f"- **{sid}** {a.get('decision')}d by {a.get('by')} ({a.get('role')})"
+                f"- **{sid}** {decision_words(a)} by {a.get('by')} ({a.get('role')})"
                 + (f": {a['comment']}" if a.get("comment") else "")
             )
     if result.get("waiting"):
@@ -170,6 +175,8 @@ def render_summary(result: Mapping[str, Any], audit: Sequence[AuditEvent] = ()) 
                     or ev.detail.get("event")
                     or ev.detail.get("status", "")
                 )
+                if ev.detail.get("refused"):
+                    what += f" — refused: {ev.detail.get('reason') or 'not one of the roles asked'}"
             lines.append(f"| {ev.ts:%Y-%m-%d %H:%M:%S} | {ev.actor} | {what} | {ev.step or ''} |")
     return "\n".join(lines) + "\n"
 

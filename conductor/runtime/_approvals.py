@@ -165,6 +165,11 @@ def prepare_edit(run_id: str, step: str, artifact_file: Path) -> dict[str, Any]:
     return amended.model_dump(mode="json")
 
 
+def _edited(value: Any) -> list[str]:
+    """The artifact ids an edit changed (older runs recorded only ``edited: true``)."""
+    return [str(i) for i in value] if isinstance(value, list) else []
+
+
 def audit_digest(
     *,
     since: dt.datetime | None = None,
@@ -200,11 +205,17 @@ def audit_digest(
             elif ev.kind == "data":
                 r["data"] = ev.detail
             elif ev.kind == "plan":
+                again = next((s for s in r["steps"] if s["step"] == ev.step), None)
+                if again is not None:  # planned again when a failed run was retried
+                    again["replaced_specs"].append(again["spec_hash"])
+                    again["spec_hash"] = ev.spec_hash or ""
+                    continue
                 r["steps"].append(
                     {
                         "step": ev.step,
                         "agent": ev.detail.get("agent"),
                         "spec_hash": ev.spec_hash or "",
+                        "replaced_specs": [],
                         "findings": 0,
                         "rounds": 0,
                         "decision": "",
@@ -222,6 +233,8 @@ def audit_digest(
                         "step": ev.step,
                         "decision": ev.detail.get("decision"),
                         "refused": ev.detail.get("refused", False),
+                        "reason": ev.detail.get("reason", ""),
+                        "edited": _edited(ev.detail.get("edited")),
                         "actor": ev.actor,
                         "role": ev.role,
                         "ts": ev.ts.isoformat(),

@@ -135,23 +135,25 @@ def _verdict_of(brand: Any, output: AgentOutput, step: str) -> Verdict:
 TERMINAL = frozenset({"done", "failed", "blocked", "rejected", "skipped"})
 
 
+def plan_record(pl: StepPlan) -> dict[str, Any]:
+    """A step's plan as the run state records it (JSON)."""
+    return {
+        "agent": pl.agent,
+        "spec": pl.spec.model_dump(mode="json"),
+        "spec_hash": pl.spec_hash,
+        "provenance": pl.provenance,
+        "slots": pl.slots,
+        "needs": pl.needs,
+        "approve": pl.approve,
+    }
+
+
 def initial_state(run_id: str, plans: Mapping[str, StepPlan], goal: BusinessGoal) -> dict[str, Any]:
     """The run's input: goal and every step's spec, checkpointed before any step runs."""
     return {
         "run_id": run_id,
         "goal": goal.model_dump(mode="json"),
-        "plans": {
-            sid: {
-                "agent": pl.agent,
-                "spec": pl.spec.model_dump(mode="json"),
-                "spec_hash": pl.spec_hash,
-                "provenance": pl.provenance,
-                "slots": pl.slots,
-                "needs": pl.needs,
-                "approve": pl.approve,
-            }
-            for sid, pl in plans.items()
-        },
+        "plans": {sid: plan_record(pl) for sid, pl in plans.items()},
         "status": dict.fromkeys(plans, "pending"),
     }
 

@@ -23,7 +23,7 @@ from conductor.errors import (
     RunError,
 )
 from conductor.goals import BusinessGoal
-from conductor.logging import configure_logging, run_log_file
+from conductor.logging import configure_logging, redact_text, run_log_file
 from conductor.pipeline import (
     Pipeline,
     StepPlan,
@@ -42,8 +42,16 @@ from conductor.runtime._compile import (
     _NullObserver,
     build_graph,
     initial_state,
+    plan_record,
 )
-from conductor.store import AuditEvent, PostgresStore, RunRecord, SQLiteStore, open_store
+from conductor.store import (
+    AuditEvent,
+    PostgresStore,
+    RunRecord,
+    SQLiteStore,
+    open_store,
+    resource_error,
+)
 
 __all__ = ["RunResult", "Runner"]
 
@@ -278,8 +286,10 @@ class Runner:
         """Continue a run after a crash or a stop (finished steps are not run again).
 
         A failed run is retried: its failed steps, and the steps skipped because of
-        them, run again (on the data as it is now, with the specs recorded when the run
-        started); the steps that finished keep their outputs and sign-offs.
+        them, run again on the data as it is now and with their specs planned again from
+        the pipeline file as it is now (a fixed ``with:`` takes effect; a changed spec is
+        recorded in the audit); the steps that finished keep their specs, outputs and
+        sign-offs.
         """
         rec = self.store.get_run(run_id)
         if rec.status == "failed":
@@ -316,17 +326,63 @@ class Runner:
             if not again:  # failed before any step ran (a limit, the model): continue
                 return self._drive(svc, plans, goal, None, graph=graph)
             first = [s for s in again if not set(plans[s].needs) & set(again)]
-            svc.audit(kind="run", detail={"event": "retried", "steps": again})
+            changed = self._replan(svc, plans, goal, again)
+            svc.audit(kind="run", detail={"event": "retried", "steps": again, "replanned": changed})
             # The steps go back to pending and lose their errors (None deletes a key),
-            # then the first of them are triggered; the rest follow through the graph.
-            retry = Command(
-                update={
-                    "status": dict.fromkeys(again, "pending"),
-                    "errors": dict.fromkeys(again),
+            # take their new specs, then the first of them are triggered; the rest follow
+            # through the graph.
+            update: dict[str, Any] = {
+                "status": dict.fromkeys(again, "pending"),
+                "errors": dict.fromkeys(again),
+            }
+            if changed:
+                recorded = dict(values.get("plans") or {})
+                update["plans"] = recorded | {s: plan_record(plans[s]) for s in changed}
+                graph = self._graph(plans, goal, svc)
+            return self._drive(svc, plans, goal, Command(update=update, goto=first), graph=graph)
+
+    def _replan(
+        self,
+        svc: Services,
+        plans: dict[str, StepPlan],
+        goal: BusinessGoal,
+        steps: list[str],
+    ) -> list[str]:
+        """Plan ``steps`` again from the pipeline file as it is now; return those changed.
+
+        ``plans`` is updated in place and each changed spec is audited (a ``plan`` event
+        naming the spec it replaces). The steps that finished keep their recorded specs:
+        their outputs were made from them.
+        """
+        fresh = plan_pipeline(svc.pipeline, goal, brand=svc.brand, today=svc.today)
+        changed = {
+            s: fresh[s] for s in steps if s in fresh and fresh[s].spec_hash != plans[s].spec_hash
+        }
+        if changed and self.llm is not None:
+            # The recorded specs had their open fields filled by the model; so do these.
+            from conductor.llm import metered
+            from conductor.pipeline import assist_plans
+
+            ledger = self._ledger(svc.pipeline, svc.run_id)
+            ledger.subscribe(lambda rec: svc.audit(kind="llm", detail=rec))
+            model = metered(self.llm, ledger, svc.pipeline.limits, purpose="planning")
+            assisted, notes = assist_plans(changed, goal, model)
+            for note in notes:
+                log.warning("model-assisted spec value not used", note=note)
+            changed = {s: pl for s, pl in assisted.items() if pl.spec_hash != plans[s].spec_hash}
+        for sid, pl in changed.items():
+            svc.audit(
+                kind="plan",
+                step=sid,
+                spec_hash=pl.spec_hash,
+                detail={
+                    "agent": pl.agent,
+                    "spec": pl.spec.model_dump(mode="json"),
+                    "replaces": plans[sid].spec_hash,
                 },
-                goto=first,
             )
-            return self._drive(svc, plans, goal, retry, graph=graph)
+            plans[sid] = pl
+        return sorted(changed, key=steps.index)
 
     def decide(
         self,
@@ -339,6 +395,9 @@ class Runner:
         output: Mapping[str, Any] | None = None,
     ) -> RunResult:
         """Approve, reject or edit a step waiting for sign-off, then continue the run."""
+        # A comment is free text kept in the checkpoint, the files and the audit: no
+        # email, phone or card number in it (as in the run log).
+        comment = redact_text(comment)
         rec = self.store.get_run(run_id)
         svc, plans, goal = self._rebuild(rec)
         with self._locked(run_id, Path(rec.out_dir)):
@@ -362,16 +421,20 @@ class Runner:
                 allowed = sorted(
                     {n for r in request["roles"] for n in svc.pipeline.approvers.get(r, [])}
                 )
+                needed = ", ".join(request["roles"]) or "none (the pipeline has no approvers)"
                 svc.audit(
                     kind="approval",
                     step=step,
                     actor=who,
                     spec_hash=request.get("spec_hash"),
-                    detail={"decision": decision, "refused": True},
+                    detail={
+                        "decision": decision,
+                        "refused": True,
+                        "reason": f"{who} holds none of the roles {needed}",
+                    },
                 )
                 raise ApprovalError(
-                    f"{who!r} may not sign off step {step!r}: it needs one of the roles "
-                    f"{', '.join(request['roles'])}",
+                    f"{who!r} may not sign off step {step!r}: it needs one of the roles {needed}",
                     run=run_id,
                     step=step,
                     who=who,
@@ -391,14 +454,18 @@ class Runner:
                         "an edit needs the amended output", code="approval.bad-edit"
                     )
                 payload["output"] = dict(output)
+                # An edit by someone who may sign off is their sign-off of the amended
+                # output: the record names the artifacts they changed.
+                payload["edited"] = _changed_artifacts(
+                    plans[step].agent, snap.values.get("outputs", {}).get(step), output
+                )
             svc.audit(
                 kind="approval",
                 step=step,
                 actor=who,
                 role=role,
                 spec_hash=request.get("spec_hash"),
-                detail={k: v for k, v in payload.items() if k != "output"}
-                | ({"edited": True} if decision == "edit" else {}),
+                detail={k: v for k, v in payload.items() if k != "output"},
             )
             return self._drive(
                 svc, plans, goal, Command(resume={pending[step].id: payload}), graph=graph
@@ -434,7 +501,14 @@ class Runner:
                 detail={"agent": pl.agent, "spec": pl.spec.model_dump(mode="json")},
             )
         p = svc.pipeline
-        svc.audit(kind="data", detail={n: str(p.resolve(s.path)) for n, s in p.data.items()})
+        # What each source read: its file, or the query itself (not the pipeline file).
+        svc.audit(
+            kind="data",
+            detail={
+                n: str(p.resolve(s.path)) if s.path is not None else f"query: {s.query}"
+                for n, s in p.data.items()
+            },
+        )
 
     @staticmethod
     def _role_of(pipeline: Pipeline, roles: list[str], who: str) -> str | None:
@@ -506,11 +580,17 @@ class Runner:
             status_override = "stopped"
             log.error("run stopped", error=str(exc))
         except Exception as exc:
-            error = {
-                "code": "run.crashed",
-                "message": f"{type(exc).__name__}: {exc}",
-                "hint": f"details in {svc.out_dir / 'run.log.jsonl'}; fix and `conductor resume`",
-            }
+            resource = resource_error(exc)  # a full disk or a lost database: no crash
+            error = (
+                resource.to_dict()
+                if resource is not None
+                else {
+                    "code": "run.crashed",
+                    "message": f"{type(exc).__name__}: {exc}",
+                    "hint": f"details in {svc.out_dir / 'run.log.jsonl'}; fix and "
+                    "`conductor resume`",
+                }
+            )
             log.error("run crashed", error=error["message"], traceback=traceback.format_exc())
             status_override = "stopped"
         else:
@@ -582,6 +662,13 @@ class Runner:
             )
         except OSError as exc:
             log.error("could not write run files", error=str(exc))
+
+
+def _changed_artifacts(agent: str, before: Any, after: Mapping[str, Any]) -> list[str]:
+    """Ids of the artifacts an edit changed (added or amended), in the output's order."""
+    out_type = get_agent(agent).output_type
+    old = {a.id: a for a in out_type.model_validate(before).artifacts()} if before else {}
+    return [a.id for a in out_type.model_validate(after).artifacts() if old.get(a.id) != a]
 
 
 def _status_of(state: Mapping[str, Any]) -> str:

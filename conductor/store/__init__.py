@@ -6,9 +6,11 @@ keeps two processes from advancing one run. :func:`open_store` (``_open``) picks
 backend, ``_sqlite`` or ``_postgres``; both implement the records and the protocol of
 ``_records``. A run id is the LangGraph thread id. The audit log is append-only: the
 database itself refuses updates and deletes (triggers), so history cannot be rewritten
-by accident.
+by accident. A full disk, a read-only file system or a lost connection is a
+:class:`~conductor.errors.StoreError` (``_errors``), never a bug.
 """
 
+from conductor.store._errors import resource_error
 from conductor.store._open import conductor_home, open_store
 from conductor.store._postgres import PostgresStore
 from conductor.store._records import AuditEvent, RunRecord, Store
@@ -22,4 +24,5 @@ __all__ = [
     "Store",
     "conductor_home",
     "open_store",
+    "resource_error",
 ]

@@ -9,9 +9,10 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conductor.errors import RunError
+from conductor.logging import redact_data
 
 __all__ = ["AuditEvent", "RunRecord", "Store"]
 
@@ -35,6 +36,12 @@ class RunRecord(BaseModel):
     out_dir: str = Field(description="Run folder (result.json, summary.md, logs).")
     info: dict[str, Any] = Field(default_factory=dict, description="Cost, tokens, error line.")
 
+    @field_validator("info")
+    @classmethod
+    def _no_personal_data(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # The index is read by `conductor runs` and shared tools: no email or phone in it.
+        return dict(redact_data(v))
+
 
 class AuditEvent(BaseModel):
     """One append-only audit record."""
@@ -53,6 +60,12 @@ class AuditEvent(BaseModel):
     role: str | None = Field(default=None, description="The role they acted under.")
     spec_hash: str | None = Field(default=None, description="Hash of the step's spec.")
     detail: dict[str, Any] = Field(default_factory=dict, description="What happened.")
+
+    @field_validator("detail")
+    @classmethod
+    def _no_personal_data(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # Comments, reasons and goal text end up here: redacted like the run log.
+        return dict(redact_data(v))
 
 
 class Store(Protocol):
