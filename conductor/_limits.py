@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import stat
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -21,6 +22,7 @@ __all__ = [
     "input_limits",
     "path_problem",
     "special_file_problem",
+    "sql_file_problem",
 ]
 
 
@@ -134,4 +136,25 @@ def data_path_problem(path: Path) -> tuple[str, str] | None:
         if problem := special_file_problem(match):
             code, message = problem
             return code, f"{match}: {message}" if match != path else message
+    return None
+
+
+_SQL_STRING = re.compile(r"'((?:[^']|'')*)'")
+
+
+def sql_file_problem(sql: str, base: Path) -> tuple[str, str] | None:
+    """``(code, message)`` when a string literal of a DuckDB query names a FIFO, socket or
+    device (``read_csv('pipe.csv')`` would block DuckDB for ever); None otherwise.
+
+    Every literal that could be a path is looked up, relative to ``base`` as DuckDB's
+    ``file_search_path`` reads it; a path built by the query itself is not seen.
+    """
+    for literal in _SQL_STRING.findall(sql):
+        text = literal.replace("''", "'")
+        if not text or path_problem(text):
+            continue
+        path = Path(text) if Path(text).is_absolute() else base / text
+        problem = data_path_problem(path)
+        if problem is not None and problem[0] == "path.special-file":
+            return problem[0], f"the query reads {text!r}: {problem[1]}"
     return None

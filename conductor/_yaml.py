@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml import events as ev
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLFutureWarning, YAMLWarning
 
 from conductor._limits import InputLimits, input_limits, path_problem, special_file_problem
 from conductor.errors import ConductorError, PipelineError
@@ -322,6 +323,7 @@ class _LimitScan:
                 event,
                 _DEEP_HINT,
             )
+        self._anchor(event)
         self._add(event, 1, 0)
         if self.stack:  # its own contents are counted into it, then into the parent
             self.stack[-1].values -= 1
@@ -352,9 +354,22 @@ class _LimitScan:
                 event,
                 "write a number of ordinary size, or quote it if it is an identifier",
             )
+        self._anchor(event)
         if event.anchor:
             self.anchors[str(event.anchor)] = (1, 0, False)
         self._add(event, 1, 0)
+
+    def _anchor(self, event: Any) -> None:
+        """A second ``&name`` is refused: ruamel only warns, and which one an alias means
+        is then easy to get wrong."""
+        name = event.anchor
+        if name and (str(name) in self.anchors or any(o.anchor == name for o in self.stack)):
+            raise self.fail(
+                "yaml.syntax",
+                f"invalid YAML: the anchor &{name} is defined twice",
+                event,
+                "give each anchor its own name",
+            )
 
     def alias(self, event: Any) -> None:
         self.aliased = True
@@ -450,7 +465,14 @@ def read_yaml(
     text = read_text_file(path, error=error)
     check_yaml_limits(text, file=path, error=error)
     try:
-        return _yaml().load(text), text
+        with warnings.catch_warnings():
+            # ruamel warns on what it tolerates (a reused anchor): a mistake in a config file.
+            warnings.simplefilter("error", YAMLWarning)
+            warnings.simplefilter("error", YAMLFutureWarning)
+            return _yaml().load(text), text
+    except (YAMLWarning, YAMLFutureWarning) as exc:
+        first = next(iter(str(exc).strip().splitlines()), "") or type(exc).__name__
+        raise error(f"invalid YAML: {first}", file=path, code="yaml.syntax") from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = (exc.problem or exc.context or "invalid YAML").strip()

@@ -21,7 +21,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from conductor._limits import data_path_problem
+from conductor._limits import data_path_problem, sql_file_problem
 from conductor.errors import DataError
 
 __all__ = [
@@ -620,6 +620,9 @@ class DataCatalog:
     ) -> tuple[str, dict[str, str], dict[str, str]]:
         assert src.query is not None
         sql = src.query.strip().rstrip(";").strip()
+        base = self._pipeline_file.parent if self._pipeline_file is not None else Path.cwd()
+        if problem := sql_file_problem(sql, base):  # a FIFO would hang DuckDB
+            raise DataError(problem[1], source=name, file=self._pipeline_file, code=problem[0])
         by_lower = {n.lower(): n for n in self.sources}
         try:
             read = self._con.get_table_names(sql)

@@ -69,6 +69,7 @@ FOUND = {
     "complex-key": _GROWTH.replace("steps:\n", "? [a, b]:\n", 1),
     "today-9999": _GROWTH.replace("brand:", "today: 9999-12-31\nbrand:"),
     "data-root": _GROWTH.replace("../demo-out/data/spend.csv", "/"),
+    "reused-anchor": "a: &a {k: v}\n&a " + _GROWTH,
 }
 
 # ------------------------------------------------------------------------ mutations
@@ -324,6 +325,7 @@ def _check(path: Path) -> ValidationReport:
 @example(text=FOUND["complex-key"])
 @example(text=FOUND["today-9999"])
 @example(text=FOUND["data-root"])
+@example(text=FOUND["reused-anchor"])
 @given(text=mutated())
 def test_validate_survives_mutated_pipelines(folder: Path, text: str) -> None:
     path = folder / "fuzz.yaml"

@@ -159,6 +159,23 @@ def test_a_fifo_is_refused_without_being_opened(tmp_path: Path, line: str, code_
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param("SELECT * FROM read_csv('pipe.csv')", id="relative"),
+        pytest.param("SELECT * FROM read_csv('{dir}/pip*.csv')", id="absolute-glob"),
+    ],
+)
+def test_a_query_reading_a_fifo_is_refused(tmp_path: Path, sql: str) -> None:
+    os.mkfifo(tmp_path / "pipe.csv")
+    query = sql.format(dir=tmp_path)
+    journeys = BASE.replace("{agent: test_note, with: {label: A}}", "{agent: journey_analytics}")
+    path = _write(tmp_path, journeys + f'data:\n  events:\n    query: "{query}"\n')
+    (step,) = [c for c in _codes_in_child(path, timeout=30) if c[0] == "path.special-file"]
+    assert step[1] == 6
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_a_pipeline_file_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "p.yaml")
     assert _codes_in_child(tmp_path / "p.yaml", timeout=30) == [["path.special-file", None]]
@@ -355,3 +372,9 @@ def test_an_edited_artifact_file_has_the_same_limits(
         prepare_edit("run-1", "copy", path)
     assert info.value.code == code
     assert str(path) in str(info.value)
+
+
+def test_a_reused_anchor_is_a_located_error(tmp_path: Path) -> None:
+    # ruamel warns (ReusedAnchorWarning), an error under warnings-as-errors.
+    codes = _codes(_write(tmp_path, BASE + "x: &a {k: v}\n&a y: 1\n"))
+    assert codes == [("yaml.syntax", 6, 1)]
