@@ -215,7 +215,7 @@ def edit(
     """Amend an artifact of a waiting step; it is checked by the brand rules again first."""
     from conductor.runtime import prepare_edit
 
-    output = prepare_edit(run_id, step, artifact)
+    output = prepare_edit(run_id, step, artifact, who=who)
     _decide(run_id, step, who, "edit", comment, output=output)
 
 

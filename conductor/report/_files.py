@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from conductor._crash import point
 from conductor.errors import error_text
 from conductor.pipeline import Pipeline
 from conductor.report._words import decision_words
@@ -190,8 +191,15 @@ def write_run_files(
     waiting: Sequence[Mapping[str, Any]] = (),
     error: Mapping[str, Any] | None = None,
     audit: Sequence[AuditEvent] = (),
+    checkpoint: str | None = None,
 ) -> Path:
-    """Write ``result.json`` and ``summary.md`` (atomically) and return the folder."""
+    """Write ``summary.md``, ``report.html`` and ``result.json`` (each atomically, in that
+    order) and return the folder.
+
+    Args:
+        checkpoint: The id of the checkpoint ``state`` was read from, kept in
+            ``result.json`` so a later ``resume`` knows whether the files are current.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     result = build_result(
         pipeline=pipeline, state=state, status=status, waiting=waiting, error=error
@@ -207,15 +215,21 @@ def write_run_files(
         # Written by `conductor demo`: how the agents' answers compare with the generator's
         # known truth. Kept beside the run so `conductor report` can show it again.
         result["truth_check"] = json.loads(truth.read_text(encoding="utf-8"))
-    _atomic_write(out_dir / "result.json", json.dumps(result, indent=2, default=str))
-    _atomic_write(out_dir / "summary.md", render_summary(result, audit))
+    if checkpoint is not None:
+        result["checkpoint"] = checkpoint
     from conductor.report._html import render_html  # plotly is imported only when a report is due
 
+    # result.json goes last and names the checkpoint it shows: when it is current, so are
+    # the files written before it, so `resume` can tell stale files from current ones.
+    _atomic_write(out_dir / "summary.md", render_summary(result, audit))
     _atomic_write(out_dir / "report.html", render_html(result))
+    _atomic_write(out_dir / "result.json", json.dumps(result, indent=2, default=str))
     return out_dir
 
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
+    point(f"file-written-{tmp.name}")
     tmp.replace(path)
+    point(f"file-{path.name}")

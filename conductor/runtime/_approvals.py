@@ -95,22 +95,47 @@ def _artifact_file_error(
     hint: str = "",
 ) -> ApprovalError:
     """``read_yaml``'s errors about an edited artifact file, with its path and position
-    in the message (an :class:`ApprovalError` has no file of its own)."""
+    in the message (an :class:`ApprovalError` has no file of its own).
+
+    The code is ``approval.artifact-file`` whatever the reader found (missing, a folder,
+    too large, bad YAML): scripts that handle sign-offs match one family, ``approval.*``;
+    the reader's own code stays in the hint.
+    """
     where = ":".join(str(part) for part in (file, line, column) if part is not None)
-    return ApprovalError(f"{where}: {message}" if where else message, code=code, hint=hint)
+    reason = f" ({code})" if code else ""
+    return ApprovalError(
+        f"cannot use the edited artifact file {where}: {message}" if where else message,
+        code="approval.artifact-file",
+        hint=(hint + "; " if hint else "")
+        + f"give `--artifact` a JSON or YAML file holding one artifact{reason}",
+    )
 
 
-def prepare_edit(run_id: str, step: str, artifact_file: Path) -> dict[str, Any]:
+def prepare_edit(
+    run_id: str, step: str, artifact_file: Path, *, who: str | None = None
+) -> dict[str, Any]:
     """Load an amended artifact, check it with the brand rules, return the amended output.
 
+    Who may decide is checked before what they decided: with ``who`` given, someone who
+    may not sign off the step gets ``approval.not-allowed`` (audited as a refused
+    sign-off), never the brand's verdict on their text.
+
     Raises:
-        ApprovalError: the file is unreadable, names no artifact of the step, or the
-            amended artifact still breaks a brand rule (the run keeps waiting).
+        ApprovalError: ``who`` may not sign off the step, the step is not waiting, the file
+            is missing or unreadable (``approval.artifact-file``), names no artifact of
+            the step, or the amended artifact still breaks a brand rule (the run keeps
+            waiting).
     """
     from conductor.agents import get_agent
     from conductor.pipeline import read_yaml
     from conductor.runtime._runner import Runner
 
+    if who is not None:
+        checker = Runner()
+        try:
+            checker.check_decider(run_id, step, who=who, decision="edit")
+        finally:
+            checker.close()
     raw, _ = read_yaml(Path(artifact_file), error=_artifact_file_error)
     data = json.loads(json.dumps(raw, default=str))
     try:

@@ -69,7 +69,22 @@ class RunState(TypedDict, total=False):
     approvals: Annotated[dict[str, dict[str, Any]], _merge]
     executions: Annotated[dict[str, int], _merge]
     llm_calls: Annotated[list[dict[str, Any]], operator.add]
+    outbox: Annotated[list[dict[str, Any]], operator.add]
     finished: bool
+
+
+def audit_entry(kind: str, step: str | None, **fields: Any) -> dict[str, Any]:
+    """An audit event a node's state change describes, for the state's ``outbox``.
+
+    A node never writes its events to the audit log itself: a kill after that write and
+    before the checkpoint would leave the log describing a change that never happened
+    (an approval recorded but not applied, a step "ran" twice). The event rides in the
+    node's update, so it is saved in the same checkpoint as the change; the runner copies
+    it to the log once that checkpoint is saved (``Runner._flush``), exactly once: its
+    time stamp, kind and step identify it.
+    """
+    ts = dt.datetime.now(dt.UTC).isoformat()
+    return {"ts": ts, "kind": kind, "step": step, **fields}
 
 
 class RunObserver(Protocol):
@@ -277,7 +292,9 @@ class _Step:
             update["feedback"] = {sid: []}
         if usage:
             update["llm_calls"] = usage
-        update.update(self.review(state, output, ctx.llm))
+        review = self.review(state, output, ctx.llm)
+        update["outbox"] = update["outbox"] + review.pop("outbox")
+        update.update(review)
         return update
 
     def not_ready(self, state: RunState) -> dict[str, Any] | None:
@@ -361,13 +378,11 @@ class _Step:
             }
             log.error("agent crashed", error=err["message"], traceback=traceback.format_exc())
         self.svc.observer.event("failed", sid, error=err, seconds=seconds)
-        self.svc.audit(
-            kind="step",
-            step=sid,
-            spec_hash=self.pl.spec_hash,
-            detail={"status": "failed", "error": err},
+        event = audit_entry(
+            "step", sid, spec_hash=self.pl.spec_hash, detail={"status": "failed", "error": err}
         )
         return {
+            "outbox": [event],
             "status": {sid: "failed"},
             "errors": {sid: err},
             "timings": {sid: seconds},
@@ -386,9 +401,9 @@ class _Step:
         """The agent's output recorded (event, audit, state); the review comes after."""
         sid = self.sid
         self.svc.observer.event("ran", sid, seconds=seconds, summary=output.summary())
-        self.svc.audit(
-            kind="step",
-            step=sid,
+        event = audit_entry(
+            "step",
+            sid,
             spec_hash=self.pl.spec_hash,
             detail={
                 "status": "ran",
@@ -400,6 +415,7 @@ class _Step:
             },
         )
         return {
+            "outbox": [event],
             "outputs": {sid: out_json},
             "timings": {sid: state.get("timings", {}).get(sid, 0.0) + seconds},
             "executions": {sid: state.get("executions", {}).get(sid, 0) + 1},
@@ -428,9 +444,9 @@ class _Step:
             }
         )
         svc.observer.event("review", sid, round=len(rounds) - 1, decision=decision, verdict=verdict)
-        svc.audit(
-            kind="verdict",
-            step=sid,
+        event = audit_entry(
+            "verdict",
+            sid,
             spec_hash=self.pl.spec_hash,
             detail={
                 "round": len(rounds) - 1,
@@ -442,7 +458,7 @@ class _Step:
                 "signoff": verdict.signoff,
             },
         )
-        update: dict[str, Any] = {"rounds": {sid: rounds}}
+        update: dict[str, Any] = {"rounds": {sid: rounds}, "outbox": [event]}
         update.update(self.review_outcome(decision, verdict))
         return update
 
@@ -482,6 +498,18 @@ class _Step:
     def gate_node(self, state: RunState) -> dict[str, Any]:
         decision = interrupt(self.approval_request(state))
         update = self.approval_outcome(decision)
+        # Audited with the checkpoint that applies it (see audit_entry): a kill inside
+        # `conductor approve` before that leaves the run waiting and the log without it.
+        update["outbox"] = [
+            audit_entry(
+                "approval",
+                self.sid,
+                actor=decision.get("by", "?"),
+                role=decision.get("role"),
+                spec_hash=self.pl.spec_hash,
+                detail={k: v for k, v in decision.items() if k != "output"},
+            )
+        ]
         self.svc.observer.event("decided", self.sid, decision=decision)
         return update
 

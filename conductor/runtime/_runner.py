@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
 import traceback
@@ -40,6 +41,7 @@ from conductor.runtime._compile import (
     RunState,
     Services,
     _NullObserver,
+    audit_entry,
     build_graph,
     initial_state,
     plan_record,
@@ -275,11 +277,10 @@ class Runner:
             )
         svc = self._services(pipeline, run_id, out, day, brand)
         with self._locked(run_id, out):
-            svc.audit(
-                kind="run", detail={"event": "started", "pipeline_file": str(pipeline.source)}
-            )
-            self._audit_plan(svc, plans, goal)
-            start = initial_state(run_id, plans, goal) | {"llm_calls": goal_calls}
+            start = initial_state(run_id, plans, goal) | {
+                "llm_calls": goal_calls,
+                "outbox": self._opening(svc, plans, goal),
+            }
             return self._drive(svc, plans, goal, start)
 
     def resume(self, run_id: str) -> RunResult:
@@ -303,19 +304,78 @@ class Runner:
                 hint=f"approve it: `conductor approve {run_id} {rec.waiting_on[0] if rec.waiting_on else 'STEP'} --as NAME`",
             )
         if rec.status in TERMINAL:
+            rewritten = self._repair_files(rec)
+            if rewritten is not None:
+                return rewritten
             raise RunError(
                 f"the run has already finished ({rec.status})",
                 run=run_id,
                 code="run.finished",
-                hint="start a new run with `conductor run`",
+                hint="start a new run with `conductor run`; its files are current "
+                f"(`conductor report {run_id}` opens the report)",
             )
         svc, plans, goal = self._rebuild(rec)
         with self._locked(run_id, Path(rec.out_dir)):
             svc.audit(kind="run", detail={"event": "resumed"})
             graph = self._graph(plans, goal, svc)
             snap = graph.get_state(self._config(run_id))
-            start: Any = None if snap.values else initial_state(run_id, plans, goal)
+            # Killed before the input was checkpointed: start it now, with its events.
+            start: Any = (
+                None
+                if snap.values
+                else initial_state(run_id, plans, goal)
+                | {"outbox": self._opening(svc, plans, goal)}
+            )
             return self._drive(svc, plans, goal, start, graph=graph)
+
+    def _repair_files(self, rec: RunRecord) -> RunResult | None:
+        """Rewrite a finished run's files when they are missing or older than its state.
+
+        A kill while the files were written leaves them so (the status changes only after
+        them, but an older run or a lost disk can still leave them behind). Returns None
+        when ``result.json`` names the run's last checkpoint and status: nothing to do.
+        """
+        tup = self.store.checkpointer().get_tuple(self._config(rec.run_id))
+        current = tup.config["configurable"].get("checkpoint_id") if tup else None
+        try:
+            shown = json.loads((Path(rec.out_dir) / "result.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            shown = {}
+        files = [Path(rec.out_dir) / f for f in ("summary.md", "report.html", "result.json")]
+        if (
+            isinstance(shown, dict)
+            and shown.get("checkpoint") == current
+            and shown.get("status") == rec.status
+            and all(f.exists() for f in files)
+        ):
+            return None
+        svc, plans, goal = self._rebuild(rec)
+        with self._locked(rec.run_id, Path(rec.out_dir)):
+            snap = self._graph(plans, goal, svc).get_state(self._config(rec.run_id))
+            values: RunState = dict(snap.values)  # type: ignore[assignment]
+            self._flush(svc, values, self._audited(rec.run_id))
+            waiting = [dict(i.value) for i in snap.interrupts if isinstance(i.value, dict)]
+            error = rec.info.get("error")
+            self._write_outputs(
+                svc,
+                values,
+                status=rec.status,
+                waiting=waiting,
+                error=error,
+                checkpoint=_checkpoint_id(snap),
+            )
+            svc.audit(kind="run", detail={"event": "files-rewritten", "status": rec.status})
+        errors = dict(values.get("errors", {}))
+        if error:
+            errors["_run"] = error
+        return RunResult(
+            run_id=rec.run_id,
+            status=rec.status,
+            out_dir=svc.out_dir,
+            waiting=waiting,
+            errors=errors,
+            state=dict(values),
+        )
 
     def _retry(self, rec: RunRecord) -> RunResult:
         svc, plans, goal = self._rebuild(rec)
@@ -394,7 +454,12 @@ class Runner:
         comment: str = "",
         output: Mapping[str, Any] | None = None,
     ) -> RunResult:
-        """Approve, reject or edit a step waiting for sign-off, then continue the run."""
+        """Approve, reject or edit a step waiting for sign-off, then continue the run.
+
+        The decision is audited with the checkpoint that applies it (the gate node puts
+        it in the state's outbox), never before: a kill in between leaves the run waiting
+        and the log without a sign-off that did not happen.
+        """
         # A comment is free text kept in the checkpoint, the files and the audit: no
         # email, phone or card number in it (as in the run log).
         comment = redact_text(comment)
@@ -402,45 +467,8 @@ class Runner:
         svc, plans, goal = self._rebuild(rec)
         with self._locked(run_id, Path(rec.out_dir)):
             graph = self._graph(plans, goal, svc)
-            config = self._config(run_id)
-            snap = graph.get_state(config)
-            pending = {i.value.get("step"): i for i in snap.interrupts if isinstance(i.value, dict)}
-            if step not in pending:
-                waiting = ", ".join(str(k) for k in pending) or "nothing"
-                raise ApprovalError(
-                    f"step {step!r} is not waiting for sign-off (waiting: {waiting})",
-                    run=run_id,
-                    step=step,
-                    who=who,
-                    code="approval.not-waiting",
-                    hint="`conductor status RUN` shows what is waiting",
-                )
-            request = pending[step].value
-            role = self._role_of(svc.pipeline, request["roles"], who)
-            if role is None:
-                allowed = sorted(
-                    {n for r in request["roles"] for n in svc.pipeline.approvers.get(r, [])}
-                )
-                needed = ", ".join(request["roles"]) or "none (the pipeline has no approvers)"
-                svc.audit(
-                    kind="approval",
-                    step=step,
-                    actor=who,
-                    spec_hash=request.get("spec_hash"),
-                    detail={
-                        "decision": decision,
-                        "refused": True,
-                        "reason": f"{who} holds none of the roles {needed}",
-                    },
-                )
-                raise ApprovalError(
-                    f"{who!r} may not sign off step {step!r}: it needs one of the roles {needed}",
-                    run=run_id,
-                    step=step,
-                    who=who,
-                    code="approval.not-allowed",
-                    hint=f"people who may: {', '.join(allowed) or 'nobody (fix `approvers`)'}",
-                )
+            snap = graph.get_state(self._config(run_id))
+            interrupt_id, role = self._decider(svc, snap, step, who=who, decision=decision)
             payload: dict[str, Any] = {
                 "decision": decision,
                 "by": who,
@@ -459,17 +487,67 @@ class Runner:
                 payload["edited"] = _changed_artifacts(
                     plans[step].agent, snap.values.get("outputs", {}).get(step), output
                 )
+            return self._drive(
+                svc, plans, goal, Command(resume={interrupt_id: payload}), graph=graph
+            )
+
+    def check_decider(self, run_id: str, step: str, *, who: str, decision: str) -> None:
+        """Raise the error :meth:`decide` would for ``who`` deciding on ``step`` now.
+
+        Who may decide is checked before what they decided (an edit's text is checked by
+        the brand rules only for someone who may sign off). A refusal is audited.
+
+        Raises:
+            ApprovalError: ``approval.not-waiting`` or ``approval.not-allowed``.
+        """
+        rec = self.store.get_run(run_id)
+        svc, plans, goal = self._rebuild(rec)
+        snap = self._graph(plans, goal, svc).get_state(self._config(run_id))
+        self._decider(svc, snap, step, who=who, decision=decision)
+
+    def _decider(
+        self, svc: Services, snap: Any, step: str, *, who: str, decision: str
+    ) -> tuple[str, str]:
+        """The interrupt ``step`` waits on and the role ``who`` signs it off under."""
+        pending = {i.value.get("step"): i for i in snap.interrupts if isinstance(i.value, dict)}
+        if step not in pending:
+            waiting = ", ".join(str(k) for k in pending) or "nothing"
+            raise ApprovalError(
+                f"step {step!r} is not waiting for sign-off (waiting: {waiting})",
+                run=svc.run_id,
+                step=step,
+                who=who,
+                code="approval.not-waiting",
+                hint="`conductor status RUN` shows what is waiting",
+            )
+        request = pending[step].value
+        role = self._role_of(svc.pipeline, request["roles"], who)
+        if role is None:
+            allowed = sorted(
+                {n for r in request["roles"] for n in svc.pipeline.approvers.get(r, [])}
+            )
+            needed = ", ".join(request["roles"]) or "none (the pipeline has no approvers)"
+            # A refusal changes no state: it is audited at once.
             svc.audit(
                 kind="approval",
                 step=step,
                 actor=who,
-                role=role,
                 spec_hash=request.get("spec_hash"),
-                detail={k: v for k, v in payload.items() if k != "output"},
+                detail={
+                    "decision": decision,
+                    "refused": True,
+                    "reason": f"{who} holds none of the roles {needed}",
+                },
             )
-            return self._drive(
-                svc, plans, goal, Command(resume={pending[step].id: payload}), graph=graph
+            raise ApprovalError(
+                f"{who!r} may not sign off step {step!r}: it needs one of the roles {needed}",
+                run=svc.run_id,
+                step=step,
+                who=who,
+                code="approval.not-allowed",
+                hint=f"people who may: {', '.join(allowed) or 'nobody (fix `approvers`)'}",
             )
+        return str(pending[step].id), role
 
     def pending(self, run_id: str) -> list[dict[str, Any]]:
         """The sign-off requests a run is waiting on."""
@@ -491,24 +569,73 @@ class Runner:
     # ------------------------------------------------------------------ internals
 
     @staticmethod
-    def _audit_plan(svc: Services, plans: Mapping[str, StepPlan], goal: BusinessGoal) -> None:
-        svc.audit(kind="goal", detail=goal.model_dump(mode="json"))
-        for sid, pl in plans.items():
-            svc.audit(
-                kind="plan",
-                step=sid,
-                spec_hash=pl.spec_hash,
-                detail={"agent": pl.agent, "spec": pl.spec.model_dump(mode="json")},
-            )
+    def _opening(
+        svc: Services, plans: Mapping[str, StepPlan], goal: BusinessGoal
+    ) -> list[dict[str, Any]]:
+        """The run's first audit events: started, the goal, each step's spec, the data.
+
+        They ride in the input checkpoint's outbox (see ``audit_entry``): a kill before
+        it is saved leaves no half-recorded run, and ``resume`` records them then.
+        """
         p = svc.pipeline
-        # What each source read: its file, or the query itself (not the pipeline file).
-        svc.audit(
-            kind="data",
-            detail={
-                n: str(p.resolve(s.path)) if s.path is not None else f"query: {s.query}"
-                for n, s in p.data.items()
-            },
-        )
+        return [
+            audit_entry("run", None, detail={"event": "started", "pipeline_file": str(p.source)}),
+            audit_entry("goal", None, detail=goal.model_dump(mode="json")),
+            *(
+                audit_entry(
+                    "plan",
+                    sid,
+                    spec_hash=pl.spec_hash,
+                    detail={"agent": pl.agent, "spec": pl.spec.model_dump(mode="json")},
+                )
+                for sid, pl in plans.items()
+            ),
+            # What each source read: its file, or the query itself (not the pipeline file).
+            audit_entry(
+                "data",
+                None,
+                detail={
+                    n: str(p.resolve(s.path)) if s.path is not None else f"query: {s.query}"
+                    for n, s in p.data.items()
+                },
+            ),
+        ]
+
+    def _audited(self, run_id: str) -> set[tuple[str, str | None, dt.datetime]]:
+        """What identifies each audit event of the run already in the log (see _flush)."""
+        return {(ev.kind, ev.step, ev.ts) for ev in self.store.audit_events(run_id=run_id)}
+
+    def _flush(
+        self,
+        svc: Services,
+        values: Mapping[str, Any],
+        seen: set[tuple[str, str | None, dt.datetime]],
+    ) -> None:
+        """Copy the audit events of a saved checkpoint's ``outbox`` to the log, once each.
+
+        Called only with the values of a checkpoint already saved, so the log never
+        describes a change the checkpoint does not hold (a kill between the two leaves
+        the event in the outbox, and the next ``_drive`` copies it).
+        """
+        for entry in values.get("outbox") or []:
+            ts = dt.datetime.fromisoformat(entry["ts"])
+            key = (entry["kind"], entry.get("step"), ts)
+            if key in seen:
+                continue
+            self.store.append_audit(
+                AuditEvent(
+                    run_id=svc.run_id,
+                    pipeline=svc.pipeline.name,
+                    ts=ts,
+                    kind=entry["kind"],
+                    step=entry.get("step"),
+                    actor=entry.get("actor") or "conductor",
+                    role=entry.get("role"),
+                    spec_hash=entry.get("spec_hash"),
+                    detail=entry.get("detail") or {},
+                )
+            )
+            seen.add(key)
 
     @staticmethod
     def _role_of(pipeline: Pipeline, roles: list[str], who: str) -> str | None:
@@ -568,10 +695,16 @@ class Runner:
     ) -> RunResult:
         graph = graph or self._graph(plans, goal, svc)
         config = self._config(svc.run_id)
+        # Events of a checkpoint saved just before a kill reach the log now, once.
+        seen = self._audited(svc.run_id)
+        self._flush(svc, graph.get_state(config).values, seen)
         self.store.update_run(svc.run_id, status="running", waiting_on=[])
         error: dict[str, Any] | None = None
         try:
-            graph.invoke(start, config, durability="sync")
+            # "checkpoints" events arrive once each checkpoint is saved (durability
+            # "sync"): the nodes' audit events are copied to the log then, not before.
+            for saved in graph.stream(start, config, durability="sync", stream_mode="checkpoints"):
+                self._flush(svc, saved["values"], seen)
         except BudgetExceeded as exc:
             error = exc.to_dict()
             status_override = "stopped"
@@ -597,6 +730,7 @@ class Runner:
             status_override = ""
         snap = graph.get_state(config)
         values: RunState = dict(snap.values)  # type: ignore[assignment]
+        self._flush(svc, values, seen)
         waiting = [dict(i.value) for i in snap.interrupts if isinstance(i.value, dict)]
         statuses = values.get("status", {})
         if status_override:
@@ -621,14 +755,21 @@ class Runner:
         info: dict[str, Any] = {"today": svc.today.isoformat(), "llm": usage}
         if error:
             info["error"] = error
+        # The order makes a kill anywhere here harmless: files first (result.json last), the
+        # audit event, and the status last -- until it changes the run reads `running`,
+        # so `resume` finishes the job (nothing runs again; the files are rewritten).
+        self._write_outputs(
+            svc,
+            values,
+            status=status,
+            waiting=waiting,
+            error=error,
+            checkpoint=_checkpoint_id(snap),
+        )
+        svc.audit(kind="run", detail={"event": status, "waiting_on": [w["step"] for w in waiting]})
         self.store.update_run(
             svc.run_id, status=status, waiting_on=[w["step"] for w in waiting], info=info
         )
-        if status in TERMINAL or status in ("waiting", "stopped"):
-            self._write_outputs(
-                svc, values, final=False, status=status, waiting=waiting, error=error
-            )
-        svc.audit(kind="run", detail={"event": status, "waiting_on": [w["step"] for w in waiting]})
         return RunResult(
             run_id=svc.run_id,
             status=status,
@@ -643,10 +784,10 @@ class Runner:
         svc: Services,
         state: RunState,
         *,
-        final: bool,
         status: str | None = None,
         waiting: list[dict[str, Any]] | None = None,
         error: dict[str, Any] | None = None,
+        checkpoint: str | None = None,
     ) -> None:
         from conductor.report import write_run_files
 
@@ -659,9 +800,16 @@ class Runner:
                 waiting=waiting or [],
                 error=error,
                 audit=self.store.audit_events(run_id=svc.run_id),
+                checkpoint=checkpoint,
             )
         except OSError as exc:
             log.error("could not write run files", error=str(exc))
+
+
+def _checkpoint_id(snap: Any) -> str | None:
+    """The id of the checkpoint a state snapshot was read from (None before the first)."""
+    found = (snap.config or {}).get("configurable", {}).get("checkpoint_id")
+    return str(found) if found else None
 
 
 def _changed_artifacts(agent: str, before: Any, after: Mapping[str, Any]) -> list[str]:

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from conductor._crash import point
 from conductor.errors import RunError, RunLocked
+from conductor.store._points import with_kill_points
 from conductor.store._records import (
     _RUN_COLS,
     AuditEvent,
@@ -82,7 +84,7 @@ class PostgresStore:
             self._saver_con = psycopg.connect(
                 self.url, autocommit=True, prepare_threshold=0, row_factory=dict_row
             )
-            self._saver = PostgresSaver(self._saver_con)
+            self._saver = with_kill_points(PostgresSaver(self._saver_con))
             with self._db_lock:
                 self._con.execute("SELECT pg_advisory_lock(7423002)")
                 try:
@@ -104,6 +106,7 @@ class PostgresStore:
                 + ", ".join(f"{c} = EXCLUDED.{c}" for c in _RUN_COLS[1:]),
                 [d[c] for c in _RUN_COLS],
             )
+        point("run-created")
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         from psycopg.types.json import Jsonb
@@ -119,6 +122,7 @@ class PostgresStore:
             self._con.execute(
                 f"UPDATE conductor_runs SET {', '.join(sets)} WHERE run_id = %s", [*vals, run_id]
             )
+        point(f"run-{fields.get('status', 'updated')}")
 
     def get_run(self, run_id: str) -> RunRecord:
         with self._db_lock:
@@ -148,6 +152,7 @@ class PostgresStore:
                 f"VALUES ({', '.join('%s' for _ in cols)})",
                 [d[c] for c in cols],
             )
+        point(f"audit-{event.kind}")
 
     def audit_events(
         self,

@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from conductor._crash import point
 from conductor.errors import RunLocked
+from conductor.store._points import with_kill_points
 from conductor.store._records import (
     _RUN_COLS,
     AuditEvent,
@@ -71,7 +73,7 @@ class SQLiteStore:
                 self.home / "checkpoints.db", check_same_thread=False, timeout=30
             )
             self._saver_con.execute("PRAGMA journal_mode=WAL")
-            self._saver = SqliteSaver(self._saver_con)
+            self._saver = with_kill_points(SqliteSaver(self._saver_con))
             self._saver.setup()
         return self._saver
 
@@ -85,6 +87,7 @@ class SQLiteStore:
                 f"VALUES ({', '.join('?' for _ in _RUN_COLS)})",
                 [data[c] for c in _RUN_COLS],
             )
+        point("run-created")
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         fields["updated"] = _now().isoformat()
@@ -98,6 +101,7 @@ class SQLiteStore:
             self._con.execute(
                 f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", [*vals, run_id]
             )
+        point(f"run-{fields.get('status', 'updated')}")
 
     def get_run(self, run_id: str) -> RunRecord:
         with self._db_lock:
@@ -122,6 +126,7 @@ class SQLiteStore:
                 f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
                 [d[c] for c in cols],
             )
+        point(f"audit-{event.kind}")
 
     def audit_events(
         self,
