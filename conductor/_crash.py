@@ -3,7 +3,7 @@
 Every write a run makes that another process can see -- a run-index row, an audit event,
 a checkpoint, a run file being renamed into place -- calls :func:`point` just after it
 (and a run file also just before its rename). The order of those writes is what makes a
-run crash-consistent (docs/runs.md § Crash consistency); the hook lets a test prove it:
+run crash-consistent (docs/pipelines.md § Crash consistency); the hook lets a test prove it:
 
 - ``CONDUCTOR_KILL_AT=N`` sends this process SIGKILL at the N-th point it reaches (1 is
   the first), as an out-of-memory killer or a pulled plug would: no ``finally``, no

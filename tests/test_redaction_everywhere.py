@@ -17,11 +17,17 @@ SECRETS = (EMAIL, PHONE, CARD, "4111111111111111", "303 555 0199")
 
 PIPELINE = f"""\
 pipeline: pii
+description: "Owner {EMAIL}, desk {PHONE}, billed to {CARD}"
 goal: "Grow revenue 10% in Q3 2027 with $200k; questions to {EMAIL} or {PHONE}, card {CARD}"
 today: 2026-11-23
 steps:
-  a: {{agent: test_note, with: {{label: A}}}}
-  b: {{agent: test_follow, needs: [a], with: {{label: B}}, approve: [lead]}}
+  a: {{agent: test_note, with: {{label: A}}, description: "ask {EMAIL} / {PHONE} / {CARD}"}}
+  b:
+    agent: test_follow
+    needs: [a]
+    with: {{label: B}}
+    approve: [lead]
+    description: "sign-off desk {PHONE}, mail {EMAIL}, card {CARD}"
 approvers: {{lead: [dana]}}
 """
 

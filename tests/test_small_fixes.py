@@ -231,6 +231,32 @@ def test_the_report_does_not_flag_an_edited_copy_that_passes(
     assert EDITED.replace("'", "&#39;") in html
 
 
+def test_an_outsider_who_edits_is_refused_before_the_brand_check(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    # The brand check ran first: the outsider got the brand's violations of their text.
+    _escalated_copy(sqlite_cli, tmp_path, "ed-3")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"kind": "copy", "id": "c1", "channel": "social", "text": STUBBORN}))
+    r = sqlite_cli("edit", "ed-3", "stubborn", "--as", "mallory", "--artifact", str(bad))
+    assert r.returncode != 0
+    assert "approval.not-allowed" in r.stderr + r.stdout, r.stdout + r.stderr
+    assert "approval.edit-violates" not in r.stderr + r.stdout
+    assert "bea" in r.stderr + r.stdout  # the hint says who may
+    assert sqlite_cli("status", "ed-3").stdout.count("waiting") >= 1
+
+
+def test_a_missing_artifact_file_is_an_approval_error_with_its_path(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    _escalated_copy(sqlite_cli, tmp_path, "ed-4")
+    missing = tmp_path / "nope.json"
+    r = sqlite_cli("edit", "ed-4", "stubborn", "--as", "bea", "--artifact", str(missing))
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "internal error" not in out and "Traceback" not in out
+    assert "approval.artifact-file" in out and "nope.json" in out, out
+
+
 # --------------------------------------------------------------- goal warnings in summary.md
 
 
