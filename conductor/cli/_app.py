@@ -301,16 +301,31 @@ def parse_goal_cmd(
     text: Annotated[str, typer.Argument(help="The goal in plain words.")],
     today: TodayOpt = None,
     as_json: JsonOpt = False,
+    model: Annotated[
+        bool,
+        typer.Option(
+            "--model",
+            help="Ask the configured language model for what the grammar misses "
+            "(needs OPENAI_API_KEY; its requests are billed in `conductor audit`).",
+        ),
+    ] = False,
 ) -> None:
     """Parse a business goal into its typed form and show the words each field came from."""
-    from conductor import goals
+    from conductor.goals import parse_goal
 
-    parse_goal = getattr(goals, "parse_goal", None)
-    if parse_goal is None:
-        raise ConductorError(
-            "the goal parser is not part of this build yet", code="goal.parser-missing"
+    day = parse_today(today) or dt.date.today()
+    if not model:
+        goal = parse_goal(text, today=day)
+    else:
+        from conductor.runtime import parse_goal_billed
+
+        goal, usage = parse_goal_billed(text, today=day)
+        audit_id = usage.get("audit_id")
+        where = f"; `conductor audit --run {audit_id}`" if audit_id else ""
+        err.print(
+            f"model: {usage['calls']} request(s), {usage['input_tokens']} input + "
+            f"{usage['output_tokens']} output tokens, ${usage['cost_usd']:.4f}{where}"
         )
-    goal = parse_goal(text, today=parse_today(today) or dt.date.today())
     if as_json:
         print_json(goal.model_dump(mode="json"))
         return

@@ -207,6 +207,8 @@ def print_audit(digest: list[dict[str, Any]], *, as_json: bool) -> None:
         )
         for a in run_d["approvals"]:
             out.print(f"  sign-off: {escape(_signoff_line(a))} at {a['ts']}")
+        if run_d.get("error"):
+            out.print(f"  [red]planning failed:[/] {escape(error_text(run_d['error']))}")
 
 
 def _signoff_line(a: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ the :class:`Runner`.
 
 from conductor.runtime._approvals import audit_digest, pending_approvals, prepare_edit
 from conductor.runtime._compile import RunObserver, RunState, Services, build_graph, initial_state
+from conductor.runtime._goal_parse import parse_goal_billed
 from conductor.runtime._runner import Runner, RunResult, configure_logging_once, load_brand_for
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "configure_logging_once",
     "initial_state",
     "load_brand_for",
+    "parse_goal_billed",
     "pending_approvals",
     "prepare_edit",
 ]

@@ -278,6 +278,8 @@ def audit_digest(
                 r["llm"]["cost_usd"] += float(ev.detail.get("cost_usd", 0.0))
             elif ev.kind == "run":
                 r["status"] = ev.detail.get("event", r["status"])
+                if ev.detail.get("event") in ("failed-planning", "parse-goal-failed"):
+                    r["error"] = ev.detail.get("error") or {}
         return list(runs.values())
     finally:
         store.close()

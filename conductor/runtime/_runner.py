@@ -211,15 +211,75 @@ class Runner:
 
         ledger = self._ledger(pipeline, run_id)
         model = metered(self.llm, ledger, pipeline.limits, purpose="planning")
-        if isinstance(pipeline.goal, str):
-            goal = parse_goal_with_llm(pipeline.goal, today=day, model=model, ledger=ledger)
-        else:
-            goal = resolve_goal(pipeline, day)
-        plans = plan_pipeline(pipeline, goal, brand=brand, today=day)
-        plans, notes = assist_plans(plans, goal, model)
+        try:
+            if isinstance(pipeline.goal, str):
+                goal = parse_goal_with_llm(pipeline.goal, today=day, model=model, ledger=ledger)
+            else:
+                goal = resolve_goal(pipeline, day)
+            plans = plan_pipeline(pipeline, goal, brand=brand, today=day)
+            plans, notes = assist_plans(plans, goal, model)
+        except Exception as exc:
+            calls = [r.model_dump(mode="json") for r in ledger.calls]
+            if calls:
+                self._record_failed_planning(pipeline, day, run_id, calls, exc)
+            raise
         for note in notes:
             log.warning("model-assisted spec value not used", note=note)
         return goal, plans, [r.model_dump(mode="json") for r in ledger.calls]
+
+    def _record_failed_planning(
+        self,
+        pipeline: Pipeline,
+        day: dt.date,
+        run_id: str,
+        calls: list[dict[str, Any]],
+        exc: BaseException,
+    ) -> None:
+        """Put the paid model requests of a planning that failed on the record.
+
+        The audit log is the bill of record, so a planning that spent money and then
+        failed (the goal still unreadable, invalid answers, a limit) leaves a run in state
+        ``failed-planning`` holding one ``llm`` audit event per request and a
+        ``failed-planning`` run event with the error. It cannot be resumed: there is no
+        plan to continue; ``conductor run`` starts again. The error the user sees gains a
+        hint pointing at the record.
+        """
+        error = (
+            exc.to_dict()
+            if isinstance(exc, ConductorError)
+            else {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}
+        )
+        now = dt.datetime.now(dt.UTC)
+        self.store.create_run(
+            RunRecord(
+                run_id=run_id,
+                pipeline=pipeline.name,
+                pipeline_file=str(pipeline.source.resolve()),
+                status="failed-planning",
+                started=now,
+                updated=now,
+                out_dir=str(self._default_out(run_id).resolve()),
+                info={"today": day.isoformat(), "error": error, "llm": llm_usage(calls)},
+            )
+        )
+        for rec in calls:
+            self.store.append_audit(
+                AuditEvent(run_id=run_id, pipeline=pipeline.name, kind="llm", detail=rec)
+            )
+        self.store.append_audit(
+            AuditEvent(
+                run_id=run_id,
+                pipeline=pipeline.name,
+                kind="run",
+                detail={"event": "failed-planning", "error": error, "llm_calls": len(calls)},
+            )
+        )
+        if isinstance(exc, ConductorError):
+            note = (
+                f"the {len(calls)} model request(s) made while planning are on the record: "
+                f"`conductor audit --run {run_id}`"
+            )
+            exc.hint = f"{exc.hint}; {note}" if exc.hint else note
 
     def _graph(self, plans: Mapping[str, StepPlan], goal: BusinessGoal, svc: Services) -> Any:
         return build_graph(plans, goal, svc).compile(checkpointer=self.store.checkpointer())
@@ -242,19 +302,10 @@ class Runner:
         pipeline = check_pipeline(path, today=today)
         day = today or pipeline.today or dt.date.today()
         run_id = run_id or new_run_id(pipeline.name)
+        # Before planning: a model call made for a run that cannot start is money wasted.
+        self._refuse_existing(run_id)
         brand = load_brand_for(pipeline)
         goal, plans, goal_calls = self._plan_with_model(pipeline, day, run_id, brand)
-        try:
-            existing = self.store.get_run(run_id)
-        except RunError:
-            existing = None
-        if existing is not None:
-            raise RunError(
-                "a run with this id already exists",
-                run=run_id,
-                code="run.exists",
-                hint=f"resume it with `conductor resume {run_id}`, or pick another --run-id",
-            )
         out = Path(out_dir) if out_dir else self._default_out(run_id)
         out = out.resolve()
         out.mkdir(parents=True, exist_ok=True)
@@ -283,6 +334,20 @@ class Runner:
             }
             return self._drive(svc, plans, goal, start)
 
+    def _refuse_existing(self, run_id: str) -> None:
+        try:
+            existing = self.store.get_run(run_id)
+        except RunError:
+            return
+        hint = (
+            "pick another --run-id (a run whose planning failed cannot be resumed)"
+            if existing.status == "failed-planning"
+            else f"resume it with `conductor resume {run_id}`, or pick another --run-id"
+        )
+        raise RunError(
+            "a run with this id already exists", run=run_id, code="run.exists", hint=hint
+        )
+
     def resume(self, run_id: str) -> RunResult:
         """Continue a run after a crash or a stop (finished steps are not run again).
 
@@ -293,6 +358,17 @@ class Runner:
         sign-offs.
         """
         rec = self.store.get_run(run_id)
+        if rec.status == "failed-planning":
+            error = rec.info.get("error") or {}
+            raise RunError(
+                "the run never started: planning failed "
+                f"({error.get('code', 'unknown')}: {error.get('message', 'no message')})",
+                run=run_id,
+                code="run.failed-planning",
+                hint="fix what the error names and start a new run with `conductor run "
+                f"{rec.pipeline_file}`; the model requests it paid for are in "
+                f"`conductor audit --run {run_id}`",
+            )
         if rec.status == "failed":
             return self._retry(rec)
         if rec.status == "waiting":

@@ -29,7 +29,12 @@ class RunRecord(BaseModel):
     run_id: str = Field(description="Run id (the LangGraph thread id).")
     pipeline: str = Field(description="Pipeline name.")
     pipeline_file: str = Field(description="Absolute path of the pipeline file.")
-    status: str = Field(description="running, waiting, done, failed, blocked, rejected, stopped.")
+    status: str = Field(
+        description=(
+            "running, waiting, done, failed, blocked, rejected, stopped, or failed-planning "
+            "(model requests were paid for, then planning failed: nothing ran)"
+        ),
+    )
     started: dt.datetime = Field(description="When the run started (UTC).")
     updated: dt.datetime = Field(description="Last change (UTC).")
     waiting_on: list[str] = Field(default_factory=list, description="Steps awaiting sign-off.")
