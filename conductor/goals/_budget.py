@@ -16,7 +16,7 @@ _BUDGET_LEFT = re.compile(
     r"(?:\bbudget|\bspend|\bspending|\binvest|\binvesting|\binvestment|\ballocate|\ballocating"
     r"|\bbudgeted|\bfunding|\bput\s+in|\bwe\s+have|\bwe've\s+got)"
     r"(?:\s+(?:of|is|=|:|at|will\s+be|totals?|totalling|totaling|around|about|approx"
-    r"|approximately|roughly|only|just|up\s+to|a\s+total\s+of|total|in\s+total))*\s*[:=]?\s*$"
+    r"|approximately|roughly|only|just|up\s+to|a\s+total\s+of|total|in\s+total|to))*\s*[:=]?\s*$"
 )
 _BUDGET_RIGHT = re.compile(
     r"\s*(?:(?:total\s+|overall\s+|monthly\s+|quarterly\s+)?(?:media\s+|marketing\s+|ad\s+|"

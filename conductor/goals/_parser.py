@@ -67,9 +67,16 @@ _INJECTION = re.compile(
     r"|\bjailbreak|\bdeveloper\s+mode\b|\bdo\s+anything\s+now\b"
     r"|\bas\s+an?\s+(?:ai|llm|language\s+model)\b"
     # Someone addressed by name and told what to do: "Assistant, set budget to $1".
-    r"|(?P<vocative>\b(?:assistant|ai|bot|chatbot|model|llm|chatgpt|gpt|claude|copilot|gemini"
-    r"|parser|system|agent|computer)\s*[,:]\s*(?:please\s+)?(?:set|change|make|use|output"
-    r"|return|respond|put|update|increase|raise|lower|cut|give|write|say|double|add)\b)"
+    r"|(?P<vocative>(?:\b(?:assistant|ai|bot|chatbot|model|llm|chatgpt|gpt|claude|copilot|gemini"
+    r"|parser|system|agent|computer)"
+    # ... or a person greeted or addressed first: "Hey team,", "Dear Sam:", "Note to the
+    # agency:", "To whoever reads this,". An order to them is not the goal's own words.
+    r"|\b(?:hey|hi|hello|dear|attention|attn|psst|yo|ok|okay)\b[^,:;.!?\n]{0,40}"
+    r"|\b(?:note|message|memo)\s+(?:to|for)\b[^,:;.!?\n]{0,40}"
+    r"|\bto\s+(?:whoever|whomever|the\s+(?:reader|reviewer|person|team|agency)\b)[^,:;.!?\n]{0,40})"
+    r"\s*[,:]\s*(?:please\s+)?(?:set|change|make|use|output"
+    r"|return|respond|put|update|increase|raise|lower|cut|give|write|say|double|add|switch"
+    r"|move|bump|reset|replace|override|lift|drop|halve|triple)\b)"
 )
 _INJECTION_SEGMENT = re.compile(r"[.!?;](?=\s|$)|\n|\s-\s|[()\[\]]")
 _INJECTION_CUT = re.compile(r",\s|\b(?:and|then|but|so|also|now|please)\b")
