@@ -452,6 +452,9 @@ def read_text_file(path: Path, *, error: Callable[..., ConductorError] = Pipelin
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+_EXPLICIT_TAG = re.compile(r"(?<![\w!])!!?[\w:/.-]*")
+
+
 def read_yaml(
     path: Path, *, error: Callable[..., ConductorError] = PipelineError
 ) -> tuple[Any, str]:
@@ -490,3 +493,15 @@ def read_yaml(
         ) from None
     except YAMLError as exc:
         raise error(f"invalid YAML: {exc}", file=path, code="yaml.syntax") from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # An explicit tag the value does not fit ("!!int winback", "!!float x"): ruamel's
+        # constructor raises a bare ValueError with no position, so point at the first tag.
+        tagged = _EXPLICIT_TAG.search(text)
+        line = text.count("\n", 0, tagged.start()) + 1 if tagged else None
+        raise error(
+            f"invalid YAML: a value cannot be read as its tag ({exc})",
+            file=path,
+            line=line,
+            code="yaml.syntax",
+            hint="remove the explicit tag (such as !!int) or give a value of that type",
+        ) from None

@@ -380,3 +380,21 @@ def test_a_reused_anchor_is_a_located_error(tmp_path: Path) -> None:
     # ruamel warns (ReusedAnchorWarning), an error under warnings-as-errors.
     codes = _codes(_write(tmp_path, BASE + "x: &a {k: v}\n&a y: 1\n"))
     assert codes == [("yaml.syntax", 6, 1)]
+
+
+@pytest.mark.parametrize("value", ["!!int winback_email", "!!float twelve", "!!bool maybe"])
+def test_a_value_that_does_not_fit_its_explicit_tag_is_a_located_error(
+    tmp_path: Path, value: str
+) -> None:
+    # Found by a 3,000-example fuzz run: ruamel raised a bare ValueError (internal error).
+    text = PIPELINE_WITH_TAG.replace("TAGGED", value)
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(PipelineError) as info:
+        read_yaml(path)
+    assert info.value.code == "yaml.syntax"
+    assert info.value.line == 4
+    assert "tag" in str(info.value)
+
+
+PIPELINE_WITH_TAG = "pipeline: p\ngoal: Grow revenue 10% in Q3 2027\nsteps:\n  a: {agent: TAGGED}\n"
