@@ -493,7 +493,7 @@ def read_yaml(
         ) from None
     except YAMLError as exc:
         raise error(f"invalid YAML: {exc}", file=path, code="yaml.syntax") from None
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError, KeyError) as exc:
         # An explicit tag the value does not fit ("!!int winback", "!!float x"): ruamel's
         # constructor raises a bare ValueError with no position, so point at the first tag.
         tagged = _EXPLICIT_TAG.search(text)
