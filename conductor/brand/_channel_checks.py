@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from conductor.brand._compiled import _CompiledBrand
-from conductor.brand._text import _NORMALISE, _lower
 from conductor.specs import Copy
 from conductor.verdict import Violation
 
@@ -25,9 +24,11 @@ _GSM7 = re.compile(
 class _ChannelChecks(_CompiledBrand):
     """Checks for what each channel demands of a message."""
 
-    def _channel(self, art: Copy, channel: str, norm_text: str, out: list[Violation]) -> list[str]:
+    def _channel(
+        self, art: Copy, channel: str, norm_text: str, out: list[Violation], low: str
+    ) -> list[str]:
+        """Required elements and channel disclaimers; ``low`` is the visible text, lowered."""
         b = self.brand
-        low = _lower(art.text.translate(_NORMALISE))
         missing: list[str] = []
         elements = b.required_elements(channel)
         for rule, element in elements.items():
@@ -38,7 +39,7 @@ class _ChannelChecks(_CompiledBrand):
                 ok = self._postal in norm_text
                 what = "the company's postal address"
             else:
-                ok = self._opt_out.search(low) is not None
+                ok = any(not self._negated_opt_out(low, m.start()) for m in self._opt_out.finditer(low))
                 what = "an opt-out instruction"
             if not ok:
                 missing.append(element)
@@ -63,6 +64,17 @@ class _ChannelChecks(_CompiledBrand):
                     append=d,
                 )
         return missing
+
+    def _negated_opt_out(self, low: str, start: int) -> bool:
+        """Whether a negation opens the clause of an opt-out ("Don't reply STOP")."""
+        prefix = low[max(0, start - 40) : start]
+        breaks = list(self._clause_break.finditer(prefix))
+        if breaks:
+            prefix = prefix[breaks[-1].end() :]
+        return any(
+            not self._not_negation.match(prefix, m.end()) and len(prefix[m.end() :].split()) <= 2
+            for m in self._negators.finditer(prefix)
+        )
 
     def _length(self, art: Copy, rules: Any, appends: Sequence[str], out: list[Violation]) -> None:
         text = art.text

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from conductor.brand import _packs as packs
 from conductor.brand._catalog import RULES
+from conductor.brand._canonical import Canonicaliser, vocabulary_words
 from conductor.brand._family import _entry, _Family, _Field
+from conductor.brand._pack_file import expand_gaps
 from conductor.brand._text import (
     _FLAGS,
     _NORMALISE,
@@ -29,12 +32,28 @@ from conductor.brand._text import (
     _lower_phrase,
     _norm_space,
 )
-from conductor.brand._vocab import family_matcher
+from conductor.brand._vocab import BUILTIN, builtin, family_matcher
 from conductor.specs import Allocation, Audience, Copy, Insight
 from conductor.verdict import Action, Severity, Violation
 
 if TYPE_CHECKING:
     from conductor.brand._schema import BrandRules, EndorsementPack, FinancePack, HealthPack
+
+
+# Inside a link or a merge tag, everything but letters and digits separates words:
+# "www.cure-arthritis-fast.com" reads "www cure arthritis fast com".
+_LINK_WORDS = re.compile(r"[\W_]")
+
+
+@cache
+def _builtin_vocabulary() -> frozenset[str]:
+    """Every word the built-in packs can match (their patterns expanded, their words)."""
+    sources: list[str] = []
+    for name in BUILTIN:
+        for fam in builtin(name).families.values():
+            sources += [expand_gaps(p) for p in fam.patterns]
+            sources += [re.escape(w) for w in fam.words]
+    return frozenset(vocabulary_words(sources))
 
 
 class _CompiledBrand:
@@ -56,6 +75,7 @@ class _CompiledBrand:
         custom = [f"claims.custom.{f}" for p in brand.custom_packs for f in p.pack.families]
         self._disabled = {r for r in [*RULES, *custom] if self._is_disabled(r, pol.disabled)}
         self._compile()
+        self._canon = Canonicaliser(self._vocabulary())
 
     @staticmethod
     def _is_disabled(rule: str, disabled: Sequence[str]) -> bool:
@@ -80,6 +100,28 @@ class _CompiledBrand:
         self._compile_disclaimers()
         if self.brand.audience.sensitive_attributes:
             packs.sensitive_synonyms()  # read (and check) sensitive.yaml now, not mid-review
+
+    def _vocabulary(self) -> set[str]:
+        """The words a de-obfuscated spelling may turn into (see ``_canonical``)."""
+        b = self.brand
+        words = set(_builtin_vocabulary())
+        phrases = [p.phrase for p in b.voice.banned if not p.regex]
+        phrases += [c.pattern for c in b.claims.forbidden if not c.regex]
+        phrases += [n for c in b.competitors for n in [c.name, *c.aliases]]
+        pk = b.claims.packs
+        phrases += [*(pk.health.extra_conditions if pk.health else [])]
+        phrases += [*(pk.finance.extra_investment_terms if pk.finance else [])]
+        words |= {w.lower() for p in phrases for w in _WORD.findall(p)}
+        # A name written as one word ("Trail Hawk" as #TrailHawk) is a word too.
+        names = [n for c in b.competitors for n in [c.name, *c.aliases]]
+        words |= {"".join(_WORD.findall(n)).lower() for n in names}
+        regexes = [p.phrase for p in b.voice.banned if p.regex]
+        regexes += [c.pattern for c in b.claims.forbidden if c.regex]
+        for pack in b.custom_packs:
+            for fam in pack.pack.families.values():
+                regexes += [expand_gaps(p) for p in fam.patterns]
+                words |= {w.lower() for p in fam.words for w in _WORD.findall(p)}
+        return words | vocabulary_words(regexes)
 
     def _compile_approved(self) -> None:
         """The text the brand itself requires, blanked before the copy is scanned."""
@@ -279,15 +321,61 @@ class _CompiledBrand:
     # --- fields --------------------------------------------------------------------------
 
     def _prepare(self, name: str, raw: str) -> _Field:
-        text = raw.translate(_NORMALISE)
+        """``raw`` as the checks read it: canonical, with three views of the same length.
+
+        The claims view (``scan``/``low``) blanks the text the brand itself requires and
+        reads links and merge tags as words, so a claim hidden in a URL path or in
+        ``{{...}}`` is seen; HTML comments stay in it. The voice view also blanks links,
+        merge tags and hidden text (their capitals and marks are not the copy's voice).
+        ``seen`` blanks only the hidden text: required elements count only when visible.
+        """
+        canon = self._canon(raw)
+        text = canon.text
         low = _lower(text)
-        spans = [m.span() for m in self._approved.finditer(low)]
+        approved = [m.span() for m in self._approved.finditer(low)]
+        links = []
         if any(h in low for h in _URL_HINTS):
-            spans += [m.span() for m in _URL.finditer(low)]
-        if not spans:
-            return _Field(name, raw, text, low)
+            links = [m for m in _URL.finditer(low) if "@" not in m.group() or "/" in m.group()]
+        hidden = canon.hidden
+        if not approved and not links and not hidden:
+            return _Field(name, text, text, low, canon=canon)
         chars = list(text)
-        for start, end in spans:
+        notes: list[tuple[int, int, str]] = []
+        for m in links:
+            start, end = m.span()
+            chars[start:end] = _LINK_WORDS.sub(" ", text[start:end])
+            notes.append((start, end, "in a merge tag" if text[start] == "{" else "in a link"))
+        notes += [(a, b, "in hidden text (an HTML comment)") for a, b in hidden]
+        for start, end in approved:
             chars[start:end] = " " * (end - start)
         scan = "".join(chars)
-        return _Field(name, raw, scan, _lower(scan))
+        for start, end in [*(m.span() for m in links), *hidden]:
+            chars[start:end] = " " * (end - start)
+        vscan = "".join(chars)
+        voice = _Field(name, text, vscan, _lower(vscan), canon=canon)
+        visible = low
+        if hidden:
+            seen = list(low)
+            for a, b in hidden:
+                seen[a:b] = " " * (b - a)
+            visible = "".join(seen)
+        return _Field(
+            name,
+            text,
+            scan,
+            _lower(scan),
+            canon=canon,
+            voice_view=voice,
+            visible=visible,
+            notes=tuple(notes),
+        )
+
+    def _relocate(self, out: list[Violation], first: int, fields: Sequence[_Field]) -> None:
+        """Point the findings ``out[first:]`` at the original text of their field."""
+        by_name = {f.name: f for f in fields if f.notes or (f.canon and f.canon.text != f.canon.original)}
+        if not by_name:
+            return
+        for i in range(first, len(out)):
+            f = by_name.get(out[i].field)
+            if f is not None:
+                out[i] = f.relocate(out[i])

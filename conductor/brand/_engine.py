@@ -26,7 +26,7 @@ from conductor.brand._channel_checks import _ChannelChecks
 from conductor.brand._claim_checks import _ClaimChecks
 from conductor.brand._family import _Field
 from conductor.brand._plan_checks import check_allocation, check_audience
-from conductor.brand._text import _NORMALISE, _norm_space
+from conductor.brand._text import _norm_space
 from conductor.brand._voice_checks import _VoiceChecks
 from conductor.specs import Allocation, Audience, Copy, Insight
 from conductor.verdict import Verdict, Violation
@@ -67,21 +67,24 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
         b = self.brand
         channel = art.channel.strip().lower()
         rules = b.channels.get(channel)
-        if not art.text.strip():
+        first = len(out)
+        fields = [self._prepare("text", art.text)]
+        # Emptiness is judged on what a reader sees: zero-width characters or an HTML
+        # comment alone are no message.
+        if not fields[0].seen.strip():
             self._v(out, "content.empty", art, "The copy has no text.", fix="Write the message.")
             return
-        fields = [self._prepare("text", art.text)]
         if art.subject:
             fields.append(self._prepare("subject", art.subject))
         sf = investment = outcome = False
         for f in fields:
             a, b2, c = self._claims(art, f, out)
             sf, investment, outcome = sf or a, investment or b2, outcome or c
-            self._voice(art, f, out)
+            self._voice(art, f.voice, out)
         body = fields[0]
-        self._grade(art, body, out)
+        self._grade(art, body.voice, out)
         if self._required:
-            raw_low = " ".join(f.raw.translate(_NORMALISE) for f in fields).lower()
+            raw_low = " ".join(f.seen for f in fields)
             for term, rx, chans in self._required:
                 if chans and channel not in chans:
                     continue
@@ -94,7 +97,7 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
                         + (f" {term.reason}" if term.reason else ""),
                         fix=f"Work {term.term!r} into the message.",
                     )
-        norm_text = _norm_space(art.text)
+        norm_text = _norm_space(body.seen)
         pk = b.claims.packs
         appends: list[str] = []
         if sf and pk.health is not None and self._health_disclaimer not in norm_text:
@@ -121,7 +124,7 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
         if (
             outcome
             and pk.endorsements is not None
-            and self._vary.search(body.low) is None
+            and self._vary.search(body.seen) is None
             and self._disclosure not in norm_text
         ):
             appends.append(pk.endorsements.disclosure)
@@ -134,8 +137,9 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
                 append=pk.endorsements.disclosure,
             )
         if self._conditional:
-            scan = " ".join(f.scan for f in fields)
-            low = " ".join(f.low for f in fields)
+            # A link's or a merge tag's words do not trigger a disclaimer ("/spring-sale").
+            scan = " ".join(f.voice.scan for f in fields)
+            low = " ".join(f.voice.low for f in fields)
             for d, trigger, lowered, chans, norm in self._conditional:
                 if chans and channel not in chans:
                     continue
@@ -153,9 +157,10 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
                         append=d.text,
                     )
         if rules is not None:
-            appends += self._channel(art, channel, norm_text, out)
+            appends += self._channel(art, channel, norm_text, out, body.seen)
             self._length(art, rules, appends, out)
         self._signoff_copy(art, channel, rules is None, fields, signoff)
+        self._relocate(out, first, fields)
 
     def _signoff_copy(
         self, art: Copy, channel: str, unknown: bool, fields: Sequence[_Field], signoff: list[str]
@@ -184,7 +189,9 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
 
     def _check_insight(self, art: Insight, out: list[Violation]) -> None:
         f = self._prepare("statement", art.statement)
+        first = len(out)
         self._claims(art, f, out)
+        self._relocate(out, first, [f])
         if not art.evidence:
             self._v(
                 out,

@@ -14,18 +14,64 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
+from conductor.brand._canonical import Canonical
 from conductor.brand._text import _FLAGS, _edges, _lower, _lower_phrase, _phrase
+from conductor.verdict import Violation
 
 
 @dataclass
 class _Field:
-    """One text field of an artifact, prepared for scanning."""
+    """One text field of an artifact, prepared for scanning.
+
+    Every string here is the field's canonical text (:mod:`conductor.brand._canonical`)
+    or a view of it of the same length, so one offset means the same character in each;
+    ``canon`` maps canonical offsets back to the text as written.
+    """
 
     name: str
-    raw: str
-    scan: str  # normalised quotes, approved text and URLs blanked
+    raw: str  # the canonical text, nothing blanked: what messages quote
+    scan: str  # claims view: approved text blanked, links and merge tags read as words
     low: str  # ``scan`` lowered, same length
     placeholders: list[tuple[int, int]] = dataclass_field(default_factory=list)
+    canon: Canonical | None = None
+    voice_view: _Field | None = None  # approved text, links and hidden text blanked
+    visible: str | None = None  # lowered, only hidden text (HTML comments) blanked
+    notes: tuple[tuple[int, int, str], ...] = ()  # (start, end, where) of links and hidden text
+
+    @property
+    def voice(self) -> _Field:
+        """The view the voice checks read: the copy as a reader sees it, links blanked."""
+        return self.voice_view if self.voice_view is not None else self
+
+    @property
+    def seen(self) -> str:
+        """The lowered text a reader sees (required elements count only there)."""
+        return self.visible if self.visible is not None else _lower(self.raw)
+
+    def relocate(self, v: Violation) -> Violation:
+        """``v`` (found at canonical offsets) pointed at the original text, with notes."""
+        if v.start is None or v.end is None:
+            return v
+        start, end = v.start, v.end
+        extra = ""
+        a, b, excerpt = start, end, v.excerpt
+        canon = self.canon
+        if canon is not None and canon.text != canon.original:
+            if not canon.identity:
+                shown = canon.obfuscated(start, end)
+                if shown is not None:
+                    extra += f" (obfuscated: {shown!r})"
+                a, b = canon.span(start, end)
+            excerpt = canon.original[a:b]
+        for s, e, where in self.notes:
+            if s < end and start < e:
+                extra += f" (found {where})"
+                break
+        if (a, b) == (start, end) and not extra and excerpt == v.excerpt:
+            return v
+        return v.model_copy(
+            update={"start": a, "end": b, "excerpt": excerpt, "message": v.message + extra}
+        )
 
 
 class _Family:
