@@ -390,7 +390,8 @@ class Canonicaliser:
             while j < len(cur) and ord(cur[j]) in _KEEP_AFTER_EMOJI:
                 j += 1
             after = " " if j < len(cur) and not cur[j].isspace() else ""
-            edits.append((j, j, " " + word + after))
+            # The word comes from the emoji: a finding on it points at the emoji.
+            edits.append((i, j, cur[i:j] + " " + word + after))
         if edits:
             cs.edit(edits)
 

@@ -24,6 +24,14 @@ _Flag = Callable[..., None]
 
 _DEFAULT_FIX = "Remove the claim or reword it."
 
+_MARK = re.compile(r"[*†‡]+")
+
+
+def _footnoted(low: str, mark: re.Match[str]) -> bool:
+    """Whether footnote ``mark`` opens a footnote elsewhere: the mark, then 2+ words."""
+    note = re.compile(rf"(?:^|(?<=\s))(?<![*†‡]){re.escape(mark.group())}(?![*†‡])\s*[a-z]+\W+\w")
+    return any(n.start() != mark.start() for n in note.finditer(low))
+
 
 class _ClaimChecks(_CompiledBrand):
     """Checks for what a text claims: the families that apply to copy and insights alike."""
@@ -218,9 +226,10 @@ class _ClaimChecks(_CompiledBrand):
                 )
 
     def _qualified(self, low: str, m: re.Match[str]) -> bool:
-        if m.end() < len(low) and low[m.end()] in "*†‡":
-            return True
         start = max((e.end() for e in _SENTENCE_END.finditer(low, 0, m.start())), default=0)
         ends = _SENTENCE_END.search(low, m.end())
-        sentence = low[start : ends.end() if ends else len(low)]
-        return self._superlative_q.search(sentence) is not None
+        stop = ends.end() if ends else len(low)
+        # A footnote mark counts only with its footnote ("* Source: ..."), not on its own.
+        if any(_footnoted(low, mk) for mk in _MARK.finditer(low, start, stop)):
+            return True
+        return self._superlative_q.search(low[start:stop]) is not None
