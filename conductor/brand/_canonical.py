@@ -296,7 +296,9 @@ class Canonicaliser:
                 prev = c
                 continue
             rep = _char(c)
-            if rep == "" and ord(c) in _KEEP_AFTER_EMOJI and prev and not prev.isalnum():
+            # A joiner or a variation selector is part of an emoji ("👩‍💻", "#️⃣"), but
+            # hides nothing there; after a letter or a space it only disguises a word.
+            if rep == "" and ord(c) in _KEEP_AFTER_EMOJI and prev.strip() and not prev.isalpha():
                 rep = c
             if rep != c:
                 edits.append((i, i + 1, rep))
