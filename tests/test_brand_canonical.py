@@ -89,7 +89,7 @@ def test_vocabulary_survives_patterns_too_large_to_expand() -> None:
         ("#curearthritis", "#cure arthritis"),
         ("#CoinSwift", "#CoinSwift"),  # a name written as a hashtag stays whole
         ("\U0001f6ab arthritis", "\U0001f6ab no more arthritis"),
-        ("it\u2019s \u201cok\u201d\u00a0now", "it's \"ok\" now"),
+        ("it\u2019s \u201cok\u201d\u00a0now", 'it\'s "ok" now'),
     ],
 )
 def test_each_evasion_has_one_canonical_spelling(text: str, canonical: str) -> None:
@@ -122,7 +122,7 @@ def test_honest_text_keeps_its_words(text: str) -> None:
 def test_html_comment_is_hidden_and_tags_are_gone() -> None:
     c = CANON("Hi <!-- reply STOP --> there<br>friend")
     assert "<" not in c.text and "!" not in c.text
-    (a, b), = c.hidden
+    ((a, b),) = c.hidden
     assert c.text[a:b].strip() == "reply STOP"
     assert c.original[slice(*c.span(a, b))].strip() == "reply STOP"
     assert c.text.endswith("there\nfriend")
@@ -166,7 +166,9 @@ def test_a_plain_finding_says_nothing_about_obfuscation() -> None:
 
 
 def test_a_claim_in_a_link_says_where_it_was() -> None:
-    v = check_copy(brand("vitalis"), "social", "Read more at www.cure-arthritis-fast.com").violations
+    v = check_copy(
+        brand("vitalis"), "social", "Read more at www.cure-arthritis-fast.com"
+    ).violations
     (claim,) = [x for x in v if x.rule == "claims.health.disease-claim"]
     assert "in a link" in claim.message
 
@@ -232,9 +234,45 @@ def test_every_finding_points_inside_the_text_as_written(text: str, name: str) -
 
 
 _WORDS = st.sampled_from(
-    "Our new trail boots are back in stores this weekend and they fit wide feet "
-    "a I the best cure guaranteed free risk cheap don't it's 20% $50 (maybe) well, "
-    "yes. no! why? Summit: Boulder - CO".split()
+    [
+        "Our",
+        "new",
+        "trail",
+        "boots",
+        "are",
+        "back",
+        "in",
+        "stores",
+        "this",
+        "weekend",
+        "and",
+        "they",
+        "fit",
+        "wide",
+        "feet",
+        "a",
+        "I",
+        "the",
+        "best",
+        "cure",
+        "guaranteed",
+        "free",
+        "risk",
+        "cheap",
+        "don't",
+        "it's",
+        "20%",
+        "$50",
+        "(maybe)",
+        "well,",
+        "yes.",
+        "no!",
+        "why?",
+        "Summit:",
+        "Boulder",
+        "-",
+        "CO",
+    ]
 )
 
 
@@ -248,7 +286,11 @@ def test_plain_ascii_prose_is_its_own_canonical_text(text: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.text(alphabet="\u200b\u200c\u200d\u00ad\u2060\u202a\u202c\u202e\ufeff\u2066\u2069 \n", min_size=1))
+@given(
+    st.text(
+        alphabet="\u200b\u200c\u200d\u00ad\u2060\u202a\u202c\u202e\ufeff\u2066\u2069 \n", min_size=1
+    )
+)
 def test_text_of_only_invisible_characters_is_empty(text: str) -> None:
     v = check_copy(brand("acme"), "push", text).violations
     assert [x.rule for x in v] == ["content.empty"]

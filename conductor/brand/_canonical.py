@@ -97,8 +97,43 @@ _HTML = re.compile(
 )
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 _BLOCK = frozenset(
-    "p div br li ul ol tr td th table h1 h2 h3 h4 h5 h6 section header footer hr "
-    "blockquote article main nav aside dl dt dd pre tbody thead tfoot body html head".split()
+    [
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "tr",
+        "td",
+        "th",
+        "table",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "header",
+        "footer",
+        "hr",
+        "blockquote",
+        "article",
+        "main",
+        "nav",
+        "aside",
+        "dl",
+        "dt",
+        "dd",
+        "pre",
+        "tbody",
+        "thead",
+        "tfoot",
+        "body",
+        "html",
+        "head",
+    ]
 )
 _SEPARATED = re.compile(r"(?<![\w.-])[A-Za-z0-9](?:([ .-])[A-Za-z0-9])(?:\1[A-Za-z0-9])+(?![\w])")
 _MIXED_WORD = re.compile(r"[A-Za-z0-9@$]*(?:[A-Za-z][0-9@$]|[0-9@$][A-Za-z])[A-Za-z0-9@$]*")
@@ -499,7 +534,7 @@ def _expand(parsed: Any) -> list[str]:
         name = str(op)
         if name == "LITERAL":
             alts = [chr(av)]
-        elif name == "NOT_LITERAL" or name == "ANY":
+        elif name in {"NOT_LITERAL", "ANY"}:
             alts = [" "]
         elif name == "IN":
             lits = [chr(v) for o, v in av if str(o) == "LITERAL"]

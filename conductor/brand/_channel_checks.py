@@ -39,7 +39,9 @@ class _ChannelChecks(_CompiledBrand):
                 ok = self._postal in norm_text
                 what = "the company's postal address"
             else:
-                ok = any(not self._negated_opt_out(low, m.start()) for m in self._opt_out.finditer(low))
+                ok = any(
+                    not self._negated_opt_out(low, m.start()) for m in self._opt_out.finditer(low)
+                )
                 what = "an opt-out instruction"
             if not ok:
                 missing.append(element)

@@ -15,13 +15,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from conductor.brand import _packs as packs
-from conductor.brand._catalog import RULES
 from conductor.brand._canonical import Canonicaliser, vocabulary_words
+from conductor.brand._catalog import RULES
 from conductor.brand._family import _entry, _Family, _Field
 from conductor.brand._pack_file import expand_gaps
 from conductor.brand._text import (
     _FLAGS,
-    _NORMALISE,
     _URL,
     _URL_HINTS,
     _WORD,
@@ -372,7 +371,9 @@ class _CompiledBrand:
 
     def _relocate(self, out: list[Violation], first: int, fields: Sequence[_Field]) -> None:
         """Point the findings ``out[first:]`` at the original text of their field."""
-        by_name = {f.name: f for f in fields if f.notes or (f.canon and f.canon.text != f.canon.original)}
+        by_name = {
+            f.name: f for f in fields if f.notes or (f.canon and f.canon.text != f.canon.original)
+        }
         if not by_name:
             return
         for i in range(first, len(out)):
