@@ -83,11 +83,26 @@ _DIGITS: dict[str, tuple[str, ...]] = {
     "$": ("s",),
 }
 
-# Anything that needs more than a one-for-one character map, in ASCII text.
-_TRIGGER = re.compile(
-    r"[<&]|#[A-Za-z]|[A-Za-z][0-9@$]|[0-9@$][A-Za-z]"
-    r"|(?<![\w.-])[A-Za-z0-9][ .-][A-Za-z0-9][ .-][A-Za-z0-9](?![A-Za-z0-9])"
-)
+# The fast path's tests, two quick scans (each starts on a character class, so the regex
+# engine skips ahead): a hashtag, or a digit, "@" or "$" next to a letter ("cur3", "4pm");
+# three single letters or digits apart ("c.u.r.e", "n.o.w"; "N.A." is two).
+_MIXED_HINT = re.compile(r"[#0-9@$](?:(?=[A-Za-z])|(?<=[A-Za-z][0-9@$]))")
+_SEP_HINT = re.compile(r"[^A-Za-z0-9][A-Za-z0-9][ .-][A-Za-z0-9][ .-][A-Za-z0-9](?![A-Za-z0-9])")
+_SEP_START = re.compile(r"[A-Za-z0-9][ .-][A-Za-z0-9][ .-][A-Za-z0-9](?![A-Za-z0-9])")
+
+
+def _plain(text: str) -> bool:
+    """Whether ``text`` needs no canonicalising at all (see the module doc)."""
+    return (
+        text.isascii()
+        and "<" not in text
+        and "&" not in text
+        and _MIXED_HINT.search(text) is None
+        and _SEP_HINT.search(text) is None
+        and _SEP_START.match(text) is None
+    )
+
+
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
 _HTML = re.compile(
     r"<!--.*?(?:-->|\Z)"
@@ -198,6 +213,8 @@ class _Chars:
         return "".join(self.chars)
 
     def hidden_spans(self) -> tuple[tuple[int, int], ...]:
+        if not any(self.hidden):
+            return ()
         spans: list[tuple[int, int]] = []
         start = None
         for i, h in enumerate([*self.hidden, False]):
@@ -261,7 +278,7 @@ class Canonicaliser:
         self._longest = max((len(w) for w in self.vocabulary), default=0)
 
     def __call__(self, text: str) -> Canonical:
-        if text.isascii() and _TRIGGER.search(text) is None:
+        if _plain(text):
             return Canonical(text, text)
         return self._slow(text)
 
@@ -322,7 +339,7 @@ class Canonicaliser:
     @staticmethod
     def _characters(cs: _Chars) -> None:
         """Invisible characters out; NFKC, dashes, quotes and spaces per character."""
-        if all(c.isascii() for c in cs.chars):
+        if "".join(cs.chars).isascii():
             return
         edits: list[tuple[int, int, str | None]] = []
         prev = ""
