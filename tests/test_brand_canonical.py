@@ -294,3 +294,19 @@ def test_plain_ascii_prose_is_its_own_canonical_text(text: str) -> None:
 def test_text_of_only_invisible_characters_is_empty(text: str) -> None:
     v = check_copy(brand("acme"), "push", text).violations
     assert [x.rule for x in v] == ["content.empty"]
+
+
+@pytest.mark.parametrize(
+    ("text", "rules"),
+    [
+        # The voice checks still skip what they skipped: a placeholder's capitals next to
+        # a link, an address or a merge tag in capitals.
+        ("Hi [FIRST_NAME], see https://acme.example/x today.", ["content.placeholder"]),
+        ("Write to JANE@EXAMPLE.COM today.", []),
+        ("Hi {{FIRST_NAME}}, new boots are in.", []),
+        # "<!--" is no exclamation mark; a comment's capitals are not the copy's voice.
+        ("New boots are in! <!-- HERO IMAGE! --> Come try a pair.", []),
+    ],
+)
+def test_links_merge_tags_and_comments_are_not_the_copys_voice(text: str, rules: list[str]) -> None:
+    assert [v.rule for v in check_copy(brand("acme"), "push", text).violations] == rules

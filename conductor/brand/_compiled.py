@@ -332,26 +332,29 @@ class _CompiledBrand:
         text = canon.text
         low = _lower(text)
         approved = [m.span() for m in self._approved.finditer(low)]
-        links = []
-        if any(h in low for h in _URL_HINTS):
-            links = [m for m in _URL.finditer(low) if "@" not in m.group() or "/" in m.group()]
+        # Links and merge tags; an email address is blanked for the voice checks only, so
+        # the claims view keeps it as written.
+        blank = [m.span() for m in _URL.finditer(low)] if any(h in low for h in _URL_HINTS) else []
         hidden = canon.hidden
-        if not approved and not links and not hidden:
+        if not approved and not blank and not hidden:
             return _Field(name, text, text, low, canon=canon)
         chars = list(text)
         notes: list[tuple[int, int, str]] = []
-        for m in links:
-            start, end = m.span()
-            chars[start:end] = _LINK_WORDS.sub(" ", text[start:end])
-            notes.append((start, end, "in a merge tag" if text[start] == "{" else "in a link"))
+        for start, end in blank:
+            piece = text[start:end]
+            if "@" in piece and "/" not in piece and not piece.startswith("{{"):
+                continue
+            chars[start:end] = _LINK_WORDS.sub(" ", piece)
+            notes.append((start, end, "in a merge tag" if piece[0] == "{" else "in a link"))
         notes += [(a, b, "in hidden text (an HTML comment)") for a, b in hidden]
         for start, end in approved:
             chars[start:end] = " " * (end - start)
         scan = "".join(chars)
-        for start, end in [*(m.span() for m in links), *hidden]:
+        for start, end in [*blank, *hidden]:
             chars[start:end] = " " * (end - start)
         vscan = "".join(chars)
-        voice = _Field(name, text, vscan, _lower(vscan), canon=canon)
+        placeholders: list[tuple[int, int]] = []  # shared: the voice checks skip them too
+        voice = _Field(name, text, vscan, _lower(vscan), placeholders, canon=canon)
         visible = low
         if hidden:
             seen = list(low)
@@ -363,6 +366,7 @@ class _CompiledBrand:
             text,
             scan,
             _lower(scan),
+            placeholders,
             canon=canon,
             voice_view=voice,
             visible=visible,
