@@ -90,6 +90,12 @@ def test_vocabulary_survives_patterns_too_large_to_expand() -> None:
         ("#CoinSwift", "#CoinSwift"),  # a name written as a hashtag stays whole
         ("\U0001f6ab arthritis", "\U0001f6ab no more arthritis"),
         ("it\u2019s \u201cok\u201d\u00a0now", 'it\'s "ok" now'),
+        ("\u0441.u.r.e", "cure"),  # a lookalike letter, then dotted apart
+        (
+            "\uff03\uff23\uff55\uff52\uff45\uff21\uff52\uff54\uff48\uff52\uff49\uff54\uff49\uff53",
+            "#Cure Arthritis",
+        ),
+        ("\u201cc.u.r.e\u201d", '"cure"'),
     ],
 )
 def test_each_evasion_has_one_canonical_spelling(text: str, canonical: str) -> None:

@@ -155,6 +155,8 @@ _MIXED_WORD = re.compile(r"[A-Za-z0-9@$]*(?:[A-Za-z][0-9@$]|[0-9@$][A-Za-z])[A-Z
 _HASHTAG = re.compile(r"(?<![\w&])#([A-Za-z][A-Za-z0-9]*)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORDS = re.compile(r"[^\W\d_]+")
+_SEP_LETTER = re.compile(r"[ .-][A-Za-z]")
+_LETTER_SEP = re.compile(r"[A-Za-z][ .-]")
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,34 @@ class Canonicaliser:
     def __call__(self, text: str) -> Canonical:
         if _plain(text):
             return Canonical(text, text)
+        one = self._one_for_one(text)
+        if one is not None:
+            return Canonical(text, one)
         return self._slow(text)
+
+    def _one_for_one(self, text: str) -> str | None:
+        """The canonical text when every change replaces one character by one, else None.
+
+        Curly quotes, a non-breaking space, a dash, a fullwidth or lookalike letter, a digit
+        for a letter: the offsets stay the same, so no map is built.
+        """
+        if "<" in text or "&" in text:
+            return None
+        cur = text
+        if not cur.isascii():
+            if _EMOJI_WORD.search(cur):
+                return None
+            cur = cur.translate(_ONE_FOR_ONE)
+            if len(cur) != len(text):
+                return None  # an invisible character out, or a ligature spelled out
+            if not cur.isascii():
+                cur = self._fold(list(cur), cur)
+        # Looked for after folding: "с.u.r.e" with a Cyrillic с, a fullwidth "＃Ｃｕｒｅ".
+        if _HASHTAG.search(cur) or _SEPARATED.search(cur):
+            return None
+        if _MIXED_WORD.search(cur):
+            cur = self._digits(list(cur), cur)
+        return cur
 
     # --- the stages ----------------------------------------------------------------------
 
@@ -291,12 +320,12 @@ class Canonicaliser:
         self._characters(cs)
         cur = cs.text()
         if not cur.isascii():
-            cur = self._fold(cs, cur)
+            cur = self._fold(cs.chars, cur)
         if _SEPARATED.search(cur):
             self._join(cs, cur)
             cur = cs.text()
         if _MIXED_WORD.search(cur):
-            cur = self._digits(cs, cur)
+            cur = self._digits(cs.chars, cur)
         if "#" in cur or not cur.isascii():
             self._words(cs, cur)
         out = cs.text()
@@ -359,9 +388,8 @@ class Canonicaliser:
         if edits:
             cs.edit(edits)
 
-    def _fold(self, cs: _Chars, cur: str) -> str:
+    def _fold(self, chars: list[str], cur: str) -> str:
         fold = _fold_map()
-        chars = cs.chars
         for m in _WORDS.finditer(cur):
             word = m.group()
             if word.isascii():
@@ -370,6 +398,12 @@ class Canonicaliser:
             if folded == word:
                 continue
             mixed = any(c.isascii() for c in word)
+            if len(word) == 1:  # one letter of a spaced-out word: "с.u.r.e"
+                a, b = m.start(), m.end()
+                mixed = (
+                    _SEP_LETTER.match(cur, b) is not None
+                    or _LETTER_SEP.fullmatch(cur, max(0, a - 2), a) is not None
+                )
             if mixed or folded.lower() in self.vocabulary:
                 chars[m.start() : m.end()] = list(folded)
         return "".join(chars)
@@ -411,8 +445,7 @@ class Canonicaliser:
         if edits:
             cs.edit(edits)
 
-    def _digits(self, cs: _Chars, cur: str) -> str:
-        chars = cs.chars
+    def _digits(self, chars: list[str], cur: str) -> str:
         changed = False
         for m in _MIXED_WORD.finditer(cur):
             known = self._known(m.group())
@@ -473,6 +506,18 @@ def _hidden_inner(tag: str) -> tuple[int, int]:
     open_end = tag.find(">") + 1
     close = tag.rfind("</")
     return open_end, close if close >= open_end else len(tag)
+
+
+class _OneForOne(dict[int, str]):
+    """``str.translate`` table of :func:`_char`, filled on first sight of a character."""
+
+    def __missing__(self, key: int) -> str:
+        self[key] = rep = _char(chr(key)) if key > 127 else chr(key)
+        return rep
+
+
+_ONE_FOR_ONE = _OneForOne()
+_EMOJI_WORD = re.compile("[" + "".join(EMOJI_WORDS) + "]")
 
 
 @cache
