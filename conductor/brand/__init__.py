@@ -11,8 +11,9 @@ deterministic block.
 
 Inside, importing one way (each line imports only from the lines above it):
 
-- ``_catalog`` (every rule id), ``_readability``, ``_text`` and ``_family`` (normalised
-  text, phrase families), ``_errors`` (schema errors located in the YAML),
+- ``_catalog`` (every rule id), ``_readability``, ``_canonical`` (the canonical text
+  rules match on, with its map back to the original), ``_text`` and ``_family``
+  (normalised text, phrase families), ``_errors`` (schema errors located in the YAML),
   ``_voice_answer`` (what the voice model answers);
 - the rule packs as data: ``_pack_file`` (the schema of a pack file), ``_vocab``
   (reading and checking the built-in files in ``vocab/`` and a brand's custom packs),

@@ -2,8 +2,10 @@
 
 :class:`_CompiledBrand` is the base of the rule engine (:mod:`conductor.brand._engine`):
 it resolves each rule's severity and action from the brand's ``review_policy``, records
-violations, compiles every rule family once, and prepares a text field for scanning by
-blanking the text the brand itself requires (disclaimers, the address, URLs). The
+violations, compiles every rule family once, and prepares a text field for scanning: its
+canonical text (:mod:`conductor.brand._canonical`), with the text the brand itself
+requires (disclaimers, the address) blanked, and the views the claim, voice and channel
+checks read. The
 checks themselves live in the mixins built on it.
 """
 

@@ -3,10 +3,13 @@
 Each rule family (banned phrases, forbidden claims, competitors, health/finance/
 endorsement packs, injection, ...) is folded into one pattern with a named group per
 entry, so checking a piece of copy costs one scan per family whatever the brand lists.
-Text the brand itself requires (disclaimers, footers, the postal address, URLs) is
-blanked out before claims and voice are checked, so the supplement disclaimer's "cure"
-or a URL's capitals never count against the copy. Offsets survive the blanking because
-it replaces characters one for one.
+Each field is first put in its canonical form (:mod:`conductor.brand._canonical`:
+HTML, invisible characters, lookalike letters, spaced-out and digit spellings undone).
+Text the brand itself requires (disclaimers, footers, the postal address) is blanked
+out before claims and voice are checked, so the supplement disclaimer's "cure" never
+counts against the copy; links and merge tags are read as words for the claims and
+blanked for the voice. Findings are made on the canonical text and then pointed back at
+the text as written (``_CompiledBrand._relocate``).
 
 The engine is assembled here from its parts: the rule catalogue
 (:mod:`conductor.brand._catalog`), the text helpers (:mod:`conductor.brand._text`), the
