@@ -2,12 +2,13 @@
 
 The words and patterns are data: one YAML file per pack in ``conductor/brand/vocab/``
 (``health``, ``finance``, ``endorsements``, ``superlatives``, ``negation``, ``hygiene``,
-``sensitive``), commented for a compliance reader and described in docs/brand.md
+``instructions``, ``sensitive``), commented for a compliance reader and described in docs/brand.md
 ("Rule packs as data"). :mod:`conductor.brand._vocab` reads and checks each file once,
 the first time a brand needs it. This module hands the engine what it combines:
 
 - :func:`sources`: a family as regular-expression sources for lowered text (compiled
-  and combined by :mod:`conductor.brand._compiled`), :func:`words` a word list,
+  and combined by :mod:`conductor.brand._compiled`), :func:`instruction_sources` every
+  language of the instructions pack at once, :func:`words` a word list,
   :func:`required_text` a pack's disclaimer, risk warning or disclosure;
 - the negation patterns (:func:`negators`, :func:`clause_break`, :func:`not_negation`),
   the acronyms that are not shouting (:func:`allowed_caps`) and the sensitive targeting
@@ -40,6 +41,7 @@ __all__ = [
     "clause_break",
     "fk_grade",
     "gap",
+    "instruction_sources",
     "negators",
     "not_negation",
     "required_text",
@@ -70,6 +72,16 @@ def required_text(pack: str) -> str:
     text = builtin(pack).required_text
     assert text is not None  # _vocab checks that these packs have one
     return text
+
+
+@cache
+def instruction_sources() -> tuple[str, ...]:
+    """Every family of instructions.yaml (markup, then each language), as regex sources.
+
+    All languages are checked on every brand: an instruction to a reviewer is never
+    customer copy, whatever language it is written in.
+    """
+    return tuple(src for fam in builtin("instructions").families for src in sources("instructions", fam))
 
 
 @cache
@@ -148,7 +160,7 @@ LEGACY: dict[str, Callable[[], object]] = {
     "SUPERLATIVE_QUALIFIER": _joined("superlatives", "sources"),
     "NEGATORS": negators,
     "CLAUSE_BREAK": clause_break,
-    "INJECTION": _listed("hygiene", "injection"),
+    "INJECTION": lambda: list(instruction_sources()),
     "PLACEHOLDER": _listed("hygiene", "placeholders"),
     "PLACEHOLDER_CASED": _listed("hygiene", "cased-placeholders"),
     "OPT_OUT": _joined("hygiene", "opt-out"),
