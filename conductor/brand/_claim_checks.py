@@ -112,22 +112,25 @@ class _ClaimChecks(_CompiledBrand):
             "must never carry them, and they do not change the brand review."
         )
         fix = "Remove the instruction and rewrite the message for customers."
-        before = len(out)
+        hidden = " It is hidden in an HTML comment."
+        comments = [c.span(1) for c in _COMMENT.finditer(raw)] if "<!--" in raw else []
+        found: list[tuple[int, int]] = []
         for m in self._injection.finditer(low):
-            flag(_INSTRUCTIONS, m, message, fix=fix)
-        if "<!--" in raw:
-            found = [(v.start, v.end) for v in out[before:] if v.rule == _INSTRUCTIONS]
+            inside = any(a <= m.start() and m.end() <= b for a, b in comments)
+            flag(_INSTRUCTIONS, m, message + (hidden if inside else ""), fix=fix)
+            found.append(m.span())
+        if comments:
             raw_low = _lower(raw.translate(_NORMALISE))
-            for c in _COMMENT.finditer(raw):
-                for m in self._injection.finditer(raw_low, c.start(1), c.end(1)):
+            for a, b in comments:
+                for m in self._injection.finditer(raw_low, a, b):
                     s, e = m.span()
-                    if any(a is not None and b is not None and s < b and a < e for a, b in found):
+                    if any(s < fe and fs < e for fs, fe in found):
                         continue
                     self._v(
                         out,
                         _INSTRUCTIONS,
                         art,
-                        message + " It is hidden in an HTML comment.",
+                        message + hidden,
                         field=f.name,
                         span=(s, e),
                         excerpt=raw[s:e],

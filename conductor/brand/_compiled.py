@@ -160,7 +160,10 @@ class _CompiledBrand:
         self._negators = re.compile(packs.negators())
         self._clause_break = re.compile(packs.clause_break())
         self._not_negation = re.compile(packs.not_negation())
-        self._injection = _alternation(packs.instruction_sources())
+        # Phrases on whole words, every language; chat-model markup anywhere.
+        self._injection = re.compile(
+            "|".join([_bounded("|".join(packs.instruction_sources())), *packs.instruction_markup()])
+        )
         self._placeholder = re.compile("|".join(src("hygiene", "placeholders")))
         self._placeholder_cased = re.compile("|".join(src("hygiene", "cased-placeholders")))
         self._emoji = re.compile(packs.EMOJI)

@@ -8,7 +8,7 @@ the first time a brand needs it. This module hands the engine what it combines:
 
 - :func:`sources`: a family as regular-expression sources for lowered text (compiled
   and combined by :mod:`conductor.brand._compiled`), :func:`instruction_sources` every
-  language of the instructions pack at once, :func:`words` a word list,
+  language of the instructions pack at once (:func:`instruction_markup` its markup), :func:`words` a word list,
   :func:`required_text` a pack's disclaimer, risk warning or disclosure;
 - the negation patterns (:func:`negators`, :func:`clause_break`, :func:`not_negation`),
   the acronyms that are not shouting (:func:`allowed_caps`) and the sensitive targeting
@@ -41,6 +41,7 @@ __all__ = [
     "clause_break",
     "fk_grade",
     "gap",
+    "instruction_markup",
     "instruction_sources",
     "negators",
     "not_negation",
@@ -76,12 +77,18 @@ def required_text(pack: str) -> str:
 
 @cache
 def instruction_sources() -> tuple[str, ...]:
-    """Every family of instructions.yaml (markup, then each language), as regex sources.
+    """Every language family of instructions.yaml, as regex sources (on whole words).
 
     All languages are checked on every brand: an instruction to a reviewer is never
     customer copy, whatever language it is written in.
     """
-    return tuple(src for fam in builtin("instructions").families for src in sources("instructions", fam))
+    langs = [f for f in builtin("instructions").families if f != "any"]
+    return tuple(src for fam in langs for src in sources("instructions", fam))
+
+
+def instruction_markup() -> tuple[str, ...]:
+    """The chat-model markup of instructions.yaml (``any``), matched inside words too."""
+    return sources("instructions", "any")
 
 
 @cache
@@ -160,7 +167,7 @@ LEGACY: dict[str, Callable[[], object]] = {
     "SUPERLATIVE_QUALIFIER": _joined("superlatives", "sources"),
     "NEGATORS": negators,
     "CLAUSE_BREAK": clause_break,
-    "INJECTION": lambda: list(instruction_sources()),
+    "INJECTION": lambda: [*instruction_markup(), *instruction_sources()],
     "PLACEHOLDER": _listed("hygiene", "placeholders"),
     "PLACEHOLDER_CASED": _listed("hygiene", "cased-placeholders"),
     "OPT_OUT": _joined("hygiene", "opt-out"),
