@@ -125,8 +125,10 @@ def configure_logging(level: str | None = None, *, json_console: bool = False) -
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_pii,
+            # The traceback is text too (an exception's message may quote an address),
+            # so it is rendered before the redaction runs, not after.
             structlog.processors.format_exc_info,
+            redact_pii,
             _SINK,
             console_filter,
             renderer,
