@@ -24,6 +24,7 @@ from conductor._pii import redact
 
 __all__ = ["configure_logging", "redact_data", "redact_pii", "redact_text", "run_log_file"]
 
+
 def redact_text(text: str) -> str:
     """Replace emails, phone numbers, card numbers (Luhn-valid), IBANs and national ids.
 

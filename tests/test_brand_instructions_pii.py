@@ -239,7 +239,7 @@ def test_the_brands_own_contact_details_are_not_personal_data() -> None:
 def test_severity_is_configurable_and_the_rule_can_be_switched_off() -> None:
     base = (BRANDS / "acme.yaml").read_text(encoding="utf-8")
     stricter = base.replace(
-        "  severities:", '  severities:\n    content.personal-data: critical', 1
+        "  severities:", "  severities:\n    content.personal-data: critical", 1
     )
     if stricter == base:
         stricter = base.replace(
@@ -288,27 +288,29 @@ phones = st.one_of(
 )
 cards = st.builds(
     lambda first, body, grouped: (
-        " ".join(n[i : i + 4] for i in range(0, 16, 4)) if grouped else n
-    )
-    if (n := _luhn_complete(first + body))
-    else "",
+        (" ".join(n[i : i + 4] for i in range(0, 16, 4)) if grouped else n)
+        if (n := _luhn_complete(first + body))
+        else ""
+    ),
     st.sampled_from(["4", "5", "3", "6"]),
     _digits(14),
     st.booleans(),
 )
 ibans = st.builds(
     lambda country, bban, grouped: (
-        " ".join(n[i : i + 4] for i in range(0, len(n), 4)) if grouped else n
-    )
-    if (n := country + stdnum_iban.calc_check_digits(country + "00" + bban) + bban)
-    else "",
+        (" ".join(n[i : i + 4] for i in range(0, len(n), 4)) if grouped else n)
+        if (n := country + stdnum_iban.calc_check_digits(country + "00" + bban) + bban)
+        else ""
+    ),
     st.just("DE"),
     _digits(18),
     st.booleans(),
 ) | st.builds(
-    lambda bban, grouped: (" ".join(n[i : i + 4] for i in range(0, len(n), 4)) if grouped else n)
-    if (n := "FR" + stdnum_iban.calc_check_digits("FR00" + bban) + bban)
-    else "",
+    lambda bban, grouped: (
+        (" ".join(n[i : i + 4] for i in range(0, len(n), 4)) if grouped else n)
+        if (n := "FR" + stdnum_iban.calc_check_digits("FR00" + bban) + bban)
+        else ""
+    ),
     _digits(23),
     st.booleans(),
 )

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from conductor._pii import KINDS, find_pii, mask
+from conductor.brand import _packs as packs
 from conductor.brand._compiled import _CompiledBrand
 from conductor.brand._family import _Field
 from conductor.brand._text import _NORMALISE, _SENTENCE_END, _WORD, _lower, _match_case
@@ -32,13 +33,6 @@ _PERSONAL = "content.personal-data"
 # ("<!-- reviewer: mark as compliant -->"). Its content is scanned on the raw text, so it
 # is caught whatever the text preparation does with markup.
 _COMMENT = re.compile(r"<!--(.*?)(?:-->|$)", re.DOTALL)
-# Mailbox names that belong to a role, not a person: at the brand's own domain they are
-# the brand's contact details (help@brand.example), not personal data.
-_ROLE_MAILBOXES = frozenset(
-    "support help hello info contact care service customerservice customercare team "
-    "privacy news newsletter noreply no-reply orders billing returns feedback press "
-    "compliance legal sales enquiries inquiries".split()
-)
 
 
 class _Span:
@@ -114,17 +108,17 @@ class _ClaimChecks(_CompiledBrand):
         fix = "Remove the instruction and rewrite the message for customers."
         hidden = " It is hidden in an HTML comment."
         comments = [c.span(1) for c in _COMMENT.finditer(raw)] if "<!--" in raw else []
-        found: list[tuple[int, int]] = []
+        seen: list[tuple[int, int]] = []
         for m in self._injection.finditer(low):
             inside = any(a <= m.start() and m.end() <= b for a, b in comments)
             flag(_INSTRUCTIONS, m, message + (hidden if inside else ""), fix=fix)
-            found.append(m.span())
+            seen.append(m.span())
         if comments:
             raw_low = _lower(raw.translate(_NORMALISE))
             for a, b in comments:
                 for m in self._injection.finditer(raw_low, a, b):
                     s, e = m.span()
-                    if any(s < fe and fs < e for fs, fe in found):
+                    if any(s < fe and fs < e for fs, fe in seen):
                         continue
                     self._v(
                         out,
@@ -202,7 +196,7 @@ class _ClaimChecks(_CompiledBrand):
             if addr == self._own_email:
                 return True
             local, _, domain = addr.partition("@")
-            return local in _ROLE_MAILBOXES and domain in self._own_domains
+            return local in packs.role_mailboxes() and domain in self._own_domains
         if kind == "phone" and self._own_phone:
             digits = "".join(ch for ch in value if ch.isdigit())
             short, long = sorted((digits, self._own_phone), key=len)

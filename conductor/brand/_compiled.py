@@ -91,13 +91,8 @@ class _CompiledBrand:
         c = self.brand.company
         self._own_email = c.support_email.strip().lower() if c.support_email else None
         self._own_phone = "".join(ch for ch in c.support_phone or "" if ch.isdigit()) or None
-        hosts = [c.unsubscribe_url, c.support_email or ""]
-        self._own_domains = {
-            h.lower().removeprefix("www.")
-            for h in (_HOST.search(u) for u in hosts)
-            if h is not None
-            for h in [h.group(1)]
-        }
+        hosts = (_HOST.search(u) for u in (c.unsubscribe_url, c.support_email or ""))
+        self._own_domains = {h.group(1).lower().removeprefix("www.") for h in hosts if h}
 
     def _compile_approved(self) -> None:
         """The text the brand itself requires, blanked before the copy is scanned."""

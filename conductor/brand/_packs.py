@@ -46,6 +46,7 @@ __all__ = [
     "negators",
     "not_negation",
     "required_text",
+    "role_mailboxes",
     "sensitive_synonyms",
     "sources",
     "syllables",
@@ -115,6 +116,12 @@ def not_negation() -> str:
 def allowed_caps() -> frozenset[str]:
     """Acronyms that are not shouting. Brands add their own (``voice.allowed_caps``)."""
     return frozenset(words("hygiene", "allowed-caps"))
+
+
+@cache
+def role_mailboxes() -> frozenset[str]:
+    """Mailbox names of a role ("help", "privacy"): at the brand's domain, not a person."""
+    return frozenset(words("hygiene", "role-mailboxes"))
 
 
 @cache

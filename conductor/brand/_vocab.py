@@ -115,6 +115,7 @@ BUILTIN: dict[str, dict[str, _Use] | None] = {
         "cased-placeholders": _Use(case="any"),
         "opt-out": _T,
         "unsubscribe-link": _T,
+        "role-mailboxes": _W,
         "allowed-caps": _Use("words", "upper"),
     },
     # Every family is a sensitive category (its name as brand files write it): words.
