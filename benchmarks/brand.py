@@ -42,7 +42,7 @@ def corpus() -> list[tuple[str, Copy]]:
                     text=item["text"],
                     subject=item.get("subject"),
                 )
-                out.append((doc["brand"], copy))
+                out.append((item.get("brand", doc["brand"]), copy))
     return out
 
 

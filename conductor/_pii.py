@@ -111,7 +111,9 @@ def find_pii(text: str) -> list[PiiHit]:
     Where two detectors claim the same characters the more specific wins (an email over
     the digits in it; a card, IBAN or national id over a phone number).
     """
-    if not text or not any(c.isdigit() or c == "@" for c in text):
+    # Every kind needs an "@" or at least 6 digits (a UK NI number has 6): most copy has
+    # neither, and counting digits is far cheaper than running the patterns.
+    if "@" not in text and sum(map(text.count, "0123456789")) < 6:
         return []
     hits: list[PiiHit] = []
     taken: list[tuple[int, int]] = []
