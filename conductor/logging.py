@@ -3,8 +3,8 @@
 People get a quiet, readable console (warnings and errors by default); machines get JSON
 lines per run in ``<run folder>/run.log.jsonl``. Every event carries ``run_id``, ``step``
 and ``agent`` when known (bound with :func:`structlog.contextvars.bind_contextvars`).
-The :func:`redact_pii` processor runs before any renderer, so emails, phone numbers and
-card numbers never reach a file or a terminal.
+The :func:`redact_pii` processor runs before any renderer, so emails, phone numbers,
+card numbers, IBANs and national ids never reach a file or a terminal.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 import threading
 from collections.abc import MutableMapping
@@ -21,47 +20,19 @@ from typing import Any, TextIO
 
 import structlog
 
+from conductor._pii import redact
+
 __all__ = ["configure_logging", "redact_data", "redact_pii", "redact_text", "run_log_file"]
-
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
-# Card numbers: 13-19 digits with optional single spaces/dashes, checked with Luhn.
-_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-# Phone numbers: international or national formats with at least 9 digits.
-_PHONE = re.compile(
-    r"(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){2,4}(?![\w.])"
-)
-
-
-def _luhn(digits: str) -> bool:
-    total, parity = 0, len(digits) % 2
-    for i, ch in enumerate(digits):
-        d = int(ch)
-        if i % 2 == parity:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def _card_sub(m: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", m.group())
-    return "[CARD]" if 13 <= len(digits) <= 19 and _luhn(digits) else m.group()
-
-
-def _phone_sub(m: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", m.group())
-    # ISO dates and times look like short digit groups; real phones have 9+ digits.
-    return "[PHONE]" if len(digits) >= 9 else m.group()
 
 
 def redact_text(text: str) -> str:
-    """Replace emails, card numbers (Luhn-valid) and phone numbers in a string."""
-    if not text or not any(c.isdigit() or c == "@" for c in text):
-        return text
-    text = _EMAIL.sub("[EMAIL]", text)
-    text = _CARD.sub(_card_sub, text)
-    return _PHONE.sub(_phone_sub, text)
+    """Replace emails, phone numbers, card numbers (Luhn-valid), IBANs and national ids.
+
+    The detectors are :mod:`conductor._pii`'s, the ones the brand rule
+    ``content.personal-data`` uses, so what the brand review flags in copy is what the
+    log never shows.
+    """
+    return redact(text)
 
 
 def redact_data(value: Any) -> Any:
@@ -155,8 +126,10 @@ def configure_logging(level: str | None = None, *, json_console: bool = False) -
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_pii,
+            # The traceback is text too (an exception's message may quote an address),
+            # so it is rendered before the redaction runs, not after.
             structlog.processors.format_exc_info,
+            redact_pii,
             _SINK,
             console_filter,
             renderer,

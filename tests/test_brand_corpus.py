@@ -76,6 +76,12 @@ def found(item_id: str) -> set[str]:
     return {v.rule for v in verdict(item_id).violations}
 
 
+def mask(masked: str, value: str) -> str:
+    """``value`` with the characters ``masked`` hides hidden the same way."""
+    assert len(masked) == len(value) and masked != value
+    return "".join("•" if m == "•" else c for m, c in zip(masked, value, strict=True))
+
+
 def family(rule: str) -> str:
     return rule.rsplit(".", 1)[0]
 
@@ -165,6 +171,10 @@ def test_item(item_id: str) -> None:
         if v.start is not None:
             fields = {**item.get("artifact", {}), **item}
             source = fields[v.field]
+            if v.rule == "content.personal-data":
+                # The excerpt masks the data it points at: never a copy of it.
+                assert v.excerpt == mask(v.excerpt, source[v.start : v.end])
+                continue
             assert source[v.start : v.end] == v.excerpt
 
 

@@ -31,6 +31,9 @@ RULES: dict[str, RuleInfo] = {
         _X, (_C, _I), "text tries to instruct an AI or a reviewer (prompt injection)"
     ),
     "content.placeholder": RuleInfo(_E, (_C, _I), "unfinished placeholder text"),
+    "content.personal-data": RuleInfo(
+        _E, (_C, _I), "personal data in the copy (email, phone, card, IBAN, national id)"
+    ),
     "voice.banned-phrase": RuleInfo(_E, (_C,), "a word or phrase the brand never uses"),
     "voice.required-term": RuleInfo(_E, (_C,), "a required term is missing"),
     "voice.reading-grade": RuleInfo(_W, (_C,), "reading grade outside the brand's range"),
@@ -48,6 +51,9 @@ RULES: dict[str, RuleInfo] = {
     ),
     "claims.finance.guaranteed-returns": RuleInfo(_X, (_C, _I), "guaranteed investment returns"),
     "claims.finance.promissory": RuleInfo(_X, (_C, _I), "promises gains or no risk of loss"),
+    "claims.finance.past-performance": RuleInfo(
+        _X, (_C, _I), "past returns offered as a promise of future ones"
+    ),
     "claims.finance.risk-warning-missing": RuleInfo(
         _E, (_C,), "investment promotion without the risk warning"
     ),

@@ -37,6 +37,13 @@ from conductor.brand._vocab import BUILTIN, builtin, family_matcher
 from conductor.specs import Allocation, Audience, Copy, Insight
 from conductor.verdict import Action, Severity, Violation
 
+# "At the start of the text, a line or a sentence, or after `<!--`, a bracket or a bullet",
+# as vocab/instructions.yaml writes it in front of its role prefixes ("SYSTEM:").
+_LINE_START = r"(?:^|(?<=[\n.!?>\[({*#-])|(?<=[\n.!?>\[({*#-] ))"
+# The host of a URL or the domain of an email address (the brand's own, for its role
+# addresses such as help@ at the same domain).
+_HOST = re.compile(r"(?:https?://|@)([^/\s:?#]+)")
+
 if TYPE_CHECKING:
     from conductor.brand._schema import BrandRules, EndorsementPack, FinancePack, HealthPack
 
@@ -99,6 +106,7 @@ class _CompiledBrand:
         if pk.endorsements is not None:
             self._compile_endorsements(pk.endorsements)
         self._compile_disclaimers()
+        self._compile_personal_data()
         if self.brand.audience.sensitive_attributes:
             packs.sensitive_synonyms()  # read (and check) sensitive.yaml now, not mid-review
 
@@ -123,6 +131,14 @@ class _CompiledBrand:
                 regexes += [expand_gaps(p) for p in fam.patterns]
                 words |= {w.lower() for p in fam.words for w in _WORD.findall(p)}
         return words | vocabulary_words(regexes)
+
+    def _compile_personal_data(self) -> None:
+        """The brand's own contact details, which copy may carry (content.personal-data)."""
+        c = self.brand.company
+        self._own_email = c.support_email.strip().lower() if c.support_email else None
+        self._own_phone = "".join(ch for ch in c.support_phone or "" if ch.isdigit()) or None
+        hosts = (_HOST.search(u) for u in (c.unsubscribe_url, c.support_email or ""))
+        self._own_domains = {h.group(1).lower().removeprefix("www.") for h in hosts if h}
 
     def _compile_approved(self) -> None:
         """The text the brand itself requires, blanked before the copy is scanned."""
@@ -185,7 +201,16 @@ class _CompiledBrand:
         self._negators = re.compile(packs.negators())
         self._clause_break = re.compile(packs.clause_break())
         self._not_negation = re.compile(packs.not_negation())
-        self._injection = _alternation(src("hygiene", "injection"))
+        # Phrases on whole words, every language; chat-model markup anywhere. The role
+        # prefixes share their "at a line or sentence start" test, so it is run once per
+        # position for all of them (a third of the scan time otherwise).
+        phrases = packs.instruction_sources()
+        at_start = [p[len(_LINE_START) :] for p in phrases if p.startswith(_LINE_START)]
+        others = [p for p in phrases if not p.startswith(_LINE_START)]
+        joined = f"{_LINE_START}(?:{'|'.join(at_start)})|" if at_start else ""
+        self._injection = re.compile(
+            "|".join([_bounded(joined + "|".join(others)), *packs.instruction_markup()])
+        )
         self._placeholder = re.compile("|".join(src("hygiene", "placeholders")))
         self._placeholder_cased = re.compile("|".join(src("hygiene", "cased-placeholders")))
         self._emoji = re.compile(packs.EMOJI)
@@ -222,6 +247,16 @@ class _CompiledBrand:
         self._not_guaranteed = re.compile("|".join(src("finance", "not-guaranteed")))
         self._promissory = _alternation(src("finance", "promises"))
         self._promissory_negatable = _alternation(src("finance", "negatable-promises"))
+        # A past result: who performed, the verb (its own group, so a negation in front of
+        # it can be found: "our fund did not beat the market"), then the figure.
+        who, verb, figure = (
+            "|".join(src("finance", f))
+            for f in ("performers", "performance-verbs", "performance-figures")
+        )
+        self._past_result = re.compile(
+            _bounded(f"(?:{who}){packs.gap(3)}(?P<verb>{verb}){packs.gap(4)}(?:{figure})")
+        )
+        self._forward_promise = _alternation(src("finance", "forward-promises"))
         terms = [*src("finance", "investment-terms")]
         terms += [_lower_phrase(t) for t in pack.extra_investment_terms]
         self._investment = _alternation(terms)

@@ -2,12 +2,13 @@
 
 The words and patterns are data: one YAML file per pack in ``conductor/brand/vocab/``
 (``health``, ``finance``, ``endorsements``, ``superlatives``, ``negation``, ``hygiene``,
-``sensitive``), commented for a compliance reader and described in docs/brand.md
+``instructions``, ``sensitive``), commented for a compliance reader and described in docs/brand.md
 ("Rule packs as data"). :mod:`conductor.brand._vocab` reads and checks each file once,
 the first time a brand needs it. This module hands the engine what it combines:
 
 - :func:`sources`: a family as regular-expression sources for lowered text (compiled
-  and combined by :mod:`conductor.brand._compiled`), :func:`words` a word list,
+  and combined by :mod:`conductor.brand._compiled`), :func:`instruction_sources` every
+  language of the instructions pack at once (:func:`instruction_markup` its markup), :func:`words` a word list,
   :func:`required_text` a pack's disclaimer, risk warning or disclosure;
 - the negation patterns (:func:`negators`, :func:`clause_break`, :func:`not_negation`),
   the acronyms that are not shouting (:func:`allowed_caps`) and the sensitive targeting
@@ -40,9 +41,12 @@ __all__ = [
     "clause_break",
     "fk_grade",
     "gap",
+    "instruction_markup",
+    "instruction_sources",
     "negators",
     "not_negation",
     "required_text",
+    "role_mailboxes",
     "sensitive_synonyms",
     "sources",
     "syllables",
@@ -73,6 +77,22 @@ def required_text(pack: str) -> str:
 
 
 @cache
+def instruction_sources() -> tuple[str, ...]:
+    """Every language family of instructions.yaml, as regex sources (on whole words).
+
+    All languages are checked on every brand: an instruction to a reviewer is never
+    customer copy, whatever language it is written in.
+    """
+    langs = [f for f in builtin("instructions").families if f != "any"]
+    return tuple(src for fam in langs for src in sources("instructions", fam))
+
+
+def instruction_markup() -> tuple[str, ...]:
+    """The chat-model markup of instructions.yaml (``any``), matched inside words too."""
+    return sources("instructions", "any")
+
+
+@cache
 def negators() -> str:
     """Words that negate a claim when they open its clause ("does not treat")."""
     whole = "|".join(map(re.escape, words("negation", "negators")))
@@ -96,6 +116,12 @@ def not_negation() -> str:
 def allowed_caps() -> frozenset[str]:
     """Acronyms that are not shouting. Brands add their own (``voice.allowed_caps``)."""
     return frozenset(words("hygiene", "allowed-caps"))
+
+
+@cache
+def role_mailboxes() -> frozenset[str]:
+    """Mailbox names of a role ("help", "privacy"): at the brand's domain, not a person."""
+    return frozenset(words("hygiene", "role-mailboxes"))
 
 
 @cache
@@ -148,7 +174,7 @@ LEGACY: dict[str, Callable[[], object]] = {
     "SUPERLATIVE_QUALIFIER": _joined("superlatives", "sources"),
     "NEGATORS": negators,
     "CLAUSE_BREAK": clause_break,
-    "INJECTION": _listed("hygiene", "injection"),
+    "INJECTION": lambda: [*instruction_markup(), *instruction_sources()],
     "PLACEHOLDER": _listed("hygiene", "placeholders"),
     "PLACEHOLDER_CASED": _listed("hygiene", "cased-placeholders"),
     "OPT_OUT": _joined("hygiene", "opt-out"),

@@ -75,6 +75,18 @@ class CompanyInfo(_Model):
         min_length=1,
         description="Opt-out instruction appended to every marketing SMS.",
     )
+    support_email: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The brand's own contact address; copy may give it (content.personal-data "
+        "flags any other email address).",
+    )
+    support_phone: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The brand's own phone number; copy may give it, in any format "
+        "(content.personal-data flags any other phone number).",
+    )
 
 
 class BannedPhrase(_Model):

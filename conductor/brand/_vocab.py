@@ -76,7 +76,17 @@ BUILTIN: dict[str, dict[str, _Use] | None] = {
         _T,
     ),
     "finance": dict.fromkeys(
-        ("guarantees", "not-guaranteed", "promises", "negatable-promises", "investment-terms"),
+        (
+            "guarantees",
+            "not-guaranteed",
+            "promises",
+            "negatable-promises",
+            "performers",
+            "performance-verbs",
+            "performance-figures",
+            "forward-promises",
+            "investment-terms",
+        ),
         _T,
     ),
     "endorsements": dict.fromkeys(
@@ -97,12 +107,15 @@ BUILTIN: dict[str, dict[str, _Use] | None] = {
         "clause-breaks": _T,
         "not-negations": _W,
     },
+    # Text addressed to a reviewer or a model: language-neutral markup, then one family
+    # per language (ISO 639-1 code); the engine checks every family on every brand.
+    "instructions": dict.fromkeys(("any", "en", "es", "fr", "de"), _T),
     "hygiene": {
-        "injection": _T,
         "placeholders": _T,
         "cased-placeholders": _Use(case="any"),
         "opt-out": _T,
         "unsubscribe-link": _T,
+        "role-mailboxes": _W,
         "allowed-caps": _Use("words", "upper"),
     },
     # Every family is a sensitive category (its name as brand files write it): words.

@@ -97,6 +97,8 @@ _PLACEHOLDERS = {
     "[EMAIL]": "an email address",
     "[PHONE]": "a phone number",
     "[CARD]": "a card number",
+    "[IBAN]": "a bank account number (IBAN)",
+    "[NATIONAL-ID]": "a national id number",
 }
 
 
