@@ -76,6 +76,11 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
         # comment alone are no message.
         if not fields[0].seen.strip():
             self._v(out, "content.empty", art, "The copy has no text.", fix="Write the message.")
+            # What a reader cannot see is still checked: a comment-only message is the
+            # favourite place for an instruction to the reviewer.
+            if fields[0].raw.strip():
+                self._claims(art, fields[0], out)
+                self._relocate(out, first + 1, fields)
             return
         if art.subject:
             fields.append(self._prepare("subject", art.subject))
