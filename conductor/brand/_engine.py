@@ -19,13 +19,14 @@ patterns (:mod:`conductor.brand._compiled`), and the claim, voice and channel ch
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
+from functools import cached_property, partial
 
 from conductor.brand._catalog import RULES, RuleInfo
 from conductor.brand._channel_checks import _ChannelChecks
 from conductor.brand._claim_checks import _ClaimChecks
 from conductor.brand._family import _Field
 from conductor.brand._plan_checks import check_allocation, check_audience
+from conductor.brand._semantic import SemanticModel, semantic_model
 from conductor.brand._text import _NORMALISE, _norm_space
 from conductor.brand._voice_checks import _VoiceChecks
 from conductor.specs import Allocation, Audience, Copy, Insight
@@ -75,8 +76,10 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
             fields.append(self._prepare("subject", art.subject))
         sf = investment = outcome = False
         for f in fields:
+            first = len(out)
             a, b2, c = self._claims(art, f, out)
             sf, investment, outcome = sf or a, investment or b2, outcome or c
+            self._meaning(art, f, out, first)
             self._voice(art, f, out)
         body = fields[0]
         self._grade(art, body, out)
@@ -184,7 +187,9 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
 
     def _check_insight(self, art: Insight, out: list[Violation]) -> None:
         f = self._prepare("statement", art.statement)
+        first = len(out)
         self._claims(art, f, out)
+        self._meaning(art, f, out, first)
         if not art.evidence:
             self._v(
                 out,
@@ -193,4 +198,48 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
                 "The finding cites no numbers; nobody can check it.",
                 field="evidence",
                 fix="Add the figures the statement rests on.",
+            )
+
+    # --- claims by meaning ---------------------------------------------------------------
+
+    @cached_property
+    def _semantic(self) -> tuple[SemanticModel | None, dict[str, float]]:
+        """The semantic model for the families the brand's packs turn on, and thresholds."""
+        b = self.brand
+        cfg, pk = b.claims.semantic, b.claims.packs
+        families = [
+            *(["disease"] if pk.health is not None else []),
+            *(["guarantee", "past-performance"] if pk.finance is not None else []),
+            *(["testimonial"] if pk.endorsements is not None else []),
+            *(["superlative", "urgency"] if b.claims.superlatives else []),
+        ]
+        if not cfg.enabled or not families:
+            return None, {}
+        thresholds = {fam: cfg.thresholds.get(fam, cfg.threshold) for fam in families}  # type: ignore[call-overload]
+        return semantic_model(tuple(families), tuple(b.languages)), thresholds
+
+    def _meaning(self, art: Copy | Insight, f: _Field, out: list[Violation], first: int) -> None:
+        """Sentences that read like a claim; one already found by a phrase rule is not
+        reported twice (a deterministic ``claims.*`` finding on an overlapping span)."""
+        model, thresholds = self._semantic
+        if model is None:
+            return
+        taken = [
+            (v.start, v.end)
+            for v in out[first:]
+            if v.start is not None and v.end is not None and v.rule.startswith("claims.")
+        ]
+        for hit in model.hits(f.scan, thresholds):
+            if any(a < hit.end and hit.start < b for a, b in taken):
+                continue
+            rule = f"claims.semantic.{hit.family}"
+            self._v(
+                out,
+                rule,
+                art,
+                f"semantic ({hit.family}): reads like {hit.exemplar!r} ({hit.score:.2f}).",
+                field=f.name,
+                span=(hit.start, hit.end),
+                excerpt=f.raw[hit.start : hit.end],
+                fix="Reword it as a claim the brand can stand behind, or remove it.",
             )
