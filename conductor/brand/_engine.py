@@ -34,6 +34,17 @@ from conductor.verdict import Verdict, Violation
 
 __all__ = ["RULES", "Engine", "RuleInfo"]
 
+# The semantic family a deterministic finding already covers (see Engine._meaning).
+_DETERMINISTIC_FAMILY = {
+    "claims.health.disease-claim": "disease",
+    "claims.superlative": "superlative",
+}
+_DETERMINISTIC_PREFIX = (
+    ("claims.finance.past", "past-performance"),
+    ("claims.finance.", "guarantee"),
+    ("claims.endorsement.", "testimonial"),
+)
+
 
 class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
     """A brand strategy compiled for fast, deterministic checking."""
@@ -75,11 +86,10 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
         if art.subject:
             fields.append(self._prepare("subject", art.subject))
         sf = investment = outcome = False
+        first = len(out)
         for f in fields:
-            first = len(out)
             a, b2, c = self._claims(art, f, out)
             sf, investment, outcome = sf or a, investment or b2, outcome or c
-            self._meaning(art, f, out, first)
             self._voice(art, f, out)
         body = fields[0]
         self._grade(art, body, out)
@@ -158,6 +168,8 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
         if rules is not None:
             appends += self._channel(art, channel, norm_text, out)
             self._length(art, rules, appends, out)
+        for f in fields:
+            self._meaning(art, f, out, first)
         self._signoff_copy(art, channel, rules is None, fields, signoff)
 
     def _signoff_copy(
@@ -219,18 +231,31 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
         return semantic_model(tuple(families), tuple(b.languages)), thresholds
 
     def _meaning(self, art: Copy | Insight, f: _Field, out: list[Violation], first: int) -> None:
-        """Sentences that read like a claim; one already found by a phrase rule is not
-        reported twice (a deterministic ``claims.*`` finding on an overlapping span)."""
+        """Sentences that read like a claim, after the phrase rules have run.
+
+        What a phrase rule already reported is not reported twice: a family a
+        deterministic rule found anywhere in the artifact (``out[first:]``), and any
+        sentence that overlaps a deterministic claim, banned phrase or injection finding.
+        """
         model, thresholds = self._semantic
         if model is None:
             return
-        taken = [
-            (v.start, v.end)
-            for v in out[first:]
-            if v.start is not None and v.end is not None and v.rule.startswith("claims.")
-        ]
-        for hit in model.hits(f.scan, thresholds):
-            if any(a < hit.end and hit.start < b for a, b in taken):
+        found: set[str] = set()
+        taken: list[tuple[int, int]] = []
+        for v in out[first:]:
+            # A missing risk warning says nothing about what the copy promises.
+            fam = _DETERMINISTIC_FAMILY.get(v.rule) or next(
+                (fam for p, fam in _DETERMINISTIC_PREFIX if v.rule.startswith(p)), None
+            )
+            if v.rule == "claims.finance.risk-warning-missing":
+                fam = None
+            if fam is not None:
+                found.add(fam)
+            if v.field == f.name and v.start is not None and v.end is not None:
+                if v.rule.startswith(("claims.", "voice.banned-phrase", "content.")):
+                    taken.append((v.start, v.end))
+        for hit in model.hits(f.scan, thresholds, raw=f.raw):
+            if hit.family in found or any(a < hit.end and hit.start < b for a, b in taken):
                 continue
             rule = f"claims.semantic.{hit.family}"
             self._v(

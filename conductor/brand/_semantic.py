@@ -105,7 +105,12 @@ def _read_words(text: str) -> str:
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
-    """The (start, end) spans of the sentences of ``text``, stripped of outer space."""
+    """The (start, end) spans of the sentences of ``text``, stripped of outer space.
+
+    A sentence of fewer than three words ("Vitalis:", "No.", "Go now.") is joined to the
+    next one: alone it has too little meaning to score, and a sender's name or a one-word
+    answer would otherwise read like anything.
+    """
     spans: list[tuple[int, int]] = []
     pos = 0
     for m in _SENTENCE_BREAK.finditer(text):
@@ -120,7 +125,15 @@ def sentences(text: str) -> list[tuple[int, int]]:
             b -= 1
         if any(c.isalnum() for c in text[a:b]):
             out.append((a, b))
-    return out[:_MAX_SENTENCES]
+    merged: list[tuple[int, int]] = []
+    short = False
+    for a, b in out:
+        if short:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+        short = len(text[merged[-1][0] : merged[-1][1]].split()) < 3
+    return merged[:_MAX_SENTENCES]
 
 
 # --- the exemplars ----------------------------------------------------------------------
@@ -130,11 +143,20 @@ def sentences(text: str) -> list[tuple[int, int]]:
 def _pack(name: str) -> dict[str, Any]:
     data, _ = read_yaml(SEMANTIC_DIR / f"{name}.yaml", error=brand_file_error)
     plain = to_plain(data)
+    path = SEMANTIC_DIR / f"{name}.yaml"
     if not isinstance(plain, dict) or plain.get("name") != name:
-        raise brand_file_error(
-            f"the semantic exemplars in {name}.yaml must be named {name!r}",
-            file=SEMANTIC_DIR / f"{name}.yaml",
-        )
+        raise brand_file_error(f"the semantic exemplars in {name}.yaml must be named {name!r}", file=path)
+    # An unquoted "a: b" in a list is a mapping, not a line: say so rather than train on it.
+    for fam, spec in (plain.get("families") or {}).items():
+        for kind in ("exemplars", "counter"):
+            for lang, xs in (spec.get(kind) or {}).items():
+                bad = [x for x in xs or () if not isinstance(x, str) or not x.strip()]
+                if bad:
+                    raise brand_file_error(
+                        f"{name}.yaml: families.{fam}.{kind}.{lang} holds {bad[0]!r}, not a "
+                        "line of text (quote a line that contains ': ')",
+                        file=path,
+                    )
     return plain
 
 
@@ -208,6 +230,10 @@ class SemanticModel:
                 words = _lines(pack.get("disclosures"), languages)
                 if words:
                     self._disclosure = re.compile("|".join(words), re.IGNORECASE)
+        # Ordinary sentences that claim nothing: the `pass` class of every model.
+        plain = _lines(_pack("neutral")["families"]["neutral"].get("counter"), languages)
+        texts += plain
+        labels += ["pass"] * len(plain)
         low = [_read_words(t) for t in texts]
         self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
         self._words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True)
@@ -222,14 +248,23 @@ class SemanticModel:
         emb = self._csr(_embed(low))
         return self._hstack([emb, self._chars.transform(low), self._words.transform(low)]).tocsr()
 
-    def hits(self, text: str, thresholds: Mapping[str, float]) -> list[Hit]:
-        """The sentences of ``text`` whose best family scores at or above its threshold."""
+    def hits(
+        self, text: str, thresholds: Mapping[str, float], *, raw: str | None = None
+    ) -> list[Hit]:
+        """The sentences of ``text`` whose best family scores at or above its threshold.
+
+        ``raw`` is the field before the brand's approved text was blanked out of ``text``:
+        a testimonial's disclosure is looked for there (the brand's own disclosure is
+        approved text).
+        """
         spans = sentences(text)
         if not spans or not self._families:
             return []
         low = [_read_words(text[a:b]) for a, b in spans]
         proba = self._clf.predict_proba(self._features(low))
-        disclosed = self._disclosure is not None and self._disclosure.search(text) is not None
+        disclosed = (
+            self._disclosure is not None and self._disclosure.search(raw or text) is not None
+        )
         out: list[Hit] = []
         for row, (a, b) in enumerate(spans):
             i, fam = max(self._families, key=lambda ic: float(proba[row, ic[0]]))
