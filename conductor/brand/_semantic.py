@@ -179,30 +179,105 @@ def exemplar_languages() -> frozenset[str]:
 # --- the encoder ------------------------------------------------------------------------
 
 
-@cache
-def _encoder() -> Any:
+class _Encoder:
     """WordLlama's packaged model, read from the installed wheel (no network, ever).
 
     ``WordLlama.load()`` looks for the tokenizer in a folder the wheel does not have and
-    then downloads it; the files are in the wheel, so they are opened directly.
+    then downloads it; the files are in the wheel, so they are opened directly. The
+    sentence vector is WordLlama's: the mean of the token embeddings, L2-normalised.
+    Llama's tokenizer runs BPE over a whole sentence as one piece (~40 µs a word); its
+    pieces never cross a space, so words are tokenized one by one and remembered, which
+    gives the same ids for a fraction of the cost.
     """
-    import wordllama
-    from safetensors import safe_open
-    from tokenizers import Tokenizer
-    from wordllama.inference import WordLlamaInference
 
-    root = Path(wordllama.__file__).parent
-    tokenizer = Tokenizer.from_file(str(root / "tokenizers" / "l2_supercat_tokenizer_config.json"))
-    with safe_open(str(root / "weights" / "l2_supercat_256.safetensors"), framework="np") as f:
-        weights = f.get_tensor("embedding.weight")
-    return WordLlamaInference(weights, tokenizer)
+    _MAX_CACHE = 200_000
+
+    def __init__(self) -> None:
+        import wordllama
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        root = Path(wordllama.__file__).parent
+        self._tok = Tokenizer.from_file(
+            str(root / "tokenizers" / "l2_supercat_tokenizer_config.json")
+        )
+        with safe_open(str(root / "weights" / "l2_supercat_256.safetensors"), framework="np") as f:
+            self._weights = np.ascontiguousarray(f.get_tensor("embedding.weight"), dtype=np.float32)
+        self._ids: dict[str, list[int]] = {}
+
+    def _word(self, word: str) -> list[int]:
+        ids = self._ids.get(word)
+        if ids is None:
+            if len(self._ids) >= self._MAX_CACHE:
+                self._ids.clear()
+            ids = self._ids[word] = self._tok.encode(word, add_special_tokens=False).ids
+        return ids
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self._weights.shape[1]), dtype=np.float64)
+        for row, text in enumerate(texts):
+            ids = [i for w in text.split() for i in self._word(w)]
+            if ids:
+                v = self._weights[ids].mean(axis=0, dtype=np.float64)
+                n = float(np.linalg.norm(v))
+                out[row] = v / n if n else v
+        return out
+
+
+@cache
+def _encoder() -> _Encoder:
+    return _Encoder()
 
 
 def _embed(texts: list[str]) -> np.ndarray:
-    return np.asarray(_encoder().embed(texts, norm=True), dtype=np.float64)
+    return _encoder().embed(texts)
 
 
 # --- the model --------------------------------------------------------------------------
+
+
+class _Grams:
+    """One fitted TF-IDF vectorizer folded into the classifier's weights for its columns.
+
+    The vectorizers are binary (a gram counts once per sentence), so a sentence's
+    features are a set of columns. Character n-grams never cross a word (``char_wb``),
+    so each word's columns are computed once and remembered, and a sentence's are the
+    union of its words'.
+    """
+
+    _MAX_CACHE = 200_000
+
+    def __init__(self, vectorizer: Any, weights: np.ndarray, *, per_word: bool) -> None:
+        self._analyze = vectorizer.build_analyzer()
+        self._vocab: dict[str, int] = vectorizer.vocabulary_
+        idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        self._idf2 = idf * idf
+        self._w = np.ascontiguousarray(weights.T * idf[:, None])  # (features, classes)
+        self._per_word = per_word
+        self._words: dict[str, frozenset[int]] = {}
+
+    def _columns(self, text: str) -> frozenset[int]:
+        vocab = self._vocab
+        return frozenset(vocab[g] for g in self._analyze(text) if g in vocab)
+
+    def _word(self, word: str) -> frozenset[int]:
+        cols = self._words.get(word)
+        if cols is None:
+            if len(self._words) >= self._MAX_CACHE:
+                self._words.clear()
+            cols = self._words[word] = self._columns(word)
+        return cols
+
+    def logits(self, low: str) -> np.ndarray:
+        if self._per_word:
+            cols: set[int] | frozenset[int] = set().union(*(self._word(w) for w in low.split()))
+        else:
+            cols = self._columns(low)
+        if not cols:
+            return np.zeros(self._w.shape[1])
+        idx = np.fromiter(cols, dtype=np.intp, count=len(cols))
+        idx.sort()  # a fixed order of summation: the same text, the same bits
+        return np.asarray(self._w[idx].sum(axis=0) / np.sqrt(self._idf2[idx].sum()))
 
 
 class SemanticModel:
@@ -235,14 +310,44 @@ class SemanticModel:
         texts += plain
         labels += ["pass"] * len(plain)
         low = [_read_words(t) for t in texts]
-        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
-        self._words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True)
+        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), binary=True)
+        self._words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), binary=True)
         self._chars.fit(low)
         self._words.fit(low)
         self._clf: LogisticRegression = LogisticRegression(C=10.0, max_iter=5000)
         self._clf.fit(self._features(low), labels)
         classes = [str(c) for c in self._clf.classes_]
         self._families = [(i, c) for i, c in enumerate(classes) if c != "pass"]
+        # Scoring goes through the fitted weights directly: the same arithmetic as
+        # predict_proba (a test pins it), without scikit-learn's per-call validation,
+        # which costs ~10x the maths on one short sentence.
+        w = np.asarray(self._clf.coef_, dtype=np.float64)
+        if w.shape[0] == 1:  # two classes: one row for the second; softmax of (-z, z)/2
+            w = np.vstack([-w / 2, w / 2])
+            bias = np.array([-1.0, 1.0]) * float(self._clf.intercept_[0]) / 2
+        else:
+            bias = np.asarray(self._clf.intercept_, dtype=np.float64)
+        dim = _embed(["x"]).shape[1]
+        n_chars = len(self._chars.vocabulary_)
+        self._bias, self._w_emb = bias, w[:, :dim]
+        self._grams = [
+            _Grams(self._chars, w[:, dim : dim + n_chars], per_word=True),
+            _Grams(self._words, w[:, dim + n_chars :], per_word=False),
+        ]
+
+    def proba(self, low: list[str]) -> np.ndarray:
+        """Class probabilities (columns in ``classes``) of each lowered sentence."""
+        z = _embed(low) @ self._w_emb.T + self._bias
+        for g in self._grams:
+            z += np.stack([g.logits(s) for s in low])
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+    @property
+    def classes(self) -> list[str]:
+        """The model's classes: the families it was trained on and ``pass``."""
+        return [str(c) for c in self._clf.classes_]
 
     def _features(self, low: list[str]) -> Any:
         emb = self._csr(_embed(low))
@@ -261,7 +366,7 @@ class SemanticModel:
         if not spans or not self._families:
             return []
         low = [_read_words(text[a:b]) for a, b in spans]
-        proba = self._clf.predict_proba(self._features(low))
+        proba = self.proba(low)
         disclosed = (
             self._disclosure is not None and self._disclosure.search(raw or text) is not None
         )
