@@ -69,7 +69,8 @@ def families_found(brand: BrandStrategy, text: str, mode: str) -> set[str]:
         # reported again, which would hide what the model finds on its own.
         model, thresholds = brand.engine()._semantic
         assert model is not None
-        return {hit.family for hit in model.hits(text, thresholds)}
+        f = brand.engine()._prepare("text", text)
+        return {hit.family for hit in model.hits(f.scan, thresholds, raw=f.raw)}
     v = brand.review([Copy(id="line", channel="web", text=text)])
     out: set[str] = set()
     for x in v.violations:

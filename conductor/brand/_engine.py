@@ -235,7 +235,8 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
 
         What a phrase rule already reported is not reported twice: a family a
         deterministic rule found anywhere in the artifact (``out[first:]``), and any
-        sentence that overlaps a deterministic claim, banned phrase or injection finding.
+        sentence that overlaps a deterministic claim, banned phrase, injection or competitor
+        finding.
         """
         model, thresholds = self._semantic
         if model is None:
@@ -252,7 +253,7 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
             if fam is not None:
                 found.add(fam)
             if v.field == f.name and v.start is not None and v.end is not None:
-                if v.rule.startswith(("claims.", "voice.banned-phrase", "content.")):
+                if v.rule.startswith(("claims.", "voice.banned-phrase", "content.", "competitors.")):
                     taken.append((v.start, v.end))
         for hit in model.hits(f.scan, thresholds, raw=f.raw):
             if hit.family in found or any(a < hit.end and hit.start < b for a, b in taken):

@@ -281,7 +281,7 @@ class SemanticRules(_Model):
         "the brand's packs turn on.",
     )
     threshold: float = Field(
-        default=0.45,
+        default=0.35,
         ge=0.0,
         le=1.0,
         description="Score (0-1) at or above which a sentence is flagged; calibrated on "

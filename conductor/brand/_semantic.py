@@ -38,6 +38,7 @@ import numpy as np
 
 from conductor._yaml import read_yaml, to_plain
 from conductor.brand._errors import brand_file_error
+from conductor.brand._text import _NORMALISE
 
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
@@ -96,6 +97,9 @@ class Hit:
 
 
 def _read_words(text: str) -> str:
+    # The engine scores its scan text, whose quotes are straightened; the exemplars get
+    # the same treatment so a curly “quote” and a straight one read alike.
+    text = text.translate(_NORMALISE)
     for emoji, word in _EMOJI_WORDS.items():
         if emoji in text:
             text = text.replace(emoji, word)
@@ -283,7 +287,14 @@ class _Grams:
 class SemanticModel:
     """The classifier for one set of families and languages, trained on first use."""
 
-    def __init__(self, families: tuple[str, ...], languages: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        families: tuple[str, ...],
+        languages: tuple[str, ...],
+        extra: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Train on the packs' lines in ``languages``, plus ``extra`` (text, label) pairs
+        (used by benchmarks/brand_semantic.py to cross-validate on the tuning corpus)."""
         from scipy.sparse import csr_matrix, hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -293,13 +304,15 @@ class SemanticModel:
         labels: list[str] = []
         self._exemplars: dict[str, tuple[list[str], np.ndarray]] = {}
         self._disclosure: re.Pattern[str] | None = None
+        tuning = _pack("tuning")["families"]
         for fam in families:
             pack = _pack(FAMILIES[fam])
             spec = pack["families"][fam]
             pos = _lines(spec.get("exemplars"), languages)
             neg = _lines(spec.get("counter"), languages)
-            texts += pos + neg
-            labels += [fam] * len(pos) + ["pass"] * len(neg)
+            tuned = _lines((tuning.get(fam) or {}).get("exemplars"), languages)
+            texts += pos + neg + tuned
+            labels += [fam] * len(pos) + ["pass"] * len(neg) + [fam] * len(tuned)
             self._exemplars[fam] = (pos, _embed([_read_words(x) for x in pos]))
             if fam == "testimonial":
                 words = _lines(pack.get("disclosures"), languages)
@@ -307,8 +320,12 @@ class SemanticModel:
                     self._disclosure = re.compile("|".join(words), re.IGNORECASE)
         # Ordinary sentences that claim nothing: the `pass` class of every model.
         plain = _lines(_pack("neutral")["families"]["neutral"].get("counter"), languages)
+        plain += _lines(tuning["pass"].get("counter"), languages)
         texts += plain
         labels += ["pass"] * len(plain)
+        for text, label in extra:
+            texts.append(text)
+            labels.append(label if label in families else "pass")
         low = [_read_words(t) for t in texts]
         self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), binary=True)
         self._words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), binary=True)
