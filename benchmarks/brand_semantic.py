@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +76,11 @@ def families_found(brand: BrandStrategy, text: str, mode: str) -> set[str]:
         if x.rule.startswith("claims.semantic."):
             if mode != "deterministic":
                 out.add(x.rule.removeprefix("claims.semantic."))
-        elif x.rule in _DETERMINISTIC or (
-            x.rule.startswith("claims.") and not x.rule.endswith("-missing")
+        elif mode != "semantic" and (
+            x.rule in _DETERMINISTIC
+            or (x.rule.startswith("claims.") and not x.rule.endswith("-missing"))
         ):
-            if mode != "semantic":
-                out.add(_DETERMINISTIC.get(x.rule, "other"))
+            out.add(_DETERMINISTIC.get(x.rule, "other"))
     return out
 
 
@@ -129,7 +128,11 @@ def table(part: str, results: dict[str, dict[str, Any]]) -> list[str]:
         ]
         rows.append(f"| {fam} | {first['families'][fam]['lines']} | " + " | ".join(cells) + " |")
     cells = [f"**{r['recall']:.2f} / {r['precision']:.2f}**" for r in results.values()]
-    rows.append(f"| all (must-flag {first['must_flag']} of {first['lines']}) | | " + " | ".join(cells) + " |")
+    rows.append(
+        f"| all (must-flag {first['must_flag']} of {first['lines']}) | | "
+        + " | ".join(cells)
+        + " |"
+    )
     return [f"### {part}", "", *rows, ""]
 
 

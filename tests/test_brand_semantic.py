@@ -72,7 +72,11 @@ def test_corpus_is_big_labelled_and_split() -> None:
 def test_tuning_lines_are_the_tune_corpus_and_never_the_holdout() -> None:
     doc = yaml.safe_load((SEMANTIC_DIR / "tuning.yaml").read_text(encoding="utf-8"))
     shipped = {
-        x for spec in doc["families"].values() for v in spec.values() for xs in v.values() for x in xs
+        x
+        for spec in doc["families"].values()
+        for v in spec.values()
+        for xs in v.values()
+        for x in xs
     }
     assert shipped == {x["text"] for x in BENCH.lines("tune")}
     every = {
@@ -93,8 +97,10 @@ def test_tuning_lines_are_the_tune_corpus_and_never_the_holdout() -> None:
 def test_holdout_recall_and_precision(bench_brands: Any) -> None:
     both = BENCH.score("holdout", "both", bench_brands)
     det = BENCH.score("holdout", "deterministic", bench_brands)
-    print(f"holdout: both R={both['recall']:.2f} P={both['precision']:.2f}; "
-          f"deterministic R={det['recall']:.2f} P={det['precision']:.2f}")
+    print(
+        f"holdout: both R={both['recall']:.2f} P={both['precision']:.2f}; "
+        f"deterministic R={det['recall']:.2f} P={det['precision']:.2f}"
+    )
     assert both["recall"] >= 0.85
     assert both["precision"] >= 0.9
     # The phrase rules alone are where the issue found them: the check is what lifts recall.
@@ -152,7 +158,9 @@ def test_disabled_by_config_and_by_rule() -> None:
     line = "Wave goodbye to migraines with our magnesium blend."
     off = parse_brand(text.replace("\nclaims:\n", "\nclaims:\n  semantic: {enabled: false}\n", 1))
     assert _semantic(check_copy(off, "social", line)) == []
-    policy = text.replace("\nreview_policy:\n", '\nreview_policy:\n  disabled: ["claims.semantic.*"]\n')
+    policy = text.replace(
+        "\nreview_policy:\n", '\nreview_policy:\n  disabled: ["claims.semantic.*"]\n'
+    )
     assert policy != text
     assert _semantic(check_copy(parse_brand(policy), "social", line)) == []
     high = text.replace("\nclaims:\n", "\nclaims:\n  semantic: {thresholds: {disease: 1.0}}\n", 1)
@@ -199,7 +207,11 @@ def test_sentences_keep_offsets_and_join_short_ones() -> None:
     text = "Vitalis: Act now. Stock is almost gone!\nSee you."
     spans = sentences(text)
     # "Vitalis:" is joined to the next sentence; a short last one stays as it is.
-    assert [text[a:b] for a, b in spans] == ["Vitalis: Act now.", "Stock is almost gone!", "See you."]
+    assert [text[a:b] for a, b in spans] == [
+        "Vitalis: Act now.",
+        "Stock is almost gone!",
+        "See you.",
+    ]
 
 
 def test_runs_offline(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -73,7 +73,9 @@ RULES: dict[str, RuleInfo] = {
     "claims.semantic.superlative": RuleInfo(
         _E, (_C, _I), "reads like an unqualified superlative or price claim"
     ),
-    "claims.semantic.urgency": RuleInfo(_E, (_C, _I), "reads like false urgency (no real deadline)"),
+    "claims.semantic.urgency": RuleInfo(
+        _E, (_C, _I), "reads like false urgency (no real deadline)"
+    ),
     "competitors.named": RuleInfo(_E, (_C, _I), "a competitor is named"),
     "channel.unsubscribe-missing": RuleInfo(_E, (_C,), "email without an unsubscribe link"),
     "channel.postal-address-missing": RuleInfo(_E, (_C,), "email without the postal address"),

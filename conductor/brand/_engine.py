@@ -39,6 +39,8 @@ _DETERMINISTIC_FAMILY = {
     "claims.health.disease-claim": "disease",
     "claims.superlative": "superlative",
 }
+# Findings on a span that a semantic hit overlapping it would only repeat.
+_SPAN_RULES = ("claims.", "voice.banned-phrase", "content.", "competitors.")
 _DETERMINISTIC_PREFIX = (
     ("claims.finance.past", "past-performance"),
     ("claims.finance.", "guarantee"),
@@ -252,9 +254,13 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
                 fam = None
             if fam is not None:
                 found.add(fam)
-            if v.field == f.name and v.start is not None and v.end is not None:
-                if v.rule.startswith(("claims.", "voice.banned-phrase", "content.", "competitors.")):
-                    taken.append((v.start, v.end))
+            if (
+                v.field == f.name
+                and v.start is not None
+                and v.end is not None
+                and v.rule.startswith(_SPAN_RULES)
+            ):
+                taken.append((v.start, v.end))
         for hit in model.hits(f.scan, thresholds, raw=f.raw):
             if hit.family in found or any(a < hit.end and hit.start < b for a, b in taken):
                 continue

@@ -149,7 +149,9 @@ def _pack(name: str) -> dict[str, Any]:
     plain = to_plain(data)
     path = SEMANTIC_DIR / f"{name}.yaml"
     if not isinstance(plain, dict) or plain.get("name") != name:
-        raise brand_file_error(f"the semantic exemplars in {name}.yaml must be named {name!r}", file=path)
+        raise brand_file_error(
+            f"the semantic exemplars in {name}.yaml must be named {name!r}", file=path
+        )
     # An unquoted "a: b" in a list is a mapping, not a line: say so rather than train on it.
     for fam, spec in (plain.get("families") or {}).items():
         for kind in ("exemplars", "counter"):
