@@ -163,6 +163,11 @@ def test_disabled_by_config_and_by_rule() -> None:
     )
     assert policy != text
     assert _semantic(check_copy(parse_brand(policy), "social", line)) == []
+    # Turning the phrase rule off accepts the claim: by meaning too.
+    rule_off = text.replace(
+        "\nreview_policy:\n", '\nreview_policy:\n  disabled: ["claims.health.disease-claim"]\n'
+    )
+    assert _semantic(check_copy(parse_brand(rule_off), "social", line)) == []
     high = text.replace("\nclaims:\n", "\nclaims:\n  semantic: {thresholds: {disease: 1.0}}\n", 1)
     assert _semantic(check_copy(parse_brand(high), "social", line)) == []
 

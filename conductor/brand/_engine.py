@@ -39,6 +39,13 @@ _DETERMINISTIC_FAMILY = {
     "claims.health.disease-claim": "disease",
     "claims.superlative": "superlative",
 }
+# The phrase rules whose being all disabled turns a semantic family off.
+_COUNTERPARTS = {
+    "disease": {"claims.health.disease-claim"},
+    "guarantee": {"claims.finance.guaranteed-returns", "claims.finance.promissory"},
+    "superlative": {"claims.superlative"},
+    "testimonial": {"claims.endorsement.disclosure-missing"},
+}
 # Findings on a span that a semantic hit overlapping it would only repeat.
 _SPAN_RULES = ("claims.", "voice.banned-phrase", "content.", "competitors.")
 _DETERMINISTIC_PREFIX = (
@@ -226,6 +233,13 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
             *(["guarantee", "past-performance"] if pk.finance is not None else []),
             *(["testimonial"] if pk.endorsements is not None else []),
             *(["superlative", "urgency"] if b.claims.superlatives else []),
+        ]
+        # A brand that turns a phrase rule off accepts that kind of claim: the family
+        # goes quiet by meaning too (urgency has no phrase rule of its own).
+        families = [
+            fam
+            for fam in families
+            if not _COUNTERPARTS.get(fam) or not _COUNTERPARTS[fam] <= self._disabled
         ]
         if not cfg.enabled or not families:
             return None, {}
