@@ -66,6 +66,22 @@ RULES: dict[str, RuleInfo] = {
     "claims.endorsement.invented-review": RuleInfo(
         _E, (_C, _I), "rating, review count or expert endorsement with no source"
     ),
+    # Claims caught by meaning (conductor/brand/_semantic.py): a model's reading, so they
+    # ask for a rewrite (error -> revise) rather than block, whatever the family.
+    "claims.semantic.disease": RuleInfo(_E, (_C, _I), "reads like a disease or treatment claim"),
+    "claims.semantic.guarantee": RuleInfo(_E, (_C, _I), "reads like a guaranteed outcome"),
+    "claims.semantic.past-performance": RuleInfo(
+        _E, (_C, _I), "reads like past performance offered as a promise"
+    ),
+    "claims.semantic.testimonial": RuleInfo(
+        _E, (_C, _I), "reads like a testimonial or endorsement without a disclosure"
+    ),
+    "claims.semantic.superlative": RuleInfo(
+        _E, (_C, _I), "reads like an unqualified superlative or price claim"
+    ),
+    "claims.semantic.urgency": RuleInfo(
+        _E, (_C, _I), "reads like false urgency (no real deadline)"
+    ),
     "competitors.named": RuleInfo(_E, (_C, _I), "a competitor is named"),
     "channel.unsubscribe-missing": RuleInfo(_E, (_C,), "email without an unsubscribe link"),
     "channel.postal-address-missing": RuleInfo(_E, (_C,), "email without the postal address"),

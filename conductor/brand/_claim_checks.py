@@ -50,6 +50,7 @@ class _Span:
     def end(self) -> int:
         return self._span[1]
 
+
 _MARK = re.compile(r"[*†‡]+")
 
 

@@ -22,19 +22,40 @@ patterns (:mod:`conductor.brand._compiled`), and the claim, voice and channel ch
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
+from functools import cached_property, partial
 
 from conductor.brand._catalog import RULES, RuleInfo
 from conductor.brand._channel_checks import _ChannelChecks
 from conductor.brand._claim_checks import _ClaimChecks
 from conductor.brand._family import _Field
 from conductor.brand._plan_checks import check_allocation, check_audience
+from conductor.brand._semantic import SemanticModel, semantic_model
 from conductor.brand._text import _norm_space
 from conductor.brand._voice_checks import _VoiceChecks
 from conductor.specs import Allocation, Audience, Copy, Insight
 from conductor.verdict import Verdict, Violation
 
 __all__ = ["RULES", "Engine", "RuleInfo"]
+
+# The semantic family a deterministic finding already covers (see Engine._meaning).
+_DETERMINISTIC_FAMILY = {
+    "claims.health.disease-claim": "disease",
+    "claims.superlative": "superlative",
+}
+# The phrase rules whose being all disabled turns a semantic family off.
+_COUNTERPARTS = {
+    "disease": {"claims.health.disease-claim"},
+    "guarantee": {"claims.finance.guaranteed-returns", "claims.finance.promissory"},
+    "superlative": {"claims.superlative"},
+    "testimonial": {"claims.endorsement.disclosure-missing"},
+}
+# Findings on a span that a semantic hit overlapping it would only repeat.
+_SPAN_RULES = ("claims.", "voice.banned-phrase", "content.", "competitors.")
+_DETERMINISTIC_PREFIX = (
+    ("claims.finance.past", "past-performance"),
+    ("claims.finance.", "guarantee"),
+    ("claims.endorsement.", "testimonial"),
+)
 
 
 class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
@@ -85,6 +106,7 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
         if art.subject:
             fields.append(self._prepare("subject", art.subject))
         sf = investment = outcome = False
+        first = len(out)
         for f in fields:
             a, b2, c = self._claims(art, f, out)
             sf, investment, outcome = sf or a, investment or b2, outcome or c
@@ -167,6 +189,8 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
         if rules is not None:
             appends += self._channel(art, channel, norm_text, out, body.seen)
             self._length(art, rules, appends, out)
+        for f in fields:
+            self._meaning(art, f, out, first)
         self._signoff_copy(art, channel, rules is None, fields, signoff)
         self._relocate(out, first, fields)
 
@@ -199,6 +223,7 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
         f = self._prepare("statement", art.statement)
         first = len(out)
         self._claims(art, f, out)
+        self._meaning(art, f, out, first)
         self._relocate(out, first, [f])
         if not art.evidence:
             self._v(
@@ -208,4 +233,73 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
                 "The finding cites no numbers; nobody can check it.",
                 field="evidence",
                 fix="Add the figures the statement rests on.",
+            )
+
+    # --- claims by meaning ---------------------------------------------------------------
+
+    @cached_property
+    def _semantic(self) -> tuple[SemanticModel | None, dict[str, float]]:
+        """The semantic model for the families the brand's packs turn on, and thresholds."""
+        b = self.brand
+        cfg, pk = b.claims.semantic, b.claims.packs
+        families = [
+            *(["disease"] if pk.health is not None else []),
+            *(["guarantee", "past-performance"] if pk.finance is not None else []),
+            *(["testimonial"] if pk.endorsements is not None else []),
+            *(["superlative", "urgency"] if b.claims.superlatives else []),
+        ]
+        # A brand that turns a phrase rule off accepts that kind of claim: the family
+        # goes quiet by meaning too (urgency has no phrase rule of its own).
+        families = [
+            fam
+            for fam in families
+            if not _COUNTERPARTS.get(fam) or not _COUNTERPARTS[fam] <= self._disabled
+        ]
+        if not cfg.enabled or not families:
+            return None, {}
+        thresholds = {fam: cfg.thresholds.get(fam, cfg.threshold) for fam in families}  # type: ignore[call-overload]
+        return semantic_model(tuple(families), tuple(b.languages)), thresholds
+
+    def _meaning(self, art: Copy | Insight, f: _Field, out: list[Violation], first: int) -> None:
+        """Sentences that read like a claim, after the phrase rules have run.
+
+        What a phrase rule already reported is not reported twice: a family a
+        deterministic rule found anywhere in the artifact (``out[first:]``), and any
+        sentence that overlaps a deterministic claim, banned phrase, injection or competitor
+        finding.
+        """
+        model, thresholds = self._semantic
+        if model is None:
+            return
+        found: set[str] = set()
+        taken: list[tuple[int, int]] = []
+        for v in out[first:]:
+            # A missing risk warning says nothing about what the copy promises.
+            fam = _DETERMINISTIC_FAMILY.get(v.rule) or next(
+                (fam for p, fam in _DETERMINISTIC_PREFIX if v.rule.startswith(p)), None
+            )
+            if v.rule == "claims.finance.risk-warning-missing":
+                fam = None
+            if fam is not None:
+                found.add(fam)
+            if (
+                v.field == f.name
+                and v.start is not None
+                and v.end is not None
+                and v.rule.startswith(_SPAN_RULES)
+            ):
+                taken.append((v.start, v.end))
+        for hit in model.hits(f.scan, thresholds, raw=f.raw):
+            if hit.family in found or any(a < hit.end and hit.start < b for a, b in taken):
+                continue
+            rule = f"claims.semantic.{hit.family}"
+            self._v(
+                out,
+                rule,
+                art,
+                f"semantic ({hit.family}): reads like {hit.exemplar!r} ({hit.score:.2f}).",
+                field=f.name,
+                span=(hit.start, hit.end),
+                excerpt=f.raw[hit.start : hit.end],
+                fix="Reword it as a claim the brand can stand behind, or remove it.",
             )

@@ -7,7 +7,7 @@ adds the rule engine compiled from it. Every field is documented.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -44,6 +44,7 @@ __all__ = [
     "HealthPack",
     "ModelReviewPolicy",
     "RequiredTerm",
+    "SemanticRules",
     "VoiceRules",
 ]
 
@@ -283,6 +284,29 @@ class ClaimPacks(_Model):
         return [value] if isinstance(value, str) else value
 
 
+class SemanticRules(_Model):
+    """Claims caught by meaning (docs/brand.md "Claims by meaning")."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Run the semantic check beside the phrase rules, for the claim families "
+        "the brand's packs turn on.",
+    )
+    threshold: float = Field(
+        default=0.35,
+        ge=0.0,
+        le=1.0,
+        description="Score (0-1) at or above which a sentence is flagged; calibrated on "
+        "tests/semantic_corpus/tune.yaml.",
+    )
+    thresholds: dict[
+        Literal[
+            "disease", "guarantee", "past-performance", "testimonial", "superlative", "urgency"
+        ],
+        Annotated[float, Field(ge=0.0, le=1.0)],
+    ] = Field(default_factory=dict, description="Per-family thresholds overriding `threshold`.")
+
+
 class ClaimRules(_Model):
     """Claims the brand may not make."""
 
@@ -294,6 +318,9 @@ class ClaimRules(_Model):
         description="Flag unqualified superlatives ('#1', 'the best', 'unbeatable').",
     )
     packs: ClaimPacks = Field(default_factory=ClaimPacks, description="Industry rule packs.")
+    semantic: SemanticRules = Field(
+        default_factory=SemanticRules, description="Claims caught by meaning, not only by phrase."
+    )
 
 
 class Competitor(_Model):
@@ -393,6 +420,12 @@ class BrandRules(_Model):
     audience: AudienceRules = Field(default_factory=AudienceRules, description="Rules for people.")
     review_policy: ReviewPolicy = Field(
         default_factory=ReviewPolicy, description="Actions per rule/severity and sign-off."
+    )
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(
+        default_factory=lambda: ["en"],
+        min_length=1,
+        description="Languages the brand sells in (ISO 639-1 codes such as en, es, fr, de); "
+        "the semantic check reads the packs' exemplars in these languages.",
     )
 
     _source: str | None = PrivateAttr(default=None)
