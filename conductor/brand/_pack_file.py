@@ -33,9 +33,18 @@ __all__ = [
 _GAP = re.compile(r"\{gap:(\d{1,2})\}")
 
 
+# A gap is words and separators that take turns, and every character belongs to exactly
+# one of them: an apostrophe or hyphen between two letters is part of a word ("don't",
+# "well-known"), anywhere else it separates. With ``[\w'’-]+`` for a word, a run such
+# as "a-a-a-a" could be split into words in exponentially many ways, and a 400-character
+# copy kept the health pack's "supports {gap:4} <body function>" busy for 25 s.
+_GAP_WORD = r"\w+(?:['’-]\w+)*"
+_GAP_SEP = r"(?:[^\w.!?\n'’-]|(?<!\w)['’-]|(?<=\w)['’-](?!\w))+"
+
+
 def gap(max_words: int) -> str:
     """Up to ``max_words`` intervening words, never crossing ``.``, ``!`` or ``?``."""
-    return rf"(?:[^\w.!?\n]+[\w'’-]+){{0,{max_words}}}?[^\w.!?\n]+"
+    return f"(?:{_GAP_SEP}{_GAP_WORD}){{0,{max_words}}}?{_GAP_SEP}"
 
 
 def expand_gaps(src: str) -> str:
