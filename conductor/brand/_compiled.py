@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from conductor.brand import _packs as packs
 from conductor.brand._catalog import RULES
 from conductor.brand._family import _entry, _Family, _Field
+from conductor.brand._safe_regex import bounded_source
 from conductor.brand._text import (
     _FLAGS,
     _NORMALISE,
@@ -205,7 +206,7 @@ class _CompiledBrand:
             trigger = None
             if d.when:
                 if d.when_regex:
-                    trigger = re.compile(_bounded("|".join(d.when)), _FLAGS)
+                    trigger = re.compile(_bounded("|".join(map(bounded_source, d.when))), _FLAGS)
                 else:
                     trigger = re.compile(
                         "|".join(_bounded_phrase(_lower_phrase(w), w) for w in d.when)

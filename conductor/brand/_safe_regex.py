@@ -28,6 +28,7 @@ letter. The checks here use only the standard library's own parser (``re._parser
 
 from __future__ import annotations
 
+import itertools
 import re
 import re._constants as _c
 import re._parser as _p
@@ -98,7 +99,9 @@ def _item_test(op: Any, av: Any, icase: bool) -> Callable[[str], bool]:
     if op is _c.RANGE:
         lo, hi = av
         if icase:
-            return lambda ch: any(lo <= ord(v) <= hi for v in {ch, ch.lower(), ch.upper()} if len(v) == 1)
+            return lambda ch: any(
+                lo <= ord(v) <= hi for v in {ch, ch.lower(), ch.upper()} if len(v) == 1
+            )
         return lambda ch: lo <= ord(ch) <= hi
     if op is _c.IN:
         negate = bool(av) and av[0][0] is _c.NEGATE
@@ -248,8 +251,7 @@ def _build_item(op: Any, av: Any, auto: _Automaton, icase: bool) -> _Part:
         return _EMPTY
     if op in (_c.GROUPREF, _c.GROUPREF_EXISTS):
         raise UnsafePattern(
-            "a backreference (`\\1`, `(?P=name)` or `(?(1)...)`) cannot be matched in "
-            "linear time",
+            "a backreference (`\\1`, `(?P=name)` or `(?(1)...)`) cannot be matched in linear time",
             "repeat the text the group matches instead of referring back to it",
         )
     raise UnsafePattern(f"the regex construct {op} is not supported", "simplify the pattern")
@@ -289,7 +291,7 @@ def _size(items: Any) -> int:
         elif op is _c.BRANCH:
             n += sum(_size(b) for b in av[1])
         elif op in _REPEATS:
-            lo, hi, sub = av
+            _lo, hi, sub = av
             n += _size(sub) * (min(hi, 4) if hi != _c.MAXREPEAT else 2)
         elif op is getattr(_c, "ATOMIC_GROUP", None):
             n += _size(av)
@@ -479,44 +481,50 @@ def unsafe_construct(src: str, *, icase: bool = True) -> UnsafePattern | None:
         return exc
     if kind is None:
         return None
-    culprit = _culprit(src, parsed, icase) or src
-    if kind == "exponential":
+    culprit = _culprit(src, kind, icase) or src
+    if kind == "polynomial":
         return UnsafePattern(
-            f"`{culprit}` can take exponential time: a repeat inside a repeat (or "
-            "alternatives that match the same text, repeated) can split a text in "
-            "exponentially many ways",
-            _hint(culprit),
+            f"adjacent repeats `{culprit}` can match the same characters, so the matcher "
+            "tries every split between them: polynomial time",
+            "make neighbouring repeats match different characters (`\\w+\\s+\\w+`, "
+            "not `\\w+\\s*\\w+`), or drop one of them",
+        )
+    m = _NESTED.match(culprit)
+    inner = (m.group(1) or m.group(3)) if m else None
+    if inner and inner[-1:] in "+*" and "|" not in inner:
+        fixed = src.replace(culprit, inner, 1)
+        return UnsafePattern(
+            f"nested quantifier `{culprit}` can take exponential time",
+            f"repeat once: write `{fixed}`"
+            if unsafe_construct(fixed, icase=icase) is None
+            else f"repeat once (`{inner}`, not `{culprit}`)",
+        )
+    if "|" in culprit:
+        return UnsafePattern(
+            f"repeated alternatives `{culprit}` can match the same text in several ways, "
+            "which takes exponential time",
+            "make the alternatives start with different characters, or merge them into "
+            "one character class (`[ab]+`)",
         )
     return UnsafePattern(
-        f"`{culprit}` can take polynomial time: two repeats next to each other can "
-        "match the same characters, so the matcher tries every split between them",
-        "make adjacent repeats match different characters (e.g. `\\w+\\s+\\w+`, not "
-        "`\\w+\\s*\\w+`), or drop one of them",
+        f"nested quantifier `{culprit}` can take exponential time: a repeat inside a "
+        "repeat can split a text in exponentially many ways",
+        "repeat each part once, e.g. `a+b` instead of `(a+)+b`",
     )
 
 
 _NESTED = re.compile(r"^\(\?:(.+)\)([+*])$|^\((.+)\)([+*])$")
 
 
-def _hint(culprit: str) -> str:
-    m = _NESTED.match(culprit)
-    inner = (m.group(1) or m.group(3)) if m else None
-    if inner and inner[-1:] in "+*" and "|" not in inner:
-        return f"repeat once: write `{inner}`, not `{culprit}`"
-    if "|" in culprit:
-        return "make the alternatives start differently, or repeat each on its own"
-    return "write each repeat once, e.g. `a+b` instead of `(a+)+b`"
-
-
-def _culprit(src: str, parsed: Any, icase: bool) -> str | None:
-    """The shortest group or repeat of ``src`` that is ambiguous by itself."""
+def _culprit(src: str, kind: str, icase: bool) -> str | None:
+    """The shortest group or repeat of ``src`` that is ambiguous (``kind``) by itself."""
     best: str | None = None
     for start, end in _spans(src):
         piece = src[start:end]
         if best is not None and len(piece) >= len(best):
             continue
         try:
-            if _analyse(_p.parse(piece, re.IGNORECASE if icase else 0), icase):
+            if _analyse(_p.parse(piece, re.IGNORECASE if icase else 0), icase) == kind:
                 best = piece
         except (re.error, UnsafePattern):
             continue
@@ -549,7 +557,7 @@ def _spans(src: str) -> list[tuple[int, int]]:
         i += 1
     # Two adjacent quantified atoms (polynomial cases such as `\d+\d+`).
     atoms = list(_QUANTIFIED.finditer(src))
-    for a, b in zip(atoms, atoms[1:], strict=False):
+    for a, b in itertools.pairwise(atoms):
         spans.append((a.start(), b.end()))
     return spans
 
