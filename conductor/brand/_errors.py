@@ -105,6 +105,8 @@ def schema_error(
     for err in exc.errors(include_url=False):
         # Pydantic adds the union member / validator name to loc; those are not YAML keys.
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        cause = (err.get("ctx") or {}).get("error")
+        loc += list(getattr(cause, "loc", ()))
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         line, col = _locate(data, loc)
         tip = ""
@@ -127,7 +129,6 @@ def schema_error(
             msg = f"{dotted}: {text}"
             if err["type"] == "enum":
                 tip = "use one of the allowed values"
-            cause = (err.get("ctx") or {}).get("error")
             if getattr(cause, "code", None) and not problems:
                 # A validator's own error (an unsafe pattern) keeps its code and hint.
                 own_code = str(cause.code)

@@ -64,13 +64,16 @@ def check_regex(value: str, *, what: str, safe: bool = True) -> str:
         raise ValueError(f"{what} may not use named groups '(?P<...>)'")
     try:
         re.compile(value)
+        # As the engine runs it: inside a group between word boundaries, where a global
+        # flag such as '(?i)' is an error.
+        re.compile(rf"(?<!\w)(?:{value})(?!\w)")
     except re.error as exc:
         raise ValueError(f"{what} is not a valid regular expression: {exc}") from exc
     if safe:
         # A {gap:N} is checked as one separator: gap() itself is built unambiguous.
         problem = unsafe_construct(_GAP.sub(r"[^\\w.!?\\n]+", value))
         if problem is not None:
-            raise UnsafePattern(f"{what} {problem}", problem.hint)
+            raise UnsafePattern(f"unsafe {what}: {problem}", problem.hint)
     return value
 
 

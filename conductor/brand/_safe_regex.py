@@ -54,6 +54,7 @@ class UnsafePattern(ValueError):
     def __init__(self, message: str, hint: str) -> None:
         super().__init__(message)
         self.hint = hint
+        self.loc: tuple[str | int, ...] = ()  # where in the model, when a validator knows
 
 
 # --- character sets ---------------------------------------------------------------
