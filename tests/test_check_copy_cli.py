@@ -92,7 +92,8 @@ def test_crlf_and_bom_in_a_file_are_read_as_text(tmp_path: Path) -> None:
 @pytest.mark.parametrize("how", ["file", "stdin"])
 def test_a_one_megabyte_copy_is_checked(tmp_path: Path, how: str) -> None:
     line = "Our trail boots keep your feet dry on long muddy hikes with friends. "
-    text = (line * (1_000_000 // len(line) + 1))[:1_000_000]
+    tail = " Risk-free boots."  # found only if the whole megabyte was read
+    text = (line * (1_000_000 // len(line) + 1))[: 1_000_000 - len(tail)] + tail
     copy = tmp_path / "big.txt"
     copy.write_text(text, encoding="utf-8")
     args = ("--file", str(copy)) if how == "file" else ("-",)
@@ -104,8 +105,9 @@ def test_a_one_megabyte_copy_is_checked(tmp_path: Path, how: str) -> None:
         stdin=text.encode() if how == "stdin" else None,
         timeout=600,
     )
-    assert r.returncode in (0, 1), r.stderr[-2000:]
-    assert "action" in _verdict(r)
+    assert r.returncode == 1, r.stderr[-2000:]
+    rules = [v["rule"] for v in _verdict(r)["violations"]]  # type: ignore[attr-defined]
+    assert "claims.forbidden" in rules
 
 
 # --- bad input: one clear error, exit 2 -------------------------------------------------

@@ -129,9 +129,10 @@ def schema_error(
             msg = f"{dotted}: {text}"
             if err["type"] == "enum":
                 tip = "use one of the allowed values"
-            if getattr(cause, "code", None) and not problems:
+            cause_code = getattr(cause, "code", None)
+            if cause_code and not problems:
                 # A validator's own error (an unsafe pattern) keeps its code and hint.
-                own_code = str(cause.code)
+                own_code = str(cause_code)
                 tip = str(getattr(cause, "hint", "") or "")
             named = _QUOTED_RULE.search(text)
             if named is not None:

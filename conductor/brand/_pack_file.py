@@ -140,7 +140,7 @@ class CustomFamily(Family):
         default=False,
         description="A negation opening the clause takes the claim back ('does not cure').",
     )
-    patterns: list[_SafePattern] = Field(  # type: ignore[assignment]
+    patterns: list[_SafePattern] = Field(
         default_factory=list,
         description="Regular expressions (Python syntax, no named groups, none that can "
         "backtrack catastrophically: see docs/brand.md); '{gap:N}' is up to N words in "
