@@ -21,6 +21,7 @@ from conductor.brand._canonical import Canonicaliser, vocabulary_words
 from conductor.brand._catalog import RULES
 from conductor.brand._family import _entry, _Family, _Field
 from conductor.brand._pack_file import expand_gaps
+from conductor.brand._safe_regex import bounded_source
 from conductor.brand._text import (
     _FLAGS,
     _URL,
@@ -283,7 +284,7 @@ class _CompiledBrand:
             trigger = None
             if d.when:
                 if d.when_regex:
-                    trigger = re.compile(_bounded("|".join(d.when)), _FLAGS)
+                    trigger = re.compile(_bounded("|".join(map(bounded_source, d.when))), _FLAGS)
                 else:
                     trigger = re.compile(
                         "|".join(_bounded_phrase(_lower_phrase(w), w) for w in d.when)

@@ -101,9 +101,12 @@ def schema_error(
     and ``hint`` are the error's when no problem has a hint of its own.
     """
     problems: list[tuple[int | None, int | None, str, str]] = []
+    own_code = ""
     for err in exc.errors(include_url=False):
         # Pydantic adds the union member / validator name to loc; those are not YAML keys.
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        cause = (err.get("ctx") or {}).get("error")
+        loc += list(getattr(cause, "loc", ()))
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         line, col = _locate(data, loc)
         tip = ""
@@ -126,13 +129,21 @@ def schema_error(
             msg = f"{dotted}: {text}"
             if err["type"] == "enum":
                 tip = "use one of the allowed values"
+            cause_code = getattr(cause, "code", None)
+            if cause_code and not problems:
+                # A validator's own error (an unsafe pattern) keeps its code and hint.
+                own_code = str(cause_code)
+                tip = str(getattr(cause, "hint", "") or "")
             named = _QUOTED_RULE.search(text)
             if named is not None:
                 # Point at the offending rule id itself, not at the list or mapping.
                 line, col = _locate_member(data, loc, named.group(1), (line, col))
         problems.append((line, col, msg, tip))
+    first = problems[0]
     problems.sort(key=lambda p: (p[0] or 0, p[1] or 0))
     line, col, msg, tip = problems[0]
+    if own_code and problems[0] is first:
+        code = own_code
     if len(problems) > 1:
         more = "; ".join(f"line {p[0]}: {p[2]}" for p in problems[1:6])
         msg += f" (and {len(problems) - 1} more: {more})"

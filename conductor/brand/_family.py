@@ -15,6 +15,7 @@ from dataclasses import field as dataclass_field
 from typing import Any
 
 from conductor.brand._canonical import Canonical
+from conductor.brand._safe_regex import bounded_source
 from conductor.brand._text import _FLAGS, _edges, _lower, _lower_phrase, _phrase
 from conductor.verdict import Violation
 
@@ -159,6 +160,7 @@ def _entry(
 ) -> tuple[str, Any, str, bool]:
     """One alternative of a :class:`_Family`: (regex source, payload, mode, left boundary)."""
     if regex:
+        text = bounded_source(text)  # brand-supplied: cap each repeat (see _safe_regex)
         lowered = None if case_sensitive else _lowered_regex(text)
         mode = "cs" if case_sensitive else "low" if lowered is not None else "ci"
         return f"(?:{lowered or text})(?!\\w)", payload, mode, True

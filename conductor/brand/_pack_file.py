@@ -18,6 +18,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from conductor.brand._safe_regex import UnsafePattern, unsafe_construct
 from conductor.verdict import Severity
 
 __all__ = [
@@ -33,9 +34,18 @@ __all__ = [
 _GAP = re.compile(r"\{gap:(\d{1,2})\}")
 
 
+# A gap is words and separators that take turns, and every character belongs to exactly
+# one of them: an apostrophe or hyphen between two letters is part of a word ("don't",
+# "well-known"), anywhere else it separates. With ``[\w'’-]+`` for a word, a run such
+# as "a-a-a-a" could be split into words in exponentially many ways, and a 400-character
+# copy kept the health pack's "supports {gap:4} <body function>" busy for 25 s.
+_GAP_WORD = r"\w+(?:['’-]\w+)*"
+_GAP_SEP = r"(?:[^\w.!?\n'’-]|(?<!\w)['’-]|(?<=\w)['’-](?!\w))+"
+
+
 def gap(max_words: int) -> str:
     """Up to ``max_words`` intervening words, never crossing ``.``, ``!`` or ``?``."""
-    return rf"(?:[^\w.!?\n]+[\w'’-]+){{0,{max_words}}}?[^\w.!?\n]+"
+    return f"(?:{_GAP_SEP}{_GAP_WORD}){{0,{max_words}}}?{_GAP_SEP}"
 
 
 def expand_gaps(src: str) -> str:
@@ -43,23 +53,45 @@ def expand_gaps(src: str) -> str:
     return _GAP.sub(lambda m: gap(int(m.group(1))), src) if "{gap:" in src else src
 
 
-def check_regex(value: str, *, what: str) -> str:
-    """``value`` if it is a valid regular expression without named groups."""
+def check_regex(value: str, *, what: str, safe: bool = True) -> str:
+    """``value`` if it is a valid regular expression without named groups.
+
+    ``safe`` (every brand-supplied pattern): it must also be one the backtracking matcher
+    runs in linear time (:func:`conductor.brand._safe_regex.unsafe_construct`); a
+    refused pattern raises :class:`UnsafePattern`, which names the construct.
+    """
     if "(?P<" in value:
         raise ValueError(f"{what} may not use named groups '(?P<...>)'")
     try:
         re.compile(value)
+        # As the engine runs it: inside a group between word boundaries, where a global
+        # flag such as '(?i)' is an error.
+        re.compile(rf"(?<!\w)(?:{value})(?!\w)")
     except re.error as exc:
         raise ValueError(f"{what} is not a valid regular expression: {exc}") from exc
+    if safe:
+        # A {gap:N} is checked as one separator: gap() itself is built unambiguous.
+        problem = unsafe_construct(_GAP.sub(r"[^\\w.!?\\n]+", value))
+        if problem is not None:
+            raise UnsafePattern(f"unsafe {what}: {problem}", problem.hint)
     return value
 
 
 def _valid_pattern(value: str) -> str:
-    check_regex(expand_gaps(value), what="pattern")
+    # Built-in packs are reviewed code; a custom pack's patterns are checked for safety
+    # by :data:`_SafePattern` as well.
+    check_regex(expand_gaps(value), what="pattern", safe=False)
+    return value
+
+
+def _safe_pattern(value: str) -> str:
+    check_regex(expand_gaps(value), what="pattern", safe=False)
+    check_regex(value, what="pattern")
     return value
 
 
 _Pattern = Annotated[str, Field(min_length=1), AfterValidator(_valid_pattern)]
+_SafePattern = Annotated[str, Field(min_length=1), AfterValidator(_safe_pattern)]
 _Word = Annotated[str, Field(min_length=1)]
 
 
@@ -107,6 +139,12 @@ class CustomFamily(Family):
     negatable: bool = Field(
         default=False,
         description="A negation opening the clause takes the claim back ('does not cure').",
+    )
+    patterns: list[_SafePattern] = Field(
+        default_factory=list,
+        description="Regular expressions (Python syntax, no named groups, none that can "
+        "backtrack catastrophically: see docs/brand.md); '{gap:N}' is up to N words in "
+        "between, within one sentence.",
     )
 
 

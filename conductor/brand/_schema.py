@@ -25,6 +25,7 @@ from conductor.brand._policy import (
     BudgetRules,
     ReviewPolicy,
 )
+from conductor.brand._safe_regex import UnsafePattern
 from conductor.brand._vocab import CustomPack, load_custom_pack
 from conductor.verdict import Severity
 
@@ -388,8 +389,12 @@ class DisclaimerRule(_Model):
     @model_validator(mode="after")
     def _valid_regex(self) -> DisclaimerRule:
         if self.when_regex:
-            for w in self.when:
-                check_regex(w, what="when")
+            for i, w in enumerate(self.when):
+                try:
+                    check_regex(w, what="when")
+                except UnsafePattern as exc:
+                    exc.loc = ("when", i)  # located at the entry, not the disclaimer
+                    raise
         return self
 
 

@@ -1,11 +1,12 @@
 """The ``conductor`` command (typer + rich).
 
 Every command turns bad input into one readable message and an exit code — never a
-traceback: 0 ok, 1 failed, 2 invalid input, 3 waiting for approval.
+traceback: 0 ok, 1 failed, 2 invalid input, 3 waiting for approval, 70 internal error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import os
@@ -32,7 +33,11 @@ from conductor.cli._show import (
 )
 from conductor.errors import ConductorError, PipelineInvalid, RunError
 
-__all__ = ["app", "main"]
+__all__ = ["EXIT_INTERNAL", "app", "main"]
+
+EXIT_INTERNAL = 70
+"""Exit code of an internal error (a bug): ``EX_SOFTWARE`` from sysexits.h, so a script
+never mistakes a crash for an outcome such as "may not be sent" (1)."""
 
 app = typer.Typer(
     name="conductor",
@@ -334,18 +339,30 @@ def parse_goal_cmd(
 
 @app.command("check-copy")
 def check_copy_cmd(
-    text: Annotated[str, typer.Argument(help="The copy to check.")],
     brand: Annotated[Path, typer.Option("--brand", help="Brand strategy file.")],
     channel: Annotated[str, typer.Option("--channel", help="email, sms, push, social, ...")],
+    text: Annotated[
+        str | None, typer.Argument(help="The copy to check ('-': read standard input).")
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option("--file", help="Read the copy from this UTF-8 file ('-': standard input)."),
+    ] = None,
     subject: Annotated[
         str | None, typer.Option("--subject", help="Subject line (email copy).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check one piece of copy against a brand strategy (exit 1 when it may not be sent)."""
-    from conductor.brand import check_copy, load_brand
+    """Check one piece of copy against a brand strategy.
 
-    verdict = check_copy(load_brand(brand), channel, text, subject=subject)
+    Exit 0 when it may be sent, 1 when it may not, 2 for bad input (brand file, copy
+    file, usage).
+    """
+    from conductor.brand import check_copy, load_brand
+    from conductor.cli._copy_input import read_copy
+
+    copy = read_copy(text, file)
+    verdict = check_copy(load_brand(brand), channel, copy, subject=subject)
     print_verdict(verdict, as_json=as_json)
     raise typer.Exit(0 if verdict.passed else 1)
 
@@ -423,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     from conductor.runtime import configure_logging_once
 
     configure_logging_once()
+    _tolerant_streams()
     code = 0
     try:
         _load_plugin_modules()
@@ -460,8 +478,23 @@ def main(argv: list[str] | None = None) -> int:
         path = _crash_log(exc)
         err.print(f"[red]internal error[/]: {escape(type(exc).__name__)}: {escape(str(exc))}")
         err.print(f"  this is a bug in Conductor; details in {path}")
-        code = 1
+        code = EXIT_INTERNAL
     return code
+
+
+def _tolerant_streams() -> None:
+    """Let output the terminal cannot encode come out escaped (``\\u2713``), not crash.
+
+    Under ``PYTHONIOENCODING=ascii`` (or a C locale) printing "✓ on brand" or a curly
+    quote from the copy raised ``UnicodeEncodeError``; the encoding is kept, only its
+    error handler changes.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "errors", None) or "strict") == "strict":
+            # A closed or detached stream is left as it is.
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def _load_plugin_modules() -> None:
