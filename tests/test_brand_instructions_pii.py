@@ -429,8 +429,10 @@ def test_negations_risk_warnings_and_far_promises_are_not_the_claim(text: str) -
 
 
 def test_a_stated_result_makes_the_copy_an_investment_promotion() -> None:
+    # (and, by meaning, a past-performance claim to revise; not the critical phrase rule)
     assert rules("northbank", "Our fund returned 40% last year.") == {
-        "claims.finance.risk-warning-missing"
+        "claims.finance.risk-warning-missing",
+        "claims.semantic.past-performance",
     }
     # Without the finance pack there is no finance claim at all.
     assert PAST not in rules("acme", "Our fund returned 40% last year, and it will do it again.")

@@ -21,6 +21,7 @@ patterns (:mod:`conductor.brand._compiled`), and the claim, voice and channel ch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cached_property, partial
 
@@ -29,7 +30,7 @@ from conductor.brand._channel_checks import _ChannelChecks
 from conductor.brand._claim_checks import _ClaimChecks
 from conductor.brand._family import _Field
 from conductor.brand._plan_checks import check_allocation, check_audience
-from conductor.brand._semantic import SemanticModel, semantic_model
+from conductor.brand._semantic import Hit, SemanticModel, semantic_model
 from conductor.brand._text import _norm_space
 from conductor.brand._voice_checks import _VoiceChecks
 from conductor.specs import Allocation, Audience, Copy, Insight
@@ -289,8 +290,15 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
                 and v.rule.startswith(_SPAN_RULES)
             ):
                 taken.append((v.start, v.end))
+        warned = self._finance and self._risk_warning in _norm_space(f.seen)
         for hit in model.hits(f.scan, thresholds, raw=f.raw):
             if hit.family in found or any(a < hit.end and hit.start < b for a, b in taken):
+                continue
+            # A sourced superlative is qualified for the phrase rule, so for this one too;
+            # a past result stated beside the risk warning is the compliant form.
+            if hit.family == "superlative" and self._qualified(f.low, _span(f.low, hit)):
+                continue
+            if hit.family == "past-performance" and warned:
                 continue
             rule = f"claims.semantic.{hit.family}"
             self._v(
@@ -303,3 +311,13 @@ class Engine(_ClaimChecks, _VoiceChecks, _ChannelChecks):
                 excerpt=f.raw[hit.start : hit.end],
                 fix="Reword it as a claim the brand can stand behind, or remove it.",
             )
+
+
+_WHOLE = re.compile(r".*", re.DOTALL)
+
+
+def _span(text: str, hit: Hit) -> re.Match[str]:
+    """A match object over a semantic hit's sentence, for the phrase rules' helpers."""
+    m = _WHOLE.match(text, hit.start, hit.end)
+    assert m is not None  # ".*" matches any slice
+    return m

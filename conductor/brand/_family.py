@@ -63,7 +63,9 @@ class _Field:
                 if shown is not None:
                     extra += f" (obfuscated: {shown!r})"
                 a, b = canon.span(start, end)
-            excerpt = canon.original[a:b]
+            # A personal-data finding's excerpt is masked on purpose: never unmask it.
+            if v.rule != "content.personal-data":
+                excerpt = canon.original[a:b]
         for s, e, where in self.notes:
             if s < end and start < e:
                 extra += f" (found {where})"

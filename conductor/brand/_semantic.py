@@ -320,8 +320,12 @@ class SemanticModel:
                 words = _lines(pack.get("disclosures"), languages)
                 if words:
                     self._disclosure = re.compile("|".join(words), re.IGNORECASE)
-        # Ordinary sentences that claim nothing: the `pass` class of every model.
-        plain = _lines(_pack("neutral")["families"]["neutral"].get("counter"), languages)
+        # Ordinary sentences that claim nothing: the `pass` class of every model, in every
+        # shipped language whatever the brand sells in, so a sentence in a language with no
+        # claim exemplars reads as no claim rather than as the nearest family by accident.
+        plain = _lines(
+            _pack("neutral")["families"]["neutral"].get("counter"), sorted(exemplar_languages())
+        )
         plain += _lines(tuning["pass"].get("counter"), languages)
         texts += plain
         labels += ["pass"] * len(plain)
