@@ -44,7 +44,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from re import _parser as sre  # type: ignore[attr-defined]
+from re import _parser as sre
 from typing import Any
 
 __all__ = ["EMOJI_WORDS", "Canonical", "Canonicaliser", "vocabulary_words"]
