@@ -32,11 +32,6 @@ KNOWN_DIFFERENCES: dict[str, tuple[set[str], str]] = {
         {"claims.health.disclaimer-missing", "voice.all-caps"},
         "'IBS' is an acronym the brand file does not list in voice.allowed_caps",
     ),
-    "ip-near-approved-chef": (
-        {"claims.semantic.testimonial"},
-        "the semantic check scores 'approved by our chef' as an endorsement at exactly its "
-        "threshold (0.35); a revise, not a block",
-    ),
 }
 
 

@@ -91,7 +91,13 @@ def test_tuning_lines_are_the_tune_corpus_and_never_the_holdout() -> None:
     assert not every & {x["text"] for x in BENCH.lines("holdout")}
 
 
-# --- acceptance on the held-out part ------------------------------------------------------
+# --- the labelled corpus: regression guards, not the target ------------------------------
+#
+# The issue's target is recall >= 0.85 with precision >= 0.9 on copy the check was not
+# tuned on. The holdout's totals were looked at while the check was built and merged, so
+# it is a validation set (0.85 / 0.90 there); fresh.yaml, written by a second writer and
+# scored once, is the unseen test, and there the target is NOT met (0.65 / 0.84, see
+# benchmarks/README.md). These bounds only catch a regression below today's figures.
 
 
 def test_holdout_recall_and_precision(bench_brands: Any) -> None:
@@ -101,10 +107,17 @@ def test_holdout_recall_and_precision(bench_brands: Any) -> None:
         f"holdout: both R={both['recall']:.2f} P={both['precision']:.2f}; "
         f"deterministic R={det['recall']:.2f} P={det['precision']:.2f}"
     )
-    assert both["recall"] >= 0.85
-    assert both["precision"] >= 0.9
+    assert both["recall"] >= 0.83
+    assert both["precision"] >= 0.87
     # The phrase rules alone are where the issue found them: the check is what lifts recall.
     assert det["recall"] < 0.3
+
+
+def test_fresh_corpus_recall_and_precision(bench_brands: Any) -> None:
+    both = BENCH.score("fresh", "both", bench_brands)
+    print(f"fresh: both R={both['recall']:.2f} P={both['precision']:.2f}")
+    assert both["recall"] >= 0.6
+    assert both["precision"] >= 0.8
 
 
 # --- behaviour --------------------------------------------------------------------------
@@ -253,3 +266,19 @@ def test_exemplar_entries_must_be_lines(tmp_path: Path, monkeypatch: pytest.Monk
             sem._pack("health")
     finally:
         sem._pack.cache_clear()
+
+
+def test_an_analysis_statement_is_not_read_as_marketing_copy() -> None:
+    # An insight's statement is an analysis, not a message to a customer: the learned
+    # families (testimonial, urgency, ...) do not apply, the phrase rules still do.
+    from conductor.specs import Insight
+
+    brand = load_brand(BRANDS / "vitalis.yaml")
+    statement = (
+        "The recommended split adds 7,708 revenue (+1.9%) over 13.1 weeks vs the current "
+        "mix at the same spend (90% interval 4,505 to 12,420)."
+    )
+    insight = Insight(id="i", statement=statement, evidence={"uplift": 7708.0})
+    assert _semantic(brand.review([insight], step=None)) == []
+    copy = check_copy(brand, "social", "#ByeByeMigraines")
+    assert _semantic(copy), "the same engine reads customer copy by meaning"
