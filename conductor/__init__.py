@@ -5,20 +5,9 @@ The Python API mirrors the CLI: :func:`validate_pipeline`, :func:`load_pipeline`
 ``resume`` and ``decide`` (approve / reject / edit).
 """
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from conductor.agents import (
-    Agent,
-    Derived,
-    Inputs,
-    PlanContext,
-    Provenance,
-    RunContext,
-    available_agents,
-    get_agent,
-    register,
-)
-from conductor.data import DataCatalog, DataNeed, DataSource
 from conductor.errors import (
     AgentError,
     AgentNotFound,
@@ -37,45 +26,60 @@ from conductor.errors import (
     SpecError,
     StoreError,
 )
-from conductor.goals import (
-    BusinessGoal,
-    Channel,
-    Constraint,
-    Horizon,
-    Kpi,
-    Money,
-    Objective,
-    Span,
-    Target,
-    canonical_channel,
-    channel_name,
-    describe_goal,
-    goal_from_mapping,
-    normalise_channel_key,
-    parse_goal,
-    parse_goal_partial,
-)
-from conductor.pipeline import (
-    Pipeline,
-    StepPlan,
-    ValidationReport,
-    load_pipeline,
-    plan_pipeline,
-    resolve_goal,
-    validate_pipeline,
-)
-from conductor.specs import (
-    AgentOutput,
-    Allocation,
-    Artifact,
-    Audience,
-    Copy,
-    Insight,
-    TaskSpec,
-    model_assisted,
-    spec_hash,
-)
-from conductor.verdict import Action, Severity, Verdict, Violation, apply_fixes
+
+if TYPE_CHECKING:  # the names below load on first use (see _LAZY)
+    from conductor.agents import (
+        Agent,
+        Derived,
+        Inputs,
+        PlanContext,
+        Provenance,
+        RunContext,
+        available_agents,
+        get_agent,
+        register,
+    )
+    from conductor.data import DataCatalog, DataNeed, DataSource
+    from conductor.goals import (
+        BusinessGoal,
+        Channel,
+        Constraint,
+        Horizon,
+        Kpi,
+        Money,
+        Objective,
+        Span,
+        Target,
+        canonical_channel,
+        channel_name,
+        describe_goal,
+        goal_from_mapping,
+        normalise_channel_key,
+        parse_goal,
+        parse_goal_partial,
+    )
+    from conductor.pipeline import (
+        Pipeline,
+        StepPlan,
+        ValidationReport,
+        load_pipeline,
+        plan_pipeline,
+        resolve_goal,
+        validate_pipeline,
+    )
+    from conductor.runtime._runner import Runner, RunResult
+    from conductor.specs import (
+        AgentOutput,
+        Allocation,
+        Artifact,
+        Audience,
+        Copy,
+        Insight,
+        TaskSpec,
+        model_assisted,
+        spec_hash,
+    )
+    from conductor.verdict import Action, Severity, Verdict, Violation, apply_fixes
 
 __all__ = [
     "Action",
@@ -148,14 +152,88 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-# The runner pulls in LangGraph and the store drivers: load it on first use so that
-# `import conductor` stays light for agent authors.
-_LAZY = {"Runner": "conductor.runtime._runner", "RunResult": "conductor.runtime._runner"}
+# `import conductor` (and so every `conductor` command, even `--help`) must not pay for
+# what only some commands use: the agent registry and data catalog (DuckDB), the
+# pipeline loader, the goal grammar, the runner (LangGraph). Each public name loads its
+# module on first use; `from conductor import Agent` works as before.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "Agent",
+            "Derived",
+            "Inputs",
+            "PlanContext",
+            "Provenance",
+            "RunContext",
+            "available_agents",
+            "get_agent",
+            "register",
+        ),
+        "conductor.agents",
+    ),
+    **dict.fromkeys(("DataCatalog", "DataNeed", "DataSource"), "conductor.data"),
+    **dict.fromkeys(
+        (
+            "BusinessGoal",
+            "Channel",
+            "Constraint",
+            "Horizon",
+            "Kpi",
+            "Money",
+            "Objective",
+            "Span",
+            "Target",
+            "canonical_channel",
+            "channel_name",
+            "describe_goal",
+            "goal_from_mapping",
+            "normalise_channel_key",
+            "parse_goal",
+            "parse_goal_partial",
+        ),
+        "conductor.goals",
+    ),
+    **dict.fromkeys(
+        (
+            "Pipeline",
+            "StepPlan",
+            "ValidationReport",
+            "load_pipeline",
+            "plan_pipeline",
+            "resolve_goal",
+            "validate_pipeline",
+        ),
+        "conductor.pipeline",
+    ),
+    **dict.fromkeys(
+        (
+            "AgentOutput",
+            "Allocation",
+            "Artifact",
+            "Audience",
+            "Copy",
+            "Insight",
+            "TaskSpec",
+            "model_assisted",
+            "spec_hash",
+        ),
+        "conductor.specs",
+    ),
+    **dict.fromkeys(
+        ("Action", "Severity", "Verdict", "Violation", "apply_fixes"), "conductor.verdict"
+    ),
+    **dict.fromkeys(("RunResult", "Runner"), "conductor.runtime._runner"),
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conductor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'conductor' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -16,16 +16,17 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from conductor.data import DataCatalog, DataNeed
 from conductor.errors import AgentError, AgentNotFound, GoalError, SpecError
 from conductor.goals import BusinessGoal
 from conductor.specs import AgentOutput, TaskSpec
 from conductor.verdict import Violation
+
+if TYPE_CHECKING:  # the catalog brings DuckDB: only a run needs it
+    from conductor.data import DataCatalog, DataNeed
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -182,6 +183,12 @@ class Inputs:
         return self.catalog.cursor()
 
 
+def _agent_logger() -> Any:
+    import structlog  # loaded with the first run context, not with the registry
+
+    return structlog.get_logger("conductor.agent")
+
+
 @dataclass
 class RunContext:
     """The outside world, as an agent sees it while running.
@@ -214,7 +221,7 @@ class RunContext:
     round: int = 0
     today: dt.date = field(default_factory=dt.date.today)
     seed: int = 0
-    log: Any = field(default_factory=lambda: structlog.get_logger("conductor.agent"))
+    log: Any = field(default_factory=_agent_logger)
     on_progress: Callable[[str, float, float | None], None] | None = None
     llm_usage: Callable[[dict[str, Any]], None] | None = None
 
@@ -283,9 +290,12 @@ class Agent(Generic[SpecT, OutT]):
         return self.run(spec, inputs, ctx)
 
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # a plugin may call register() while it is imported
 _LOCAL: dict[str, type[Agent[Any, Any]]] = {}
-_LOADED: dict[str, type[Agent[Any, Any]]] | None = None
+# Discovery reads the installed metadata only (``_EPS``); a plugin's module is imported
+# when its agent is first asked for (``_FOUND``), or when every agent is listed.
+_EPS: dict[str, importlib.metadata.EntryPoint] | None = None
+_FOUND: dict[str, type[Agent[Any, Any]]] = {}
 _BROKEN: dict[str, str] = {}
 
 
@@ -311,30 +321,68 @@ def _validate_class(cls: Any, origin: str) -> None:
         raise AgentError(f"{origin}: output_type must subclass AgentOutput", code="agent.invalid")
 
 
-def _load_entry_points() -> dict[str, type[Agent[Any, Any]]]:
-    global _LOADED
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    """The group's entry points by name, read from the installed metadata (nothing imported)."""
+    eps: dict[str, importlib.metadata.EntryPoint] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        eps.setdefault(ep.name, ep)
+    return eps
+
+
+def _load_one(ep: importlib.metadata.EntryPoint) -> type[Agent[Any, Any]] | None:
+    """Import one entry point's class (under ``_LOCK``); a failure is kept in ``_BROKEN``."""
+    if ep.name in _FOUND:
+        return _FOUND[ep.name]
+    if ep.name in _BROKEN:
+        return None
+    try:
+        cls = ep.load()
+        _validate_class(cls, origin=f"entry point {ep.name} = {ep.value}")
+    except Exception as exc:  # a broken plugin must not break the others
+        _BROKEN[ep.name] = f"{type(exc).__name__}: {exc}"
+        return None
+    _FOUND[ep.name] = cls
+    return cls
+
+
+def _scan() -> dict[str, importlib.metadata.EntryPoint]:
+    global _EPS
     with _LOCK:
-        if _LOADED is not None:
-            return _LOADED
-        found: dict[str, type[Agent[Any, Any]]] = {}
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                cls = ep.load()
-                _validate_class(cls, origin=f"entry point {ep.name} = {ep.value}")
-            except Exception as exc:  # a broken plugin must not break the others
-                _BROKEN[ep.name] = f"{type(exc).__name__}: {exc}"
-                continue
-            found[ep.name] = cls
-        _LOADED = found
-        return found
+        if _EPS is None:
+            _EPS = _entry_points()
+        return _EPS
+
+
+def _load_entry_points() -> dict[str, type[Agent[Any, Any]]]:
+    """Every entry point's class: each plugin is imported here, once."""
+    eps = _scan()
+    with _LOCK:
+        for ep in eps.values():
+            _load_one(ep)
+        return {n: _FOUND[n] for n in eps if n in _FOUND}
+
+
+def _load_entry_point(name: str) -> type[Agent[Any, Any]] | None:
+    """The class of the entry point ``name`` alone: the other plugins stay unimported."""
+    ep = _scan().get(name)
+    if ep is None:
+        return None
+    with _LOCK:
+        return _load_one(ep)
 
 
 def reload_agents() -> None:
     """Forget the entry-point scan (after installing a plugin in a running process)."""
-    global _LOADED
+    global _EPS
     with _LOCK:
-        _LOADED = None
+        _EPS = None
+        _FOUND.clear()
         _BROKEN.clear()
+
+
+def agent_names() -> list[str]:
+    """The names of every agent, installed or registered, without importing any plugin."""
+    return sorted(set(_scan()) | set(_LOCAL))
 
 
 def available_agents() -> dict[str, type[Agent[Any, Any]]]:
@@ -356,20 +404,25 @@ def get_agent(name: str) -> type[Agent[Any, Any]]:
     Raises:
         AgentNotFound: with a "did you mean" hint, or the reason a plugin failed to load.
     """
-    agents = available_agents()
-    if name in agents:
-        return agents[name]
-    broken = broken_agents()
-    if name in broken:
+    with _LOCK:
+        local = _LOCAL.get(name)
+    if local is not None:  # in-process registrations win over entry points
+        return local
+    cls = _load_entry_point(name)
+    if cls is not None:
+        return cls
+    if name in _BROKEN:
+        broken = dict(_BROKEN)
         raise AgentNotFound(
             f"agent {name!r} is installed but failed to load: {broken[name]}",
             agent=name,
             code="agent.load-failed",
             hint="fix or reinstall the package that provides it",
         )
-    close = difflib.get_close_matches(name, list(agents), n=1)
+    names = agent_names()
+    close = difflib.get_close_matches(name, names, n=1)
     hint = f"did you mean {close[0]!r}?" if close else ""
-    known = ", ".join(agents) or "none"
+    known = ", ".join(names) or "none"
     raise AgentNotFound(
         f"no agent named {name!r} (installed: {known})",
         agent=name,

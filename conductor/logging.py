@@ -22,7 +22,14 @@ import structlog
 
 from conductor._pii import redact
 
-__all__ = ["configure_logging", "redact_data", "redact_pii", "redact_text", "run_log_file"]
+__all__ = [
+    "configure_logging",
+    "configure_logging_once",
+    "redact_data",
+    "redact_pii",
+    "redact_text",
+    "run_log_file",
+]
 
 
 def redact_text(text: str) -> str:
@@ -138,6 +145,12 @@ def configure_logging(level: str | None = None, *, json_console: bool = False) -
         cache_logger_on_first_use=False,
     )
     _CONFIGURED = True
+
+
+def configure_logging_once() -> None:
+    """Configure logging with defaults unless it is configured already (the CLI, a runner)."""
+    if not _CONFIGURED:
+        configure_logging()
 
 
 def run_log_file(path: Path | None) -> None:

@@ -437,9 +437,11 @@ def _crash_log(exc: BaseException) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the CLI, map errors to messages and exit codes."""
-    from conductor.runtime import configure_logging_once
+    # Help needs no logging, and configuring it costs structlog's import (~0.1 s).
+    if "--help" not in (sys.argv[1:] if argv is None else argv):
+        from conductor.logging import configure_logging_once
 
-    configure_logging_once()
+        configure_logging_once()
     _tolerant_streams()
     code = 0
     try:

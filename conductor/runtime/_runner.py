@@ -24,7 +24,7 @@ from conductor.errors import (
     RunError,
 )
 from conductor.goals import BusinessGoal
-from conductor.logging import configure_logging, redact_text, run_log_file
+from conductor.logging import configure_logging_once, redact_text, run_log_file
 from conductor.pipeline import (
     Pipeline,
     StepPlan,
@@ -898,14 +898,3 @@ def _changed_artifacts(agent: str, before: Any, after: Mapping[str, Any]) -> lis
 def _status_of(state: Mapping[str, Any]) -> str:
     sts = set(state.get("status", {}).values())
     return next((s for s in ("blocked", "rejected", "failed", "skipped") if s in sts), "done")
-
-
-_LOGGING_READY = False
-
-
-def configure_logging_once() -> None:
-    """Configure logging with defaults unless the CLI already did."""
-    global _LOGGING_READY
-    if not _LOGGING_READY:
-        configure_logging()
-        _LOGGING_READY = True

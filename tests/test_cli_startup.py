@@ -1,0 +1,93 @@
+"""The CLI starts light: heavy libraries load only for the commands that use them.
+
+Behaviour, not timings: a fresh interpreter imports ``conductor.cli`` (or runs
+``conductor --help``) and the modules that cost seconds at start-up (issue 20) are not
+in ``sys.modules``; plugins are found by their metadata and imported only when used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ["langgraph", "duckdb", "scipy", "langchain_core", "sklearn", "agents"]
+
+
+def _loaded_after(code: str, tmp_path: Path) -> list[str]:
+    """Which of HEAVY a fresh interpreter has imported after running ``code``."""
+    probe = (
+        f"import sys, json\n{code}\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CONDUCTOR_HOME": str(tmp_path / "home")}
+    env.pop("CONDUCTOR_PLUGINS", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded: list[str] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_importing_the_cli_loads_no_heavy_library(tmp_path: Path) -> None:
+    assert _loaded_after("import conductor.cli", tmp_path) == []
+
+
+def test_help_loads_no_heavy_library(tmp_path: Path) -> None:
+    code = (
+        "import contextlib, io\n"
+        "from conductor.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['--help']) == 0\n"
+        "    assert main(['validate', '--help']) == 0"
+    )
+    assert _loaded_after(code, tmp_path) == []
+
+
+def test_public_names_still_import_from_the_package(tmp_path: Path) -> None:
+    # `from conductor import X` loads what X needs, on first use.
+    code = "from conductor import Agent, DataNeed, Runner, validate_pipeline"
+    assert {"duckdb", "langgraph"} <= set(_loaded_after(code, tmp_path))
+
+
+def test_asking_for_one_agent_imports_only_its_plugin(tmp_path: Path) -> None:
+    # The three built-ins are entry points of this package; asking for the journey
+    # agent imports agents.journey, not the budget or personalization agents.
+    code = (
+        "from conductor.agents import agent_names, get_agent\n"
+        "assert {'budget_allocation', 'journey_analytics', 'personalization'} <= "
+        "set(agent_names())\n"
+        "assert 'agents' not in sys.modules\n"
+        "get_agent('journey_analytics')\n"
+        "assert 'agents.journey' in sys.modules, sorted(sys.modules)\n"
+        "assert 'agents.budget' not in sys.modules\n"
+        "assert 'agents.personalization' not in sys.modules"
+    )
+    assert "agents" in _loaded_after(code, tmp_path)
+
+
+def test_help_still_lists_every_command() -> None:
+    from conductor.cli import app
+
+    names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
+    assert {"validate", "run", "runs", "inbox", "check-copy", "demo"} <= set(names)
+    proc = subprocess.run(
+        [sys.executable, "-m", "conductor", "--help"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    listed = {line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ")}
+    assert set(names) <= listed, proc.stdout
