@@ -27,7 +27,10 @@ from conductor.errors import (
     StoreError,
 )
 
-if TYPE_CHECKING:  # the names below load on first use (see _LAZY)
+# The names below load on first use (see _LAZY). Runner and RunResult are left out even
+# here: the package's face must not depend on the runtime, not even for a type checker
+# (the import-linter contracts count type-checking imports).
+if TYPE_CHECKING:
     from conductor.agents import (
         Agent,
         Derived,
@@ -67,7 +70,6 @@ if TYPE_CHECKING:  # the names below load on first use (see _LAZY)
         resolve_goal,
         validate_pipeline,
     )
-    from conductor.runtime._runner import Runner, RunResult
     from conductor.specs import (
         AgentOutput,
         Allocation,

@@ -336,7 +336,7 @@ def _load_one(ep: importlib.metadata.EntryPoint) -> type[Agent[Any, Any]] | None
     if ep.name in _BROKEN:
         return None
     try:
-        cls = ep.load()
+        cls: type[Agent[Any, Any]] = ep.load()
         _validate_class(cls, origin=f"entry point {ep.name} = {ep.value}")
     except Exception as exc:  # a broken plugin must not break the others
         _BROKEN[ep.name] = f"{type(exc).__name__}: {exc}"

@@ -7,10 +7,11 @@ digests the audit log. The CLI, the Python API and (later) the service all go th
 the :class:`Runner`.
 """
 
+from conductor.logging import configure_logging_once
 from conductor.runtime._approvals import audit_digest, pending_approvals, prepare_edit
 from conductor.runtime._compile import RunObserver, RunState, Services, build_graph, initial_state
 from conductor.runtime._goal_parse import parse_goal_billed
-from conductor.runtime._runner import Runner, RunResult, configure_logging_once, load_brand_for
+from conductor.runtime._runner import Runner, RunResult, load_brand_for
 
 __all__ = [
     "RunObserver",
