@@ -14,6 +14,7 @@ One hierarchy, one file. Each error carries a short stable ``code`` (documented 
      │    └── AgentNotFound   agent                        (not registered)
      ├── BrandBlocked         step, violations             (a block-severity rule fired)
      ├── ApprovalError        run, step, who               (not allowed / nothing to approve)
+     ├── PlanError            file, changes                (a saved plan: unreadable, or stale)
      ├── RunError             run                          (unknown run, run busy, bad state)
      │    └── RunLocked        run                         (another process is writing it)
      ├── BudgetExceeded       run, limit                   (LLM cost or call cap hit)
@@ -41,6 +42,7 @@ __all__ = [
     "LLMError",
     "PipelineError",
     "PipelineInvalid",
+    "PlanError",
     "RunError",
     "RunLocked",
     "SpecError",
@@ -340,6 +342,50 @@ class ApprovalError(ConductorError):
         if self.step:
             parts.append(f"step {self.step!r}")
         return ", ".join(parts)
+
+
+class PlanError(ConductorError):
+    """A saved plan (``conductor plan --out``) that cannot be read, or no longer matches.
+
+    Attributes:
+        file: The plan file.
+        changes: What changed since the plan was made, one readable line each
+            (``plan.changed``); empty for a plan that cannot be read.
+    """
+
+    default_code = "plan.invalid"
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        changes: Sequence[str] = (),
+        code: str | None = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__(message, code=code, hint=hint)
+        self.file = str(file) if file is not None else None
+        self.changes = list(changes)
+
+    def location(self) -> str:
+        return self.file or ""
+
+    def __str__(self) -> str:
+        loc = self.location()
+        text = f"{loc}: {self.message}" if loc else self.message
+        for line in self.changes:
+            text += f"\n  {line}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.changes:
+            data["changes"] = list(self.changes)
+        return data
 
 
 class RunError(ConductorError):

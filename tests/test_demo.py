@@ -138,14 +138,14 @@ def test_nobody_suppressed_or_without_consent_gets_an_offer(
 
 
 def test_growth_pipeline_validates_against_generated_data(tmp_path: Path) -> None:
-    """pipelines/growth.yaml as shipped, with the data where `make demo` puts it."""
+    """pipelines/growth.yaml as shipped, with freshly generated data where it looks."""
     (tmp_path / "pipelines").mkdir()
     shutil.copy(GROWTH_PIPELINE, tmp_path / "pipelines" / "growth.yaml")
     shutil.copytree(ROOT / "pipelines" / "brands", tmp_path / "pipelines" / "brands")
     cli = Cli(cwd=tmp_path, env=make_env(tmp_path))
-    missing = cli("validate", "pipelines/growth.yaml")
+    missing = cli("validate", "pipelines/growth.yaml")  # without its sample data
     assert missing.returncode == 2 and "events.parquet" in missing.stdout + missing.stderr
-    data = tmp_path / "demo-out" / "data"
+    data = tmp_path / "pipelines" / "data"
     generate_demo_data(data, customers=1000, seed=3, today=dt.date(2026, 11, 23))
     ok = cli("validate", "pipelines/growth.yaml")
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -54,13 +54,13 @@ ISSUE_16 = {
     "deep-1000": _GROWTH + "x: " + "[" * 1000 + "]" * 1000 + "\n",
     "brackets-50000": _GROWTH + "x: " + "[" * 50_000 + "\n",
     "deep-block": _GROWTH + "".join("  " * i + f"k{i}:\n" for i in range(1000)),
-    "long-path": _GROWTH.replace("../demo-out/data/spend.csv", "s" * 100_000 + ".csv"),
-    "nul-path": _GROWTH.replace("../demo-out/data/spend.csv", '"sp\\0end.csv"'),
+    "long-path": _GROWTH.replace("data/spend.csv", "s" * 100_000 + ".csv"),
+    "nul-path": _GROWTH.replace("data/spend.csv", '"sp\\0end.csv"'),
     "digits-5000": _GROWTH.replace(
         "approvers:", "review: {max_rounds: " + "9" * 5000 + "}\napprovers:"
     ),
     "alias-bomb": _GROWTH + _bomb(),
-    "fifo": _GROWTH.replace("../demo-out/data/spend.csv", "pipe.csv"),
+    "fifo": _GROWTH.replace("data/spend.csv", "pipe.csv"),
     "fifo-brand": _GROWTH.replace("brands/acme.yaml", "pipe.csv"),
 }
 
@@ -68,7 +68,7 @@ ISSUE_16 = {
 FOUND = {
     "complex-key": _GROWTH.replace("steps:\n", "? [a, b]:\n", 1),
     "today-9999": _GROWTH.replace("brand:", "today: 9999-12-31\nbrand:"),
-    "data-root": _GROWTH.replace("../demo-out/data/spend.csv", "/"),
+    "data-root": _GROWTH.replace("data/spend.csv", "/"),
     "reused-anchor": "a: &a {k: v}\n&a " + _GROWTH,
 }
 

@@ -117,10 +117,24 @@ def plan(
     file: Annotated[Path, typer.Argument(help="Pipeline file.")],
     today: TodayOpt = None,
     as_json: JsonOpt = False,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Save the plan to this file, to run exactly with `conductor run --plan FILE`.",
+        ),
+    ] = None,
 ) -> None:
     """Show the typed goal and every step's spec, and where each value came from. Runs nothing."""
     pipeline, goal, plans = _planned(file, today)
-    print_plan(pipeline, goal, plans, as_json=as_json)
+    if save is None:
+        print_plan(pipeline, goal, plans, as_json=as_json)
+        return
+    from conductor.pipeline import save_plan, write_plan
+
+    day = parse_today(today) or pipeline.today or dt.date.today()
+    write_plan(save_plan(pipeline, goal, plans, day), save)
+    print_plan(pipeline, goal, plans, as_json=as_json, saved_to=save)
 
 
 @app.command()
@@ -137,18 +151,33 @@ def graph(
 
 @app.command()
 def run(
-    file: Annotated[Path, typer.Argument(help="Pipeline file.")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="Pipeline file (with --plan: default, the file the plan names)."),
+    ] = None,
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Run id (default: generated).")
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder.")] = None,
     today: TodayOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Run exactly this saved plan (`conductor plan FILE --out`); refused, with "
+            "what changed, when the pipeline, its data or an agent changed since.",
+        ),
+    ] = None,
 ) -> None:
     """Run a pipeline. Exit 0 done, 3 waiting for approval, 1 failed."""
+    if file is None and plan_file is None:
+        raise typer.BadParameter("give a pipeline file, or a saved plan with --plan")
     runner, obs = console_runner(quiet)
     try:
-        result = runner.run(file, run_id=run_id, out_dir=out_dir, today=parse_today(today))
+        result = runner.run(
+            file, run_id=run_id, out_dir=out_dir, today=parse_today(today), plan=plan_file
+        )
     finally:
         obs.stop()
         runner.close()

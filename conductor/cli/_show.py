@@ -30,7 +30,9 @@ __all__ = [
 ]
 
 
-def print_plan(pipeline: Any, goal: Any, plans: dict[str, Any], *, as_json: bool) -> None:
+def print_plan(
+    pipeline: Any, goal: Any, plans: dict[str, Any], *, as_json: bool, saved_to: Any = None
+) -> None:
     """The typed goal, then every step's spec with where each value came from."""
     if as_json:
         print_json(
@@ -70,7 +72,13 @@ def print_plan(pipeline: Any, goal: Any, plans: dict[str, Any], *, as_json: bool
         if pl.approve:
             extra.append(f"sign-off by {', '.join(pl.approve)}")
         out.print(f"  [dim]{pl.spec_hash}{'  ·  ' + '; '.join(extra) if extra else ''}[/]")
-    out.print("[dim]Nothing was run or written.[/]")
+    if saved_to is None:
+        out.print("[dim]Nothing was run or written.[/]")
+    else:
+        out.print(
+            f"[green]✓[/] plan saved to {escape(str(saved_to))}; nothing was run. "
+            f"Run exactly this plan: conductor run --plan {escape(str(saved_to))}"
+        )
 
 
 def print_goal(goal: Any) -> None:

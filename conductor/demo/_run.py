@@ -88,7 +88,9 @@ def prepare_pipeline(source: Path, data_dir: Path, target: Path, today: dt.date)
             data[name] = rel
     if doc.get("brand"):
         doc["brand"] = str((source.parent / str(doc["brand"])).resolve())
-    if "today" not in doc:
+    if "today" in doc:  # the shipped file pins the day its sample data ends
+        doc["today"] = today.isoformat()
+    else:
         doc.insert(list(doc).index("goal") + 1, "today", today.isoformat())
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", encoding="utf-8") as fh:

@@ -10,7 +10,8 @@ agent's spec schema, missing files and data sources lacking columns.
 The code lives in private modules, one concept each, importing one way: ``_file``
 (schema and loading, on the shared YAML reader ``conductor._yaml``) <- ``_planning``
 (goal, slots and specs) <- ``_validation`` (every problem at once) and ``_assist``
-(model-assisted spec fields at plan time).
+(model-assisted spec fields at plan time), and ``_saved`` (plans saved to a file and run
+exactly, refused when what they were made from changed).
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ from conductor.pipeline._file import (
     load_pipeline,
 )
 from conductor.pipeline._planning import StepPlan, bind_slots, plan_pipeline, resolve_goal
+from conductor.pipeline._saved import (
+    SavedPlan,
+    apply_saved_plan,
+    read_plan,
+    save_plan,
+    write_plan,
+)
 from conductor.pipeline._validation import ValidationReport, check_pipeline, validate_pipeline
 
 __all__ = [
@@ -33,17 +41,22 @@ __all__ = [
     "LoadedPipeline",
     "Pipeline",
     "ReviewConfig",
+    "SavedPlan",
     "StepConfig",
     "StepPlan",
     "ValidationReport",
+    "apply_saved_plan",
     "assist_plans",
     "bind_slots",
     "check_pipeline",
     "load_pipeline",
     "plan_pipeline",
+    "read_plan",
     "read_yaml",
     "resolve_goal",
+    "save_plan",
     "to_plain",
     "validate_pipeline",
+    "write_plan",
     "yaml_position",
 ]

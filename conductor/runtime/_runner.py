@@ -27,9 +27,12 @@ from conductor.goals import BusinessGoal
 from conductor.logging import configure_logging_once, redact_text, run_log_file
 from conductor.pipeline import (
     Pipeline,
+    SavedPlan,
     StepPlan,
+    apply_saved_plan,
     check_pipeline,
     plan_pipeline,
+    read_plan,
     resolve_goal,
 )
 from conductor.report import llm_usage
@@ -292,20 +295,49 @@ class Runner:
 
     def run(
         self,
-        path: str | Path,
+        path: str | Path | None = None,
         *,
         run_id: str | None = None,
         out_dir: str | Path | None = None,
         today: dt.date | None = None,
+        plan: str | Path | SavedPlan | None = None,
     ) -> RunResult:
-        """Validate, plan and run a pipeline until it finishes or waits for a person."""
-        pipeline = check_pipeline(path, today=today)
-        day = today or pipeline.today or dt.date.today()
+        """Validate, plan and run a pipeline until it finishes or waits for a person.
+
+        Args:
+            path: The pipeline file; with ``plan``, optional (the plan names its file).
+            run_id: Run id (default: generated).
+            out_dir: Run folder (default: under the store's home).
+            today: Planning date (default: the pipeline's ``today``, else today).
+            plan: A saved plan (``conductor plan --out``): its specs run exactly as saved,
+                nothing is re-derived, and it is refused (:class:`PlanError`,
+                ``plan.changed``, listing what changed) when the pipeline file, a file it
+                reads or an agent's version changed since.
+        """
+        saved: SavedPlan | None = None
+        plan_file: Path | None = None
+        if plan is not None:
+            if isinstance(plan, SavedPlan):
+                saved = plan
+            else:
+                plan_file = Path(plan)
+                saved = read_plan(plan_file)
+            path = path if path is not None else saved.pipeline_path(plan_file)
+        if path is None:
+            raise RunError("no pipeline file given", code="run.no-pipeline")
+        pipeline = check_pipeline(path, today=saved.today if saved else today)
+        day = saved.today if saved else today or pipeline.today or dt.date.today()
         run_id = run_id or new_run_id(pipeline.name)
         # Before planning: a model call made for a run that cannot start is money wasted.
         self._refuse_existing(run_id)
         brand = load_brand_for(pipeline)
-        goal, plans, goal_calls = self._plan_with_model(pipeline, day, run_id, brand)
+        goal_calls: list[dict[str, Any]] = []
+        if saved is not None:
+            goal, plans = apply_saved_plan(
+                saved, pipeline, brand=brand, today=today, plan_file=plan_file
+            )
+        else:
+            goal, plans, goal_calls = self._plan_with_model(pipeline, day, run_id, brand)
         out = Path(out_dir) if out_dir else self._default_out(run_id)
         out = out.resolve()
         out.mkdir(parents=True, exist_ok=True)
@@ -319,7 +351,8 @@ class Runner:
                 started=now,
                 updated=now,
                 out_dir=str(out),
-                info={"today": day.isoformat()},
+                info={"today": day.isoformat()}
+                | ({"plan": str(plan_file.resolve()) if plan_file else "(in memory)"} if saved else {}),
             )
         )
         for rec in goal_calls:
