@@ -7,11 +7,43 @@ digests the audit log. The CLI, the Python API and (later) the service all go th
 the :class:`Runner`.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from conductor.logging import configure_logging_once
-from conductor.runtime._approvals import audit_digest, pending_approvals, prepare_edit
-from conductor.runtime._compile import RunObserver, RunState, Services, build_graph, initial_state
-from conductor.runtime._goal_parse import parse_goal_billed
-from conductor.runtime._runner import Runner, RunResult, load_brand_for
+
+# Each name loads its module on first use: `conductor inbox` reads the store and needs
+# the approvals, not LangGraph (which _compile and _runner bring, ~2 s on a small VM).
+if TYPE_CHECKING:
+    from conductor.runtime._approvals import audit_digest, pending_approvals, prepare_edit
+    from conductor.runtime._compile import (
+        RunObserver,
+        RunState,
+        Services,
+        build_graph,
+        initial_state,
+    )
+    from conductor.runtime._goal_parse import parse_goal_billed
+    from conductor.runtime._runner import Runner, RunResult, load_brand_for
+
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("audit_digest", "pending_approvals", "prepare_edit"), "_approvals"),
+    **dict.fromkeys(
+        ("RunObserver", "RunState", "Services", "build_graph", "initial_state"), "_compile"
+    ),
+    "parse_goal_billed": "_goal_parse",
+    **dict.fromkeys(("Runner", "RunResult", "load_brand_for"), "_runner"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conductor.runtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"conductor.runtime.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "RunObserver",
