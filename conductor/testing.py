@@ -32,9 +32,21 @@ class ConformanceError(AssertionError):
     """An agent breaks the agent contract; the message lists every problem."""
 
 
-def sample_goal(today: dt.date = dt.date(2027, 6, 1)) -> BusinessGoal:
-    """A complete goal (budget, horizon, channels) for exercising agents."""
-    return BusinessGoal(
+def sample_goal(today: dt.date = dt.date(2027, 6, 1), **fields: Any) -> BusinessGoal:
+    """The goal :func:`check_agent` uses unless given one: complete, so every agent can plan.
+
+    *Grow online revenue 12% in Q3 2027 with a $250k budget across search, social and
+    email*: objective ``grow_revenue``, **KPI ``revenue``**, a relative target of +12%, a
+    budget of 250,000 USD, the horizon 2027-07-01..2027-09-30 and the channels
+    ``paid_search``, ``social`` and ``email``.
+
+    Args:
+        today: Unused (kept for callers); the goal's dates are fixed.
+        **fields: Goal fields to replace, validated, e.g. ``kpi=Kpi.CONVERSIONS`` or
+            ``budget=None``: an agent whose ``plan()`` reads the KPI is then checked
+            against that KPI instead of revenue.
+    """
+    goal = BusinessGoal(
         objective=Objective.GROW_REVENUE,
         kpi=Kpi.REVENUE,
         target=Target(kind="relative", value=0.12),
@@ -44,6 +56,9 @@ def sample_goal(today: dt.date = dt.date(2027, 6, 1)) -> BusinessGoal:
         source_text="Grow online revenue 12% in Q3 2027 with a $250k budget across search, "
         "social and email",
     )
+    if not fields:
+        return goal
+    return BusinessGoal.model_validate(goal.model_dump() | fields)
 
 
 def _undocumented(model: type[BaseModel]) -> list[str]:
@@ -68,6 +83,20 @@ def check_agent(
     Running (when ``run`` and the agent's required data are given): ``run()`` returns the
     output type, twice the same for the same inputs, JSON round-trips, artifact ids are
     unique.
+
+    Args:
+        agent_cls: The agent class.
+        goal: The goal ``plan()`` and ``run()`` see. **Default: :func:`sample_goal`**, which
+            grows **revenue** (KPI ``revenue``) 12% in Q3 2027 with 250,000 USD across
+            paid_search, social and email; an agent whose ``plan()`` reads the KPI, budget
+            or channels gets those. Pass your own to check another case, e.g.
+            ``sample_goal(kpi=Kpi.CONVERSIONS)`` or ``parse_goal("...", today=...)``.
+        params: The step's ``with:`` parameters.
+        data: Data source name -> CSV/Parquet file, for the run checks.
+        upstream: Slot -> upstream output, for agents that ``need`` one.
+        brand: A brand strategy, or None.
+        out_dir: Folder for the runs' files (default: a new temporary folder).
+        run: False to check only the declaration and ``plan()``.
 
     Returns:
         The output of the run, when one was made.

@@ -115,6 +115,8 @@ def test_plan_out_then_run_plan_gives_the_same_results_as_run(cli: Cli, tmp_path
     assert _outputs(tmp_path, "exact")["count"]["rows"] == 3  # type: ignore[index]
     hashes = {sid: s["spec_hash"] for sid, s in saved["steps"].items()}
     assert _spec_hashes(cli, "exact") == hashes == _spec_hashes(cli, "plain")
+    status = json.loads(cli("status", "exact", "--json").stdout)["run"]
+    assert status["info"]["plan"] == str((tmp_path / "plan.json").resolve())
     # Naming the pipeline file as well works the same.
     again = cli("run", "p.yaml", "--plan", "plan.json", "--run-id", "again", "-q")
     assert again.returncode == 0, again.stderr

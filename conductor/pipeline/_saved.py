@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import glob
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -131,7 +129,9 @@ def _sha256(path: Path) -> tuple[int, str]:
 def fingerprint(written: str, path: Path) -> FileFingerprint:
     """Size and SHA-256 of ``path``; of every file it matches when it is a glob."""
     if _GLOB_CHARS & set(str(path)):
-        matches = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+        root = Path(path.anchor) if path.is_absolute() else Path()
+        pattern = str(path.relative_to(root)) if path.is_absolute() else str(path)
+        matches = sorted(m for m in root.glob(pattern) if m.is_file())
         if not matches:
             return FileFingerprint(path=written, size=None, sha256=None, files=0)
         digest = hashlib.sha256()
@@ -163,9 +163,7 @@ def pipeline_fingerprints(pipeline: Pipeline) -> dict[str, FileFingerprint]:
     if pipeline.brand is not None:
         found["brand"] = fingerprint(str(pipeline.brand), pipeline.resolve(pipeline.brand))
     if isinstance(pipeline.channels, Path):
-        found["channels"] = fingerprint(
-            str(pipeline.channels), pipeline.resolve(pipeline.channels)
-        )
+        found["channels"] = fingerprint(str(pipeline.channels), pipeline.resolve(pipeline.channels))
     return found
 
 
@@ -227,7 +225,7 @@ def write_plan(saved: SavedPlan, path: str | Path) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(saved.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
+        tmp.replace(target)
     except OSError as exc:
         raise PlanError(
             f"cannot write the plan: {exc.strerror or exc}",

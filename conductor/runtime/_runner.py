@@ -352,7 +352,11 @@ class Runner:
                 updated=now,
                 out_dir=str(out),
                 info={"today": day.isoformat()}
-                | ({"plan": str(plan_file.resolve()) if plan_file else "(in memory)"} if saved else {}),
+                | (
+                    {"plan": str(plan_file.resolve()) if plan_file else "(in memory)"}
+                    if saved
+                    else {}
+                ),
             )
         )
         for rec in goal_calls:
@@ -862,6 +866,9 @@ class Runner:
         usage = llm_usage(logged or values.get("llm_calls", []))
         usage.pop("detail")
         info: dict[str, Any] = {"today": svc.today.isoformat(), "llm": usage}
+        saved_plan = self.store.get_run(svc.run_id).info.get("plan")
+        if saved_plan:  # the run came from `run --plan`: keep saying which
+            info["plan"] = saved_plan
         if error:
             info["error"] = error
         # The order makes a kill anywhere here harmless: files first (result.json last), the
