@@ -27,6 +27,7 @@ __all__ = [
     "print_runs",
     "print_status",
     "print_verdict",
+    "step_mermaid",
 ]
 
 
@@ -97,13 +98,33 @@ def print_goal(goal: Any) -> None:
         out.print(f"[yellow]warning:[/] {escape(w)}")
 
 
+def step_mermaid(plans: dict[str, Any]) -> str:
+    """The pipeline's steps as a Mermaid flowchart: one node per step (its agent, and who
+    signs it off), an edge per ``needs``; no internal gate nodes or retry loops."""
+
+    def node(sid: str) -> str:
+        return "s_" + "".join(c if c.isalnum() else "_" for c in sid)
+
+    lines = ["graph TD;"]
+    for sid, pl in plans.items():
+        label = f"{sid}<br/>{pl.agent}" + (
+            f"<br/>sign-off: {', '.join(pl.approve)}" if pl.approve else ""
+        )
+        lines.append(f'\t{node(sid)}["{label.replace(chr(34), "#quot;")}"]')
+    for sid, pl in plans.items():
+        lines.extend(f"\t{node(need)} --> {node(sid)};" for need in pl.needs)
+    return "\n".join(lines) + "\n"
+
+
 def print_runs(recs: list[Any], *, as_json: bool) -> None:
     """One row per run: id, pipeline, status, started, waiting on."""
     if as_json:
         print_json([r.model_dump(mode="json") for r in recs])
         return
     t = Table()
-    for col in ("run", "pipeline", "status", "started", "waiting on"):
+    # Ids are for copying: never shortened with an ellipsis, however narrow the terminal.
+    t.add_column("run", no_wrap=True, min_width=max((len(r.run_id) for r in recs), default=3))
+    for col in ("pipeline", "status", "started", "waiting on"):
         t.add_column(col)
     for r in recs:
         t.add_row(
