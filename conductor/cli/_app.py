@@ -317,7 +317,7 @@ def agents(
         found = {name: cls}
     else:
         found = available_agents()
-    print_agents(found, as_json=as_json)
+    print_agents(found, as_json=as_json, detail=bool(name))
     if not name and not as_json:
         for n, why in broken_agents().items():
             err.print(f"[red]{n}[/] failed to load: {escape(why)}")
