@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from conftest import Cli
 
 GATED = """\
@@ -31,7 +30,6 @@ def _narrow(cli: Cli) -> Cli:
     return Cli(cwd=cli.cwd, env=cli.env | {"COLUMNS": "60"})
 
 
-@pytest.mark.xfail(strict=True, reason="UNFINISHED: rich still shortens the id below ~60 columns")
 def test_runs_shows_full_ids_even_on_a_narrow_terminal(sqlite_cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text(GATED)
     assert sqlite_cli("run", "p.yaml", "--run-id", LONG_ID, "-q").returncode == 3
