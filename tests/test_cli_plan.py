@@ -78,7 +78,7 @@ def test_plan_shows_specs_with_provenance_and_writes_nothing(cli: Cli, tmp_path:
 
 def test_graph_prints_mermaid_with_step_and_gate_nodes(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text(PIPELINE)
-    r = cli("graph", "p.yaml")
+    r = cli("graph", "p.yaml", "--internal")
     assert r.returncode == 0, r.stderr
     assert r.stdout.lstrip("-\n").find("graph TD") >= 0
     for node in ("notes(notes)", "tagline(tagline)", "tagline.gate"):

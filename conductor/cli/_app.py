@@ -18,7 +18,16 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from conductor.cli._common import JsonOpt, TodayOpt, err, out, parse_today, print_json
+from conductor.cli._common import (
+    JsonOpt,
+    RunIdArg,
+    TodayOpt,
+    err,
+    full_run_id,
+    out,
+    parse_today,
+    print_json,
+)
 from conductor.cli._progress import console_runner, finish_run
 from conductor.cli._show import (
     print_agents,
@@ -139,12 +148,20 @@ def plan(
 
 @app.command()
 def graph(
-    file: Annotated[Path, typer.Argument(help="Pipeline file.")], today: TodayOpt = None
+    file: Annotated[Path, typer.Argument(help="Pipeline file.")],
+    today: TodayOpt = None,
+    internal: Annotated[
+        bool, typer.Option("--internal", help="The compiled graph: gate nodes, retry loops.")
+    ] = False,
 ) -> None:
-    """Print the compiled run graph as Mermaid."""
+    """Print the pipeline's steps and what each needs as Mermaid (``--internal``: all nodes)."""
+    from conductor.cli._show import step_mermaid
     from conductor.runtime import Services, build_graph
 
     pipeline, goal, plans = _planned(file, today)
+    if not internal:
+        sys.stdout.write(step_mermaid(plans))
+        return
     svc = Services(pipeline=pipeline, run_id="graph", out_dir=Path(), catalog=pipeline.catalog())
     sys.stdout.write(build_graph(plans, goal, svc).compile().get_graph().draw_mermaid())
 
@@ -185,11 +202,11 @@ def run(
 
 
 @app.command()
-def resume(run_id: Annotated[str, typer.Argument(help="Run id.")]) -> None:
+def resume(run_id: RunIdArg) -> None:
     """Continue a run after a crash or stop, or retry a failed one; finished steps are kept."""
     runner, obs = console_runner()
     try:
-        result = runner.resume(run_id)
+        result = runner.resume(full_run_id(run_id, runner.store))
     finally:
         obs.stop()
         runner.close()
@@ -202,7 +219,12 @@ def _decide(
     runner, obs = console_runner()
     try:
         result = runner.decide(
-            run_id, step, who=who, decision=decision, comment=comment, output=output
+            full_run_id(run_id, runner.store),
+            step,
+            who=who,
+            decision=decision,
+            comment=comment,
+            output=output,
         )
     finally:
         obs.stop()
@@ -216,7 +238,7 @@ CommentOpt = Annotated[str, typer.Option("--comment", help="Why.")]
 
 @app.command()
 def approve(
-    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    run_id: RunIdArg,
     step: Annotated[str, typer.Argument(help="Step waiting for sign-off.")],
     who: AsOpt,
     comment: CommentOpt = "",
@@ -227,7 +249,7 @@ def approve(
 
 @app.command()
 def reject(
-    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    run_id: RunIdArg,
     step: Annotated[str, typer.Argument(help="Step waiting for sign-off.")],
     who: AsOpt,
     comment: CommentOpt = "",
@@ -238,7 +260,7 @@ def reject(
 
 @app.command()
 def edit(
-    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    run_id: RunIdArg,
     step: Annotated[str, typer.Argument(help="Step waiting for sign-off.")],
     who: AsOpt,
     artifact: Annotated[
@@ -249,6 +271,7 @@ def edit(
     """Amend an artifact of a waiting step; it is checked by the brand rules again first."""
     from conductor.runtime import prepare_edit
 
+    run_id = full_run_id(run_id)
     output = prepare_edit(run_id, step, artifact, who=who)
     _decide(run_id, step, who, "edit", comment, output=output)
 
@@ -267,15 +290,13 @@ def runs(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def status(
-    run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOpt = False
-) -> None:
+def status(run_id: RunIdArg, as_json: JsonOpt = False) -> None:
     """Show a run: its steps, what it waits on, LLM tokens and cost."""
     from conductor.store import open_store
 
     store = open_store()
     try:
-        rec = store.get_run(run_id)
+        rec = store.get_run(full_run_id(run_id, store))
     finally:
         store.close()
     print_status(rec, as_json=as_json)
@@ -303,6 +324,7 @@ def audit(
 
     day = parse_today(since)
     since_dt = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else None
+    run_id = full_run_id(run_id) if run_id else None
     digest = audit_digest(since=since_dt, pipeline=pipeline, run_id=run_id)
     print_audit(digest, as_json=as_json)
 
@@ -324,10 +346,28 @@ def agents(
         found = {name: cls}
     else:
         found = available_agents()
-    print_agents(found, as_json=as_json)
+    print_agents(found, as_json=as_json, detail=bool(name))
     if not name and not as_json:
         for n, why in broken_agents().items():
             err.print(f"[red]{n}[/] failed to load: {escape(why)}")
+
+
+@app.command()
+def logs(
+    run_id: RunIdArg,
+    step: Annotated[str | None, typer.Argument(help="Only this step's events.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a run's log, or one step's, with any traceback as readable text."""
+    from conductor.cli._logs import print_logs
+    from conductor.store import open_store
+
+    store = open_store()
+    try:
+        rec = store.get_run(full_run_id(run_id, store))
+    finally:
+        store.close()
+    print_logs(rec.out_dir, step, as_json=as_json)
 
 
 @app.command("parse-goal")
@@ -398,7 +438,7 @@ def check_copy_cmd(
 
 @app.command()
 def report(
-    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    run_id: RunIdArg,
     open_: Annotated[
         bool, typer.Option("--open", help="Open the HTML report in a browser.")
     ] = False,
@@ -409,6 +449,7 @@ def report(
 
     runner = Runner()
     try:
+        run_id = full_run_id(run_id, runner.store)
         rec = runner.store.get_run(run_id)
         state = runner.state(run_id)
         from conductor.pipeline import load_pipeline

@@ -27,6 +27,7 @@ __all__ = [
     "print_runs",
     "print_status",
     "print_verdict",
+    "step_mermaid",
 ]
 
 
@@ -105,19 +106,49 @@ def print_goal(goal: Any) -> None:
         out.print(f"[yellow]warning:[/] {escape(w)}")
 
 
+def step_mermaid(plans: dict[str, Any]) -> str:
+    """The pipeline's steps as a Mermaid flowchart: one node per step (its agent, and who
+    signs it off), an edge per ``needs``; no internal gate nodes or retry loops."""
+
+    def node(sid: str) -> str:
+        return "s_" + "".join(c if c.isalnum() else "_" for c in sid)
+
+    lines = ["graph TD;"]
+    for sid, pl in plans.items():
+        label = f"{sid}<br/>{pl.agent}" + (
+            f"<br/>sign-off: {', '.join(pl.approve)}" if pl.approve else ""
+        )
+        lines.append(f'\t{node(sid)}["{label.replace(chr(34), "#quot;")}"]')
+    for sid, pl in plans.items():
+        lines.extend(f"\t{node(need)} --> {node(sid)};" for need in pl.needs)
+    return "\n".join(lines) + "\n"
+
+
 def print_runs(recs: list[Any], *, as_json: bool) -> None:
     """One row per run: id, pipeline, status, started, waiting on."""
     if as_json:
         print_json([r.model_dump(mode="json") for r in recs])
         return
     t = Table()
-    for col in ("run", "pipeline", "status", "started", "waiting on"):
+    # Ids are for copying: never shortened with an ellipsis, however narrow the terminal.
+    t.add_column("run", no_wrap=True, min_width=max((len(r.run_id) for r in recs), default=3))
+    for col in ("pipeline", "status", "started", "waiting on"):
         t.add_column(col)
-    for r in recs:
-        t.add_row(
-            r.run_id, r.pipeline, r.status, f"{r.started:%Y-%m-%d %H:%M}", ", ".join(r.waiting_on)
-        )
-    out.print(t)
+    rows = [
+        (r.run_id, r.pipeline, r.status, f"{r.started:%Y-%m-%d %H:%M}", ", ".join(r.waiting_on))
+        for r in recs
+    ]
+    for row in rows:
+        t.add_row(*row)
+    # Wider than the terminal rather than an id cut short: the table scrolls sideways.
+    widths = [
+        max([len(h), *(len(row[i]) for row in rows)])
+        for i, h in enumerate(("run", "pipeline", "status", "started", "waiting on"))
+    ]
+    from rich.console import Console
+
+    wide = Console(highlight=False, width=max(out.width, sum(w + 3 for w in widths) + 1))
+    wide.print(t)
 
 
 def print_status(rec: Any, *, as_json: bool) -> None:
@@ -232,8 +263,9 @@ def _signoff_line(a: dict[str, Any]) -> str:
     return f"{head} ({a['role']})" if a.get("role") else head
 
 
-def print_agents(found: dict[str, Any], *, as_json: bool) -> None:
-    """Each agent class: description, spec and output types, needs, data, parameters."""
+def print_agents(found: dict[str, Any], *, as_json: bool, detail: bool = False) -> None:
+    """A compact table of agents (name, version, one line), or with ``detail`` each one's
+    needs, data and spec and output fields with readable types."""
     if as_json:
         print_json(
             [
@@ -252,31 +284,72 @@ def print_agents(found: dict[str, Any], *, as_json: bool) -> None:
             ]
         )
         return
+    if not detail:
+        t = Table()
+        for col in ("agent", "version", "description"):
+            t.add_column(col, no_wrap=col != "description")
+        for n, cls in found.items():
+            t.add_row(n, str(cls.version), escape(_first_line(cls.description)))
+        out.print(t)
+        out.print("[dim]`conductor agents NAME` shows an agent's spec and output fields.[/]")
+        return
     for n, cls in found.items():
-        out.print(f"[bold]{n}[/] — {escape(cls.description)}")
-        out.print(f"  spec {cls.spec_type.__name__} → output {cls.output_type.__name__}")
+        out.print(f"[bold]{n}[/] {cls.version} — {escape(cls.description)}")
         if cls.needs:
             out.print("  needs: " + ", ".join(f"{k} ({v.__name__})" for k, v in cls.needs.items()))
         if cls.data:
             out.print(
                 "  data: " + ", ".join(f"{k}({', '.join(v.columns)})" for k, v in cls.data.items())
             )
-        t = Table(show_header=True, box=None, padding=(0, 2))
-        t.add_column("parameter")
-        t.add_column("type")
-        t.add_column("default")
-        t.add_column("description", overflow="fold")
-        for fname, f in cls.spec_type.model_fields.items():
-            default = (
-                "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
-            )
-            t.add_row(
-                fname,
-                escape(str(f.annotation).replace("typing.", "")),
-                escape(default[:40]),
-                escape(f.description or ""),
-            )
-        out.print(t)
+        for title, model in (
+            (f"spec {cls.spec_type.__name__}", cls.spec_type),
+            (f"output {cls.output_type.__name__}", cls.output_type),
+        ):
+            t = Table(title=title, title_justify="left", box=None, padding=(0, 2))
+            t.add_column("field")
+            t.add_column("type")
+            t.add_column("default")
+            t.add_column("description", overflow="fold")
+            for fname, f in model.model_fields.items():
+                default = (
+                    "required"
+                    if f.is_required()
+                    else repr(f.get_default(call_default_factory=True))
+                )
+                t.add_row(
+                    fname,
+                    escape(type_name(f.annotation)),
+                    escape(default[:40]),
+                    escape(f.description or ""),
+                )
+            out.print(t)
+
+
+def _first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+def type_name(tp: Any) -> str:
+    """A type as people write it: ``float``, ``list[str]``, ``Literal['a', 'b']``, ``int | None``."""
+    import types
+    import typing
+
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Literal:
+        return "Literal[" + ", ".join(repr(a) for a in args) + "]"
+    if origin is typing.Annotated:
+        return type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(a) for a in args)
+    if origin is not None:
+        name = getattr(origin, "__name__", str(origin).replace("typing.", ""))
+        return f"{name}[{', '.join(type_name(a) for a in args)}]" if args else name
+    if tp is type(None):
+        return "None"
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
 
 
 def print_verdict(verdict: Any, *, as_json: bool) -> None:

@@ -13,7 +13,7 @@ by accident. A full disk, a read-only file system or a lost connection is a
 from conductor.store._errors import resource_error
 from conductor.store._open import conductor_home, open_store
 from conductor.store._postgres import PostgresStore
-from conductor.store._records import AuditEvent, RunRecord, Store
+from conductor.store._records import AuditEvent, RunRecord, Store, resolve_run_id
 from conductor.store._sqlite import SQLiteStore
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "Store",
     "conductor_home",
     "open_store",
+    "resolve_run_id",
     "resource_error",
 ]

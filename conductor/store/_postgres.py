@@ -17,6 +17,7 @@ from conductor.store._records import (
     _RUN_COLS,
     AuditEvent,
     RunRecord,
+    _like_prefix,
     _now,
     _row_to_event,
     _row_to_run,
@@ -139,6 +140,15 @@ class PostgresStore:
                 "SELECT * FROM conductor_runs ORDER BY started DESC LIMIT %s", [limit]
             ).fetchall()
         return [_row_to_run(r) for r in rows]
+
+    def run_ids(self, prefix: str) -> list[str]:
+        with self._db_lock:
+            rows = self._con.execute(
+                "SELECT run_id FROM conductor_runs WHERE run_id LIKE %s ESCAPE '\\'",
+                [_like_prefix(prefix)],
+            ).fetchall()
+        # SQLite's LIKE ignores case: keep only the ids that really start with the prefix.
+        return [r["run_id"] for r in rows if r["run_id"].startswith(prefix)]
 
     def append_audit(self, event: AuditEvent) -> None:
         from psycopg.types.json import Jsonb

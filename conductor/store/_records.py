@@ -83,6 +83,7 @@ class Store(Protocol):
     def update_run(self, run_id: str, **fields: Any) -> None: ...
     def get_run(self, run_id: str) -> RunRecord: ...
     def list_runs(self, limit: int = 100) -> list[RunRecord]: ...
+    def run_ids(self, prefix: str) -> list[str]: ...
     def append_audit(self, event: AuditEvent) -> None: ...
     def audit_events(
         self,
@@ -122,3 +123,34 @@ def _unknown_run(run_id: str) -> RunError:
     return RunError(
         "no such run", run=run_id, code="run.unknown", hint="`conductor runs` lists the runs"
     )
+
+
+def resolve_run_id(store: Store, ref: str) -> str:
+    """The full id of the run that ``ref`` names: the id itself or a unique prefix, like git.
+
+    Every command taking a run id goes through here, so ``conductor status repeat-pur``
+    works as soon as one run starts with it.
+
+    Raises:
+        RunError: ``run.unknown`` when nothing matches, ``run.ambiguous`` (listing the
+            matches) when the prefix names several runs.
+    """
+    ids = store.run_ids(ref)
+    if ref in ids:
+        return ref
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise _unknown_run(ref)
+    shown = ", ".join(sorted(ids)[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    raise RunError(
+        f"the run id prefix {ref!r} matches {len(ids)} runs: {shown}",
+        run=ref,
+        code="run.ambiguous",
+        hint="type more of the id; `conductor runs` lists them in full",
+    )
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching ids that start with ``prefix`` (``\\`` escapes ``%`` and ``_``)."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

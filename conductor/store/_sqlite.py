@@ -19,6 +19,7 @@ from conductor.store._records import (
     _RUN_COLS,
     AuditEvent,
     RunRecord,
+    _like_prefix,
     _now,
     _row_to_event,
     _row_to_run,
@@ -116,6 +117,14 @@ class SQLiteStore:
                 "SELECT * FROM runs ORDER BY started DESC LIMIT ?", [limit]
             ).fetchall()
         return [_row_to_run(r) for r in rows]
+
+    def run_ids(self, prefix: str) -> list[str]:
+        with self._db_lock:
+            rows = self._con.execute(
+                "SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\'", [_like_prefix(prefix)]
+            ).fetchall()
+        # SQLite's LIKE ignores case: keep only the ids that really start with the prefix.
+        return [r["run_id"] for r in rows if r["run_id"].startswith(prefix)]
 
     def append_audit(self, event: AuditEvent) -> None:
         d = event.model_dump(mode="json", exclude={"id"})
