@@ -30,12 +30,20 @@ def _postgres_up() -> bool:
         return False
 
 
+@pytest.fixture(scope="session")
+def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One trained-model cache per test process (conductor.brand's semantic model), never
+    the developer's own ~/.cache."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _model_cache: Path) -> None:
     """No test sees a real LLM key, a shared store, or the developer's working folder."""
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CONDUCTOR_MODEL", "CONDUCTOR_DATABASE_URL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CONDUCTOR_HOME", str(tmp_path / ".conductor"))
+    monkeypatch.setenv("CONDUCTOR_CACHE_DIR", str(_model_cache))
 
 
 @dataclass
@@ -69,6 +77,7 @@ class Cli:
 def make_env(tmp_path: Path, backend: str = "sqlite") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CONDUCTOR_"))}
     env["CONDUCTOR_HOME"] = str(tmp_path / ".conductor")
+    env["CONDUCTOR_CACHE_DIR"] = os.environ.get("CONDUCTOR_CACHE_DIR", str(tmp_path / ".cache"))
     env["CONDUCTOR_PLUGINS"] = "conductor_test_agents"
     env["PYTHONPATH"] = os.pathsep.join([str(PLUGINS), env.get("PYTHONPATH", "")]).rstrip(
         os.pathsep

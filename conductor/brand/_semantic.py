@@ -27,7 +27,11 @@ disclosure (the pack's ``disclosures``: "results vary", "paid", "#ad", ...).
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -410,7 +414,80 @@ class SemanticModel:
         return pos[int(np.argmax(sims))]
 
 
+# --- the trained-model cache -----------------------------------------------------------
+#
+# Training takes seconds (most of a one-line `check-copy`); the result depends only on the
+# exemplar files, this module's code, the families, the languages and the library
+# versions, so it is kept on disk under a key made of all of them and reused by the next
+# process. The file is a pickle in the user's own cache folder (never a shared or
+# downloaded one); anything wrong with it — unreadable, truncated, another version — and
+# the model is trained again and the file replaced.
+
+_CACHE_FORMAT = "semantic-model/1"
+_CACHE_OFF = {"", "0", "off", "no", "false", "none"}
+
+
+def cache_dir() -> Path | None:
+    """Where trained models are kept: ``$CONDUCTOR_CACHE_DIR`` (``off`` turns the cache
+    off), else ``$XDG_CACHE_HOME/conductor``, else ``~/.cache/conductor``."""
+    configured = os.environ.get("CONDUCTOR_CACHE_DIR")
+    if configured is not None:
+        return None if configured.strip().lower() in _CACHE_OFF else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "conductor"
+
+
+def model_key(families: tuple[str, ...], languages: tuple[str, ...]) -> str:
+    """A hash of everything the trained model depends on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    h = hashlib.sha256(_CACHE_FORMAT.encode())
+    h.update(Path(__file__).read_bytes())
+    for f in sorted(SEMANTIC_DIR.glob("*.yaml")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    h.update(repr((families, languages)).encode())
+    for dist in ("scikit-learn", "numpy", "scipy", "wordllama"):
+        try:
+            h.update(f"{dist}=={version(dist)}".encode())
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            h.update(dist.encode())
+    return h.hexdigest()[:32]
+
+
+def load_or_train(
+    families: tuple[str, ...], languages: tuple[str, ...], folder: Path | None
+) -> SemanticModel:
+    """The trained model from ``folder`` when a valid one is there, else trained and
+    saved there (``folder=None``: trained, not saved)."""
+    if folder is None:
+        return SemanticModel(families, languages)
+    path = folder / f"semantic-{model_key(families, languages)}.pickle"
+    try:
+        with path.open("rb") as fh:
+            model = pickle.load(fh)  # noqa: S301 - our own file in the user's cache folder
+        if isinstance(model, SemanticModel):
+            return model
+    except Exception:  # noqa: S110 - a missing or damaged cache means: train
+        pass
+    model = SemanticModel(families, languages)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a process killed mid-write, or two writing at once, never
+        # leave a half file under the real name.
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".semantic-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            Path(tmp).replace(path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only or full disk costs speed, never the check
+    return model
+
+
 @cache
 def semantic_model(families: tuple[str, ...], languages: tuple[str, ...]) -> SemanticModel:
-    """The model for these families and languages, built once per process."""
-    return SemanticModel(families, languages)
+    """The model for these families and languages: built once per process, and kept on
+    disk between processes (:func:`cache_dir`)."""
+    return load_or_train(families, languages, cache_dir())
