@@ -213,9 +213,68 @@ def print_inbox(items: list[dict[str, Any]], *, as_json: bool) -> None:
             out.print("  who may decide: nobody yet (add `approvers:` to the pipeline)")
         for r in it.get("reasons", []):
             out.print(f"  [dim]- {escape(r)}[/]")
-        for a in it.get("artifacts", [])[:5]:
-            out.print(f"  [dim]artifact {escape(a.get('id', ''))} ({a.get('kind')})[/]")
+        arts = it.get("artifacts", [])
+        for a in arts[:_INBOX_ARTIFACTS]:
+            for line in artifact_lines(a, it.get("violations", [])):
+                out.print(f"  {escape(line)}")
+        if len(arts) > _INBOX_ARTIFACTS:
+            out.print(
+                f"  [dim]… and {len(arts) - _INBOX_ARTIFACTS} more "
+                f"(conductor status {it['run_id']} --json)[/]"
+            )
         out.print(f"  conductor approve {it['run_id']} {it['step']} --as NAME")
+
+
+_INBOX_ARTIFACTS = 5
+_INBOX_TEXT = 300  # characters of a copy's text shown in the inbox
+
+
+def _money(x: float, currency: str) -> str:
+    return f"{x:,.0f} {currency}"
+
+
+def artifact_lines(art: dict[str, Any], violations: list[dict[str, Any]]) -> list[str]:
+    """What a sign-off is about, in a few lines: an allocation's amounts and their change,
+    a copy's text with the brand findings on it, an audience's size, an insight's claim."""
+    kind, aid = art.get("kind"), art.get("id", "")
+    lines: list[str] = []
+    if kind == "allocation":
+        cur = str(art.get("currency") or "")
+        amounts: dict[str, float] = art.get("amounts") or {}
+        prev: dict[str, float] = art.get("previous") or {}
+        period = f" for {art['period']}" if art.get("period") else ""
+        total = sum(amounts.values())
+        head = f"allocation {aid}{period}: {_money(total, cur)}"
+        if prev:
+            head += f" (was {_money(sum(prev.values()), cur)})"
+        lines.append(head)
+        width = max((len(ch) for ch in {**prev, **amounts}), default=0)
+        for ch in sorted({**prev, **amounts}, key=lambda c: -amounts.get(c, 0.0)):
+            new, old = amounts.get(ch, 0.0), prev.get(ch)
+            row = f"  {ch:<{width}}  {_money(new, cur):>16}"
+            if old is not None:
+                delta = new - old
+                pct = f" ({delta / old:+.1%})" if old else ""
+                row += f"   {delta:+,.0f}{pct}"
+            lines.append(row)
+    elif kind == "copy":
+        where = " · ".join(str(x) for x in (art.get("channel"), art.get("segment")) if x)
+        lines.append(f"copy {aid} ({where})" if where else f"copy {aid}")
+        if art.get("subject"):
+            lines.append(f"  subject: {art['subject']}")
+        text = " ".join(str(art.get("text", "")).split())
+        if len(text) > _INBOX_TEXT:
+            text = text[: _INBOX_TEXT - 1] + "…"
+        lines.append(f"  “{text}”")
+    elif kind == "audience":
+        lines.append(f"audience {aid}: {art.get('definition', '')} ({art.get('size', 0):,} people)")
+    else:
+        lines.append(f"{kind} {aid}: {art.get('statement') or art.get('title') or ''}".rstrip(": "))
+    for v in violations:
+        if v.get("artifact_id") == aid:
+            excerpt = f" “{v['excerpt']}”" if v.get("excerpt") else ""
+            lines.append(f"  ! {v.get('rule', '')}: {v.get('message', '')}{excerpt}")
+    return lines
 
 
 def print_audit(digest: list[dict[str, Any]], *, as_json: bool) -> None:
