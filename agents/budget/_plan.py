@@ -231,6 +231,7 @@ def _channel_plans(
     for j, c in enumerate(s.names):
         i = int(s.model_idx[j])
         hs = float(fit.history.spend[:, i].sum()) if i >= 0 else 0.0
+        weekly = fit.history.spend[:, i] if i >= 0 and fit.history.spend.shape[0] else None
         hc = float(fit.contributions[:, i].sum()) if i >= 0 else 0.0
         p = fit.params
 
@@ -271,6 +272,8 @@ def _channel_plans(
                     hc / hs if hs > 0 else 0.0,
                     [float(v[i]) / hs for v in k.hist_contrib] if hs > 0 else [],
                 ),
+                history_weekly_min=float(weekly.min()) if weekly is not None else None,
+                history_weekly_max=float(weekly.max()) if weekly is not None else None,
             )
         )
     return channels

@@ -160,6 +160,12 @@ class ChannelPlan(_Model):
     history_spend: float = Field(description="Spend over the history.")
     history_contribution: Estimate = Field(description="KPI the channel drove over the history.")
     history_roi: Estimate = Field(description="Contribution / spend over the history.")
+    history_weekly_min: float | None = Field(
+        default=None, description="Lowest weekly spend in the history (None: not recorded)."
+    )
+    history_weekly_max: float | None = Field(
+        default=None, description="Highest weekly spend in the history (None: not recorded)."
+    )
 
 
 class LiftCheck(_Model):

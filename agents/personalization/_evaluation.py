@@ -25,6 +25,7 @@ from agents.personalization._models import (
     gain_text,
 )
 from agents.personalization._ope import Bounds, OpeResult, evaluate_policy, lift, reward_bounds
+from conductor.numbers import percent, significant
 
 __all__ = ["LogRows", "evaluate"]
 
@@ -130,20 +131,26 @@ def _conclusion(spec: PersonalizationSpec, new: OpeResult, old: OpeResult, gain:
     new_dr, log_dr = new.estimates[2], old.estimates[2]
     rel = gain_text(new_dr, log_dr, gain, conf)
     inner = "; " + rel.strip()[1:-1]  # the same, inside the sentence's own parentheses
-    nv, lv = new_dr.value, log_dr.value
+    # Rates read as percentages (3.12%), other rewards to four significant figures.
+    rate = new.bounds is not None and new.bounds[1] is not None
+    nv, lv = (
+        (percent(new_dr.value, 2), percent(log_dr.value, 2))
+        if rate
+        else (significant(new_dr.value, 4), significant(log_dr.value, 4))
+    )
     if gain.ci_low > 0:
         return (
-            f"The new policy is expected to earn {nv:.4g} {spec.reward_label} per customer "
-            f"against {lv:.4g} for the current one{rel}; the gain is above zero at "
+            f"The new policy is expected to earn {nv} {spec.reward_label} per customer "
+            f"against {lv} for the current one{rel}; the gain is above zero at "
             f"{conf:.0%} confidence."
         )
     if gain.ci_high < 0:
         return (
-            f"The new policy looks worse than the current one ({nv:.4g} vs {lv:.4g} "
+            f"The new policy looks worse than the current one ({nv} vs {lv} "
             f"{spec.reward_label} per customer{inner}); do not roll it out."
         )
     return (
-        f"The new policy's estimated value ({nv:.4g} vs {lv:.4g} "
+        f"The new policy's estimated value ({nv} vs {lv} "
         f"{spec.reward_label} per customer{inner}) is not distinguishable from the current "
         f"one at {conf:.0%} confidence; roll it out to a test group first."
     )

@@ -46,6 +46,7 @@ from conductor import (
     SpecError,
 )
 from conductor.data import quote_ident
+from conductor.numbers import change_words
 
 
 def _channel_allowed(channel: str, spec: PersonalizationSpec) -> bool:
@@ -436,13 +437,22 @@ def _insights(
             )
         )
     if policy.uplift:
+        # A rate's gain in percentage points; a loss said as one ("adds -0.0025" misreads).
+        rate = ev.bounds is not None and ev.bounds[1] is not None
+        verb, size = change_words(policy.uplift, rate=rate)
+        against = "over" if policy.uplift > 0 else "against"
         out.append(
             Insight(
                 id="insight/uplift",
                 statement=(
-                    f"Choosing per customer adds {policy.uplift:.4g} expected "
-                    f"{spec.reward_label} per treated customer over sending everyone "
-                    f"'{policy.best_single_action}'."
+                    f"Choosing per customer {verb} {size} of expected {spec.reward_label} "
+                    f"per treated customer {against} sending everyone "
+                    f"'{policy.best_single_action}'"
+                    + (
+                        "."
+                        if policy.uplift > 0
+                        else ": the model expects that one offer to do better."
+                    )
                 ),
                 evidence={
                     "expected_reward": round(policy.expected_reward, 6),

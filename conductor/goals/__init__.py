@@ -21,7 +21,7 @@ from conductor.goals._channels import (
     check_taxonomy,
     normalise_channel_key,
 )
-from conductor.goals._describe import describe_goal
+from conductor.goals._describe import describe_constraint, describe_goal
 from conductor.goals._model import (
     GOAL_VALUE_FIELDS,
     BusinessGoal,
@@ -53,6 +53,7 @@ __all__ = [
     "canonical_channel",
     "channel_name",
     "check_taxonomy",
+    "describe_constraint",
     "describe_goal",
     "goal_from_mapping",
     "normalise_channel_key",

@@ -60,7 +60,7 @@ def describe_goal(goal: BusinessGoal) -> list[tuple[str, str, str]]:
         rows.append(
             (
                 "constraint",
-                _describe_constraint(c, currency),
+                describe_constraint(c, currency),
                 f"{c.span.text!r}" if c.span else "given",
             )
         )
@@ -93,7 +93,13 @@ def _describe_target(t: Target, kpi: Kpi, currency: str) -> str:
     return f"{level(t.value)}{base}"
 
 
-def _describe_constraint(c: Constraint, currency: str) -> str:
+def describe_constraint(c: Constraint, currency: str = "") -> str:
+    """A constraint in words: ``at most 40% of the budget on search``.
+
+    Args:
+        c: The constraint.
+        currency: The goal's currency, written after amounts of money.
+    """
     on = f" on {c.channel}" if c.channel else ""
     return {
         "max_cpa": f"CPA at most {_money(c.value, currency)}{on}",

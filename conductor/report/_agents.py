@@ -6,7 +6,7 @@ artifacts of the same kinds), so a plugin agent's results are shown too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from conductor.report._charts import (
@@ -24,6 +24,7 @@ from conductor.report._charts import (
     _pct,
     _value_chart,
 )
+from conductor.numbers import percent, points, significant
 from conductor.report._context import _ContextBase
 
 _MAX_MESSAGES = 200
@@ -113,6 +114,7 @@ class _AgentSections(_ContextBase):
                         weeks,
                         str(plan.get("kpi", "KPI")),
                         self.chart_id("curves", sid),
+                        _finite(_d(plan.get("diagnostics")).get("weeks")),
                     )
                     if any(c.get("curve") for c in chans)
                     else None,
@@ -188,10 +190,13 @@ class _AgentSections(_ContextBase):
                         )
                     )
             policy = _d(plan.get("policy"))
+            comparisons, tone = _baselines(evaluation, policy)
             blocks.append(
                 {
                     "step": sid,
                     "policy": policy,
+                    "comparisons": comparisons,
+                    "tone": tone,
                     "features_used": [str(a) for a in _l(policy.get("attributes_used"))],
                     "features_excluded": [
                         {"column": str(x.get("column", "?")), "reason": str(x.get("reason", ""))}
@@ -315,6 +320,90 @@ class _AgentSections(_ContextBase):
             for sid, a in self.artifacts("insight")
         ]
         return {"rows": rows}
+
+
+_BASELINES = (("logging", "today's policy"), ("best_single", "one offer for all"))
+
+
+def _baselines(
+    evaluation: Mapping[str, Any], policy: Mapping[str, Any]
+) -> tuple[list[str], str]:
+    """The new policy against every baseline, one sentence each, and the banner's tone.
+
+    Each compares the doubly robust values: a baseline that scores higher is said to be
+    better, with confidence when the lift's whole interval is below zero. Tone ``ok``
+    when the new policy beats every baseline with confidence, ``bad`` when one is
+    better with confidence, ``warn`` otherwise.
+    """
+    estimates = [_d(e) for e in _l(evaluation.get("estimates"))]
+
+    def dr(name: str) -> dict[str, Any] | None:
+        return next(
+            (e for e in estimates if e.get("policy") == name and e.get("estimator") == "dr"),
+            None,
+        )
+
+    bounds = _l(evaluation.get("bounds"))
+    rate = len(bounds) == 2 and bounds[1] is not None
+    conf = _finite(evaluation.get("confidence"))
+    level = f"{percent(conf, 0)} " if conf is not None else ""
+
+    def size(x: float | None) -> str:
+        return points(x) if rate else significant(x, sign=True)
+
+    def value(x: float | None) -> str:
+        return percent(x, 2) if rate else significant(x, 4)
+
+    new = dr("new")
+    lines: list[str] = []
+    verdicts: list[str] = []
+    for name, label in _BASELINES:
+        base = dr(name)
+        if new is None or base is None:
+            continue
+        nv, bv = _finite(new.get("value")), _finite(base.get("value"))
+        if nv is None or bv is None:
+            continue
+        if name == "best_single" and policy.get("best_single_action"):
+            label += f" ('{policy['best_single_action']}')"
+        lift = dr(f"new-{name}")
+        gain = _finite((lift or {}).get("value"))
+        gain = nv - bv if gain is None else gain
+        lo, hi = _finite((lift or {}).get("ci_low")), _finite((lift or {}).get("ci_high"))
+        interval = (
+            f"; {level}interval {size(lo)} to {size(hi)}" if lo is not None and hi is not None else ""
+        )
+        said = f"{value(nv)} against {value(bv)} per customer, {size(gain)}{interval}"
+        if lo is not None and lo > 0:
+            lines.append(f"The new policy beats {label} ({said}).")
+            verdicts.append("better")
+        elif hi is not None and hi < 0:
+            lines.append(
+                f"{label[0].upper()}{label[1:]} is better than the new policy ({said}): "
+                "do not roll the new policy out in its place."
+            )
+            verdicts.append("worse")
+        elif gain < 0:
+            lines.append(
+                f"{label[0].upper()}{label[1:]} scores higher than the new policy ({said}); "
+                "the difference is within the noise."
+            )
+            verdicts.append("unclear")
+        else:
+            lines.append(
+                f"The new policy scores higher than {label} ({said}), but not "
+                "distinguishably so."
+            )
+            verdicts.append("unclear")
+    if not verdicts:
+        tone = ""
+    elif "worse" in verdicts:
+        tone = "bad"
+    elif all(v == "better" for v in verdicts):
+        tone = "ok"
+    else:
+        tone = "warn"
+    return lines, tone
 
 
 def _first(items: Sequence[Any]) -> Any:

@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from conductor.numbers import number, percent
+
 _FONT = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 _INK = "#1f2933"
 _GRID = "#e4e7eb"
@@ -52,19 +54,18 @@ def _num(value: Any, digits: int = 0) -> str:
     x = _finite(value)
     if x is None:
         return "—" if value is None else str(value)
-    return f"{x:,.{digits}f}"
+    return number(x, digits)
 
 
 def _pct(value: Any, digits: int = 1) -> str:
-    x = _finite(value)
-    return "—" if x is None else f"{x * 100:.{digits}f}%"
+    return percent(value, digits)
 
 
 def _money(value: Any, currency: Any = "") -> str:
     x = _finite(value)
     if x is None:
         return "—"
-    return f"{x:,.0f} {currency}".strip()
+    return f"{number(x)} {currency}".strip()
 
 
 def _when(value: Any) -> str:
@@ -248,7 +249,15 @@ def _curve_value(curve: Mapping[str, Any], x: float) -> float:
     return float(beta / (1.0 + (k / x) ** shape))
 
 
-def _curves_chart(plans: Sequence[Mapping[str, Any]], weeks: float, kpi: str, div_id: str) -> Any:
+def _curves_chart(
+    plans: Sequence[Mapping[str, Any]],
+    weeks: float,
+    kpi: str,
+    div_id: str,
+    history_weeks: float | None = None,
+) -> Any:
+    """Each channel's response curve with the current and recommended weekly spend, the
+    history's range of weekly spend shaded; each x axis covers all of them."""
     from plotly.subplots import make_subplots
 
     go = _go()
@@ -261,15 +270,40 @@ def _curves_chart(plans: Sequence[Mapping[str, Any]], weeks: float, kpi: str, di
         horizontal_spacing=0.08,
         vertical_spacing=0.16 if rows > 1 else 0.1,
     )
+    shown_history = False
     for i, p in enumerate(plans):
         curve = _d(p.get("curve"))
         now = (_finite(p.get("previous")) or 0.0) / weeks
         rec = _finite(p.get("weekly")) or 0.0
         k = _finite(_d(curve.get("half_saturation")).get("value")) or 1.0
-        top = max(now, rec) * 2.2 or k * 3
+        low, high = _finite(p.get("history_weekly_min")), _finite(p.get("history_weekly_max"))
+        if high is None and history_weeks:
+            # An older plan without the weekly range: at least its mean weekly spend.
+            high = (_finite(p.get("history_spend")) or 0.0) / history_weeks
+        # The axis covers the plan, today's pace and every week of the history, with room.
+        top = max(now, rec, high or 0.0) * 1.25 or k * 3
         xs = [top * j / 120 for j in range(121)]
         row, col = i // cols + 1, i % cols + 1
         first = i == 0
+        if low is not None and high is not None and high > 0:
+            fig.add_trace(
+                go.Scatter(
+                    x=[low, high, high, low, low],
+                    y=[0, 0, _curve_value(curve, high), _curve_value(curve, low), 0],
+                    mode="lines",
+                    fill="toself",
+                    fillcolor="rgba(154,165,177,0.22)",
+                    line={"width": 0},
+                    name="history's weekly spend",
+                    legendgroup="history",
+                    showlegend=not shown_history,
+                    hovertemplate=f"history: {number(low)} to {number(high)}/week<extra></extra>",
+                ),
+                row=row,
+                col=col,
+            )
+            shown_history = True
+        fig.update_xaxes(range=[0, top], row=row, col=col)
         fig.add_trace(
             go.Scatter(
                 x=xs,

@@ -23,7 +23,7 @@ from conductor.report._audit import _AuditSections
 from conductor.report._charts import _money, _num, _pct, _when
 from conductor.report._run import _RunSections
 
-__all__ = ["SECTIONS", "render_html"]
+__all__ = ["SECTIONS", "present", "render_html"]
 
 log = structlog.get_logger("conductor.report")
 
@@ -41,7 +41,34 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("llm", "LLM usage"),
     ("audit", "Audit trail"),
 )
-"""Section ids (HTML anchors) and titles, in page order; every report has all of them."""
+"""Section ids (HTML anchors) and titles, in page order. A report has the first three
+and those of the others the run produced (see :func:`present`)."""
+
+_ALWAYS = frozenset({"overview", "goal", "steps"})
+
+
+def present(sid: str, data: Mapping[str, Any]) -> bool:
+    """Whether the page shows section ``sid``, from its template data.
+
+    Overview, goal and steps always; the others only when the run gave them something to
+    show: a step of that kind (done, failed or waiting), artifacts, a sign-off, a known
+    truth, a model call, audit events. A section that could not be built is shown, so
+    the reader learns that it failed.
+    """
+    if sid in _ALWAYS or data.get("broken"):
+        return True
+    keys = {
+        "journeys": ("blocks", "missing"),
+        "budget": ("blocks", "missing"),
+        "segments": ("blocks", "audiences", "missing"),
+        "messages": ("cards", "review"),
+        "findings": ("rows",),
+        "approvals": ("rows", "pending"),
+        "truth": ("checks", "att_chart", "bud_chart", "per_chart"),
+        "llm": ("calls", "failed"),
+        "audit": ("rows",),
+    }[sid]
+    return any(data.get(k) for k in keys)
 
 
 def render_html(result: Mapping[str, Any]) -> str:
@@ -66,8 +93,12 @@ def render_html(result: Mapping[str, Any]) -> str:
     header = ctx.header()
     module = template.make_module({"r": header, "nav": SECTIONS, "sections": [], "plotly_js": ""})
     sections = []
+    nav = []
     for sid, title in SECTIONS:
         data = ctx.section(sid)
+        if not present(sid, data):
+            continue
+        nav.append((sid, title))
         try:
             sections.append(getattr(module, f"section_{sid}")(data, header))
         except Exception as exc:
@@ -76,7 +107,7 @@ def render_html(result: Mapping[str, Any]) -> str:
             sections.append(broken(sid, title, f"{type(exc).__name__}: {exc}"))
     return template.render(
         r=header,
-        nav=SECTIONS,
+        nav=nav,
         sections=sections,
         plotly_js=Markup(_plotly_js()),  # noqa: S704 - plotly.js itself, not user text
     )

@@ -89,6 +89,9 @@ class _RunSections(_ContextBase):
                 {
                     "key": key,
                     "value": _goal_value(key, value),
+                    "rules": _constraints(value, _d(goal.get("budget")).get("currency"))
+                    if key == "constraints"
+                    else [],
                     "said": span.get("text", ""),
                     "default": defaults.get(key, ""),
                 }
@@ -143,6 +146,24 @@ class _RunSections(_ContextBase):
                 }
             )
         return {"rows": rows}
+
+
+def _constraints(value: Any, currency: Any) -> list[dict[str, str]]:
+    """The goal's constraints as rules in words, each with the text it was read from."""
+    from pydantic import ValidationError
+
+    from conductor.goals import Constraint, describe_constraint
+
+    items = []
+    for raw in _l(value):
+        c = _d(raw)
+        try:
+            text = describe_constraint(Constraint.model_validate(c), str(currency or ""))
+        except (ValidationError, KeyError):
+            # Not a constraint this version knows: its fields, readably.
+            text = ", ".join(f"{k} {_value(v)}" for k, v in c.items() if k != "span") or _value(raw)
+        items.append({"text": text, "said": str(_d(c.get("span")).get("text") or "")})
+    return items
 
 
 def _highlight(text: str, spans: Mapping[str, Any]) -> list[dict[str, Any]]:
