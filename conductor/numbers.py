@@ -20,7 +20,8 @@ def _finite(value: Any) -> float | None:
         return None
     try:
         x = float(value)
-    except (TypeError, ValueError):
+    except Exception:  # anything that is not a number (a template's
+        # Undefined raises its own error) prints as "no number", never breaks a page
         return None
     return x if math.isfinite(x) else None
 

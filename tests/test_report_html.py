@@ -84,6 +84,21 @@ def section(page: str, sid: str) -> str:
     return m.group(1)
 
 
+def shown(page: str) -> list[str]:
+    """The ids of the sections on the page, in order."""
+    return re.findall(r'<section class="card" id="([^"]+)">', page)
+
+
+def nav(page: str) -> list[str]:
+    """The section ids the navigation links to."""
+    m = re.search(r'<nav class="toc">(.*?)</nav>', page, re.S)
+    assert m, "no navigation"
+    return re.findall(r'<a href="#([^"]+)">', m.group(1))
+
+
+ALWAYS = ["overview", "goal", "steps"]
+
+
 def charts(html: str) -> list[str]:
     return re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', html)
 
@@ -95,7 +110,12 @@ BROKEN = "could not be drawn"
 
 
 def test_full_report_has_every_section_and_chart(full: dict[str, Any], full_html: str) -> None:
+    # An offline run calls no language model: the LLM section is the one left out.
+    assert shown(full_html) == [sid for sid, _ in SECTIONS if sid != "llm"]
+    assert nav(full_html) == shown(full_html)
     for sid, title in SECTIONS:
+        if sid == "llm":
+            continue
         body = section(full_html, sid)
         assert BROKEN not in body, (sid, body[:400])
         assert f"<h2>{title}</h2>" in body
@@ -324,10 +344,25 @@ PARTIAL: dict[str, dict[str, Any]] = {
 }
 
 
+# The sections each partial result has something for (overview, goal, steps always).
+PARTIAL_SECTIONS = {
+    "empty": ALWAYS,
+    "ids only": ALWAYS,
+    "test agent only": [*ALWAYS, "findings"],
+    "failed steps": [*ALWAYS, "journeys", "budget", "segments"],
+    "waiting": [*ALWAYS, "budget", "approvals"],
+    "wrong types": [*ALWAYS, "approvals", "truth", "llm", "audit"],  # shown: it has data
+}
+
+
 @pytest.mark.parametrize("name", list(PARTIAL))
-def test_partial_results_render_every_section(name: str) -> None:
+def test_partial_results_show_only_what_the_run_produced(name: str) -> None:
     page = render_html(PARTIAL[name])
-    for sid, title in SECTIONS:
+    assert shown(page) == PARTIAL_SECTIONS[name]
+    assert nav(page) == shown(page)
+    titles = dict(SECTIONS)
+    for sid in shown(page):
+        title = titles[sid]
         body = section(page, sid)
         assert f"<h2>{title}</h2>" in body
         assert BROKEN not in body, (sid, body[:300])
@@ -342,15 +377,15 @@ def test_failed_steps_say_why() -> None:
     assert "did not produce a result" in section(page, "budget")
     assert "skipped" in section(page, "budget")
     assert "has no result yet" in section(page, "segments")
-    assert "No truth check" in section(page, "truth")
+    assert "truth" not in shown(page)  # no truth for a run that is not the demo's
     assert not charts(page)
 
 
 def test_other_agents_artifacts_are_shown() -> None:
     page = render_html(PARTIAL["test agent only"])
     assert "Note hello" in section(page, "findings")
-    assert "No journey analytics step" in section(page, "journeys")
-    assert "No language model was called" in section(page, "llm")
+    # A plugin-only run: no empty sections for the built-in agents, none for model calls.
+    assert not {"journeys", "budget", "segments", "truth", "llm"} & set(shown(page))
     waiting = render_html(PARTIAL["waiting"])
     assert charts(section(waiting, "budget")) == ["chart-1-alloc-budget"]
     assert "waits for sign-off" in section(waiting, "overview")
@@ -392,7 +427,7 @@ def test_hostile_text_is_escaped(full: dict[str, Any], full_html: str) -> None:
     for m in re.finditer(r"alert\('x'\)", page):
         assert page[m.start() - 4 : m.start()] in ("&gt;", "u003e"), page[m.start() - 40 : m.end()]
     assert page.count("<script") == full_html.count("<script")
-    for sid, _ in SECTIONS:
+    for sid in shown(page):
         assert BROKEN not in section(page, sid), sid
 
 
@@ -448,7 +483,8 @@ _json = st.recursive(
 def test_any_result_renders(steps: dict[str, Any], goal: Any, truth: Any, audit: Any) -> None:
     doc = {"steps": steps, "goal": goal, "truth_check": truth, "audit": audit, "llm": goal}
     page = render_html(doc)
-    for sid, _ in SECTIONS:
+    assert nav(page) == shown(page)
+    for sid in shown(page):
         assert BROKEN not in section(page, sid), sid
 
 

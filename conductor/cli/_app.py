@@ -324,7 +324,14 @@ def audit(
 
     day = parse_today(since)
     since_dt = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else None
-    run_id = full_run_id(run_id) if run_id else None
+    if run_id:
+        try:
+            run_id = full_run_id(run_id)
+        except RunError as exc:
+            # The audit log also bills work that is not a run in the index (a
+            # `parse-goal --model`): an id the index does not know is read as it is.
+            if exc.code != "run.unknown":
+                raise
     digest = audit_digest(since=since_dt, pipeline=pipeline, run_id=run_id)
     print_audit(digest, as_json=as_json)
 

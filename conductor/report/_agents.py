@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from conductor.numbers import percent, points, significant
 from conductor.report._charts import (
     _ACCENT,
     _CURRENT,
@@ -24,7 +25,6 @@ from conductor.report._charts import (
     _pct,
     _value_chart,
 )
-from conductor.numbers import percent, points, significant
 from conductor.report._context import _ContextBase
 
 _MAX_MESSAGES = 200
@@ -325,9 +325,7 @@ class _AgentSections(_ContextBase):
 _BASELINES = (("logging", "today's policy"), ("best_single", "one offer for all"))
 
 
-def _baselines(
-    evaluation: Mapping[str, Any], policy: Mapping[str, Any]
-) -> tuple[list[str], str]:
+def _baselines(evaluation: Mapping[str, Any], policy: Mapping[str, Any]) -> tuple[list[str], str]:
     """The new policy against every baseline, one sentence each, and the banner's tone.
 
     Each compares the doubly robust values: a baseline that scores higher is said to be
@@ -371,7 +369,9 @@ def _baselines(
         gain = nv - bv if gain is None else gain
         lo, hi = _finite((lift or {}).get("ci_low")), _finite((lift or {}).get("ci_high"))
         interval = (
-            f"; {level}interval {size(lo)} to {size(hi)}" if lo is not None and hi is not None else ""
+            f"; {level}interval {size(lo)} to {size(hi)}"
+            if lo is not None and hi is not None
+            else ""
         )
         said = f"{value(nv)} against {value(bv)} per customer, {size(gain)}{interval}"
         if lo is not None and lo > 0:
@@ -391,8 +391,7 @@ def _baselines(
             verdicts.append("unclear")
         else:
             lines.append(
-                f"The new policy scores higher than {label} ({said}), but not "
-                "distinguishably so."
+                f"The new policy scores higher than {label} ({said}), but not distinguishably so."
             )
             verdicts.append("unclear")
     if not verdicts:
