@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_report_html import PARTIAL, build_full_result
+from test_report_html import PARTIAL, PARTIAL_SECTIONS, SECTIONS, build_full_result
 
 from conductor.report._html import render_html
 
@@ -150,7 +150,7 @@ def test_full_report_renders_in_chromium(
     assert found["errors"] == []
     assert found["console"] == []
     assert found["plotly"] == "object"
-    assert found["sections"] == 12
+    assert found["sections"] == len(SECTIONS) - 1  # all but LLM usage: an offline run
     assert [c["id"] for c in found["charts"]] == expected
     for chart in found["charts"]:
         assert chart["svg"] >= 1, chart  # plotly drew it
@@ -165,7 +165,19 @@ def test_partial_report_renders_in_chromium(chromium: Path, tmp_path: Path) -> N
     assert found["errors"] == []
     assert found["console"] == []
     assert found["charts"] == []
-    assert found["sections"] == 12
+    assert found["sections"] == len(PARTIAL_SECTIONS["failed steps"])
+
+
+def test_plugin_only_report_renders_in_chromium(chromium: Path, tmp_path: Path) -> None:
+    # A run of a plugin agent alone: no empty sections for the built-in agents, its
+    # insight under Findings.
+    page = render_html(PARTIAL["test agent only"])
+    assert "Note hello" in page
+    found = open_in_browser(chromium, page, tmp_path)
+    assert found["errors"] == []
+    assert found["console"] == []
+    assert found["charts"] == []
+    assert found["sections"] == len(PARTIAL_SECTIONS["test agent only"])
 
 
 def test_probe_catches_errors(chromium: Path, tmp_path: Path) -> None:
