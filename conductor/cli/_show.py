@@ -230,7 +230,9 @@ _INBOX_TEXT = 300  # characters of a copy's text shown in the inbox
 
 
 def _money(x: float, currency: str) -> str:
-    return f"{x:,.0f} {currency}"
+    from conductor.numbers import number
+
+    return f"{number(x)} {currency}".strip()
 
 
 def artifact_lines(art: dict[str, Any], violations: list[dict[str, Any]]) -> list[str]:
