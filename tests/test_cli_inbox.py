@@ -3,7 +3,11 @@ text with the brand findings on it — not only artifact ids."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 from conftest import ROOT, Cli
 
@@ -34,6 +38,62 @@ def test_inbox_shows_amounts_and_copy_with_findings(sqlite_cli: Cli, tmp_path) -
     assert "“Warmer than anything from Summit Supply, and it packs small.”" in text
     assert "! competitors.named" in text
     assert "Traceback" not in text + inbox.stderr
+
+
+def _paused(sqlite_cli: Cli, tmp_path: Path, run_id: str) -> Path:
+    shutil.copy(ROOT / "pipelines" / "brands" / "acme.yaml", tmp_path / "acme.yaml")
+    (tmp_path / "p.yaml").write_text(PIPELINE)
+    r = sqlite_cli("run", "p.yaml", "--run-id", run_id)
+    assert r.returncode == 3, r.stdout + r.stderr
+    found = list(tmp_path.rglob(f"{run_id}/result.json"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _inbox_json(sqlite_cli: Cli) -> list[dict[str, object]]:
+    r = sqlite_cli("inbox", "--json")
+    assert r.returncode == 0, r.stderr
+    items: list[dict[str, object]] = json.loads(r.stdout)
+    return items
+
+
+def test_inbox_reads_the_paused_run_file_without_the_graph(sqlite_cli: Cli, tmp_path) -> None:
+    _paused(sqlite_cli, tmp_path, "inbox-fast")
+    probe = (
+        "import sys, json\n"
+        "from conductor.runtime import pending_approvals\n"
+        "items = pending_approvals()\n"
+        "print(json.dumps([len(items), [m for m in ('langgraph', 'agents', 'duckdb') "
+        "if m in sys.modules]]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=sqlite_cli.env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    count, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert count == 2  # spend (media lead) and stubborn (escalated to the brand manager)
+    assert loaded == []
+
+
+def test_inbox_is_the_same_from_the_file_and_from_the_checkpoint(sqlite_cli: Cli, tmp_path) -> None:
+    result = _paused(sqlite_cli, tmp_path, "inbox-same")
+    quick = _inbox_json(sqlite_cli)
+    assert {it["step"] for it in quick} == {"spend", "stubborn"}
+    assert {p for it in quick for p in it["people"]} == {"bea", "dana"}  # type: ignore[attr-defined]
+    doc = json.loads(result.read_text())
+    # A file from another pause (other steps waiting) is not believed: rebuilt instead.
+    doc["waiting"] = [dict(doc["waiting"][0], step="elsewhere")]
+    result.write_text(json.dumps(doc))
+    assert _inbox_json(sqlite_cli) == quick
+    # Nor a damaged one.
+    result.write_text("{ not json")
+    assert _inbox_json(sqlite_cli) == quick
 
 
 def test_allocation_lines_show_the_change_against_the_previous_period() -> None:

@@ -58,7 +58,16 @@ def build_result(
         "written_at": dt.datetime.now(dt.UTC).isoformat(),
         "goal": state.get("goal"),
         "steps": steps,
-        "waiting": list(waiting),
+        # Who may decide, by name: `conductor inbox` reads waiting runs from this file.
+        "waiting": [
+            {
+                **w,
+                "people": sorted(
+                    {n for r in w.get("roles", []) for n in pipeline.approvers.get(r, [])}
+                ),
+            }
+            for w in waiting
+        ],
         "error": dict(error) if error else None,
         "llm": llm_usage(calls),
     }

@@ -11,21 +11,89 @@ from pydantic import TypeAdapter, ValidationError
 
 from conductor.errors import ApprovalError
 from conductor.specs import Allocation, Artifact, Audience, Copy, Insight
-from conductor.store import open_store
+from conductor.store import RunRecord, open_store
 
 __all__ = ["audit_digest", "pending_approvals", "prepare_edit"]
 
 
 def pending_approvals() -> list[dict[str, Any]]:
-    """Every sign-off request waiting across all runs in the store."""
+    """Every sign-off request waiting across all runs in the store.
+
+    Each waiting run is read from its ``result.json`` when that file is the one written
+    at this pause (:func:`_from_result`): the inbox then needs the run index and a JSON
+    file, not the graph, the pipeline or the agents (seconds of imports and planning).
+    Any other run is rebuilt from its checkpoint, as before.
+    """
+    store = open_store()
+    try:
+        waiting = [rec for rec in store.list_runs(limit=1000) if rec.status == "waiting"]
+    finally:
+        store.close()
+    by_run = {rec.run_id: quick for rec in waiting if (quick := _from_result(rec)) is not None}
+    slow = [rec for rec in waiting if rec.run_id not in by_run]
+    if slow:
+        by_run |= {rec.run_id: items for rec, items in _rebuilt(slow)}
+    return [item for rec in waiting for item in by_run[rec.run_id]]  # the index's order
+
+
+def _from_result(rec: RunRecord) -> list[dict[str, Any]] | None:
+    """The run's inbox items from the ``result.json`` written when it paused, or None.
+
+    The runner writes the run files before it records the status (a kill in between
+    leaves the run ``running``), so a file that says ``waiting`` on the same steps as the
+    index, for this run, is the one written at this pause. Anything else — no file, a
+    damaged one, another run's, a pause on other steps, a file from before the people
+    were recorded in it — is None: rebuild from the checkpoint.
+    """
+    try:
+        doc = json.loads((Path(rec.out_dir) / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("run_id") != rec.run_id:
+        return None
+    waiting = doc.get("waiting")
+    steps = doc.get("steps")
+    if (
+        doc.get("status") != "waiting"
+        or not isinstance(waiting, list)
+        or not isinstance(steps, dict)
+        or sorted(str(w.get("step")) for w in waiting if isinstance(w, dict))
+        != sorted(rec.waiting_on)
+    ):
+        return None
+    items: list[dict[str, Any]] = []
+    for req in waiting:
+        step = steps.get(req["step"])
+        if not isinstance(step, dict) or "people" not in req:
+            return None
+        arts = step.get("artifacts")
+        items.append(
+            {
+                "run_id": rec.run_id,
+                "pipeline": rec.pipeline,
+                "step": req["step"],
+                "agent": req.get("agent"),
+                "roles": req.get("roles", []),
+                "people": req["people"],
+                "reasons": req.get("reasons", []),
+                "violations": req.get("violations", []),
+                "artifacts": arts if isinstance(arts, list) else [],
+                "since": rec.updated.isoformat(),
+            }
+        )
+    return items
+
+
+def _rebuilt(records: list[RunRecord]) -> list[tuple[RunRecord, list[dict[str, Any]]]]:
+    """Inbox items of waiting runs rebuilt from their checkpoints (graph and pipeline)."""
     from conductor.runtime._runner import Runner
 
     runner = Runner()
-    items: list[dict[str, Any]] = []
+    found: list[tuple[RunRecord, list[dict[str, Any]]]] = []
     try:
-        for rec in runner.store.list_runs(limit=1000):
-            if rec.status != "waiting":
-                continue
+        for rec in records:
+            items: list[dict[str, Any]] = []
+            found.append((rec, items))
             try:
                 requests = runner.pending(rec.run_id)
                 state = runner.state(rec.run_id)
@@ -68,7 +136,7 @@ def pending_approvals() -> list[dict[str, Any]]:
                 )
     finally:
         runner.close()
-    return items
+    return found
 
 
 def _artifacts_of(state: dict[str, Any], sid: str, out: dict[str, Any]) -> list[dict[str, Any]]:
