@@ -75,6 +75,19 @@ def test_asking_for_one_agent_imports_only_its_plugin(tmp_path: Path) -> None:
     assert "agents" in _loaded_after(code, tmp_path)
 
 
+def test_validating_the_shipped_pipeline_loads_no_model_library(tmp_path: Path) -> None:
+    # Validation plans every step, so the agents are imported; the maths libraries they
+    # fit with (scipy) load only when a step runs.
+    code = (
+        "from conductor.pipeline import validate_pipeline\n"
+        f"report = validate_pipeline({str(ROOT / 'pipelines' / 'growth.yaml')!r})\n"
+        "assert not report.errors, report.errors"
+    )
+    loaded = _loaded_after(code, tmp_path)
+    assert "agents" in loaded  # the steps were planned
+    assert "scipy" not in loaded and "sklearn" not in loaded
+
+
 def test_help_still_lists_every_command() -> None:
     from conductor.cli import app
 

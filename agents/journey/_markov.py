@@ -23,8 +23,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse
-import scipy.sparse.linalg
 
 from conductor import DataError
 
@@ -214,6 +212,8 @@ class _Absorbing:
         if isinstance(self.matrix, np.ndarray):
             x = np.linalg.solve(self.matrix[np.ix_(idx, idx)], self.b[idx])
         else:
+            import scipy.sparse.linalg
+
             lu = scipy.sparse.linalg.splu(self.matrix[idx][:, idx].tocsc())
             x = lu.solve(self.b[idx])
         return np.asarray(x[int(np.searchsorted(idx, self.start))], dtype=np.float64)
@@ -242,6 +242,8 @@ def _absorbing(
         q = np.bincount(si[inner] * n + di, weights=prob, minlength=n * n).reshape(n, n)
         edges = int(np.count_nonzero(q)) + terminal_edges
         return _Absorbing(np.eye(n) - q, b, start), edges
+    import scipy.sparse.linalg
+
     q_sparse = scipy.sparse.csr_matrix((prob, (si[inner], di)), shape=(n, n))
     q_sparse.sum_duplicates()
     edges = int(q_sparse.nnz) + terminal_edges

@@ -18,7 +18,9 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import linalg, optimize
+
+# scipy is imported in the functions that use it: planning (`conductor validate`) imports
+# the agent, and scipy would cost it a few tenths of a second for nothing.
 
 __all__ = [
     "Decisions",
@@ -83,6 +85,8 @@ class RewardModel:
         a, d = self.means.shape
         z = rng.standard_normal((a, d, k))
         draws = np.empty((k, a, d))
+        from scipy import linalg
+
         for j in range(a):
             # precision = L L^T, so L^-T z has covariance precision^-1
             noise = linalg.solve_triangular(self.precision_chol[j], z[j], lower=True, trans="T")
@@ -113,6 +117,8 @@ def _fit_logistic(
     beta = np.zeros(d)
     eye = np.eye(d) * lam
     hess = eye
+    from scipy import linalg
+
     for _ in range(iters):
         z = X @ beta
         p = 0.5 * (1.0 + np.tanh(0.5 * z))
@@ -135,6 +141,8 @@ def _fit_linear(
     d = X.shape[1]
     xtwx = (X.T * w) @ X
     xtwy = X.T @ (w * y)
+    from scipy import linalg
+
     beta = linalg.solve(xtwx + lam * np.eye(d), xtwy, assume_a="pos")
     resid = y - X @ beta
     dof = max(float(w.sum()) - d, 1.0)
@@ -168,6 +176,8 @@ def fit_reward_model(
     Returns:
         The posterior (means and Cholesky factors of the precisions) per action.
     """
+    from scipy import linalg
+
     d = X.shape[1]
     means = np.zeros((n_actions, d))
     chols = np.empty((n_actions, d, d))
@@ -362,6 +372,8 @@ def estimate_propensities(
         ll = -float(np.log(np.maximum(P[np.arange(n), actions], 1e-300)).sum())
         grad = X.T @ (P - Y) + l2 * W
         return ll + 0.5 * l2 * float(np.square(W).sum()), grad.ravel()
+
+    from scipy import optimize
 
     res = optimize.minimize(loss, np.zeros(d * n_actions), jac=True, method="L-BFGS-B")
     W = res.x.reshape(d, n_actions)

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from agents.personalization._models import Estimate
 
@@ -77,6 +76,8 @@ def reward_bounds(rewards: FloatArray) -> Bounds | None:
 
 
 def _z(confidence: float) -> float:
+    from scipy import stats
+
     return float(stats.norm.ppf(0.5 + confidence / 2.0))
 
 
@@ -103,6 +104,8 @@ def clopper_pearson(k: float, n: float, confidence: float) -> tuple[float, float
     if n <= 0:
         return 0.0, 1.0
     k = min(max(k, 0.0), n)
+    from scipy import stats
+
     lo = float(stats.beta.ppf(alpha / 2, k, n - k + 1)) if k > 0 else 0.0
     hi = float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k)) if k < n else 1.0
     return lo, hi
