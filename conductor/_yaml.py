@@ -13,6 +13,7 @@ import stat
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLFutureWarning, YAMLWarning
 
+from conductor._cache import cache_dir, digest, read_cached, write_cached
 from conductor._limits import InputLimits, input_limits, path_problem, special_file_problem
 from conductor.errors import ConductorError, PipelineError
 
@@ -452,6 +454,42 @@ def read_text_file(path: Path, *, error: Callable[..., ConductorError] = Pipelin
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+# Parsing a brand or pipeline file (the limits scan, then ruamel's pure-Python loader) is
+# a tenth of a `check-copy`. A file that parsed is kept in the user's cache folder with
+# its positions, one entry per file path, under a key of its text, the limits it passed
+# and this code: the same bytes give the same document, and an edit replaces the entry.
+_PARSE_FORMAT = "yaml-parse/1"
+
+
+@cache
+def _parser_code() -> bytes:
+    import ruamel.yaml
+
+    return Path(__file__).read_bytes() + str(ruamel.yaml.__version__).encode()
+
+
+def cached_parse(text: str, source: str, parser: str, parse: Callable[[str], Any]) -> Any:
+    """``parse(text)``, or the document it gave last time for this ``source`` and text.
+
+    Args:
+        text: The YAML text.
+        source: The file it came from (one cache entry per file: an edit replaces it).
+        parser: Names ``parse`` in the key (two callers parse the same text their way).
+        parse: Checks the limits and loads; its errors are raised, never kept.
+    """
+    folder = cache_dir()
+    if folder is None:
+        return parse(text)
+    key = digest(_PARSE_FORMAT, parser, text, repr(input_limits()), _parser_code())
+    entry = folder / "yaml" / f"{digest(str(Path(source).resolve()))}.pickle"
+    hit = read_cached(entry, tuple)
+    if hit is not None and len(hit) == 2 and hit[0] == key:
+        return hit[1]
+    data = parse(text)
+    write_cached(entry, (key, data))
+    return data
+
+
 _EXPLICIT_TAG = re.compile(r"(?<![\w!])!!?[\w:/.-]*")
 
 
@@ -466,13 +504,17 @@ def read_yaml(
             (:func:`check_yaml_limits`) or is not valid YAML (``yaml.syntax``).
     """
     text = read_text_file(path, error=error)
+    return cached_parse(text, str(path), "read_yaml", lambda t: _parse(t, path, error)), text
+
+
+def _parse(text: str, path: Path, error: Callable[..., ConductorError]) -> Any:
     check_yaml_limits(text, file=path, error=error)
     try:
         with warnings.catch_warnings():
             # ruamel warns on what it tolerates (a reused anchor): a mistake in a config file.
             warnings.simplefilter("error", YAMLWarning)
             warnings.simplefilter("error", YAMLFutureWarning)
-            return _yaml().load(text), text
+            return _yaml().load(text)
     except (YAMLWarning, YAMLFutureWarning) as exc:
         first = next(iter(str(exc).strip().splitlines()), "") or type(exc).__name__
         raise error(f"invalid YAML: {first}", file=path, code="yaml.syntax") from None

@@ -19,7 +19,13 @@ import pytest
 import yaml
 
 from conductor.brand import check_copy, load_brand, parse_brand, rule_ids
-from conductor.brand._semantic import SEMANTIC_DIR, _read_words, semantic_model, sentences
+from conductor.brand._semantic import (
+    SEMANTIC_DIR,
+    SemanticModel,
+    _read_words,
+    semantic_model,
+    sentences,
+)
 from conductor.errors import BrandError
 from conductor.verdict import Action, Severity
 
@@ -219,9 +225,10 @@ def test_deterministic_across_loads() -> None:
 
 def test_scoring_equals_the_fitted_classifier() -> None:
     fams = ("disease", "guarantee", "past-performance", "testimonial", "superlative", "urgency")
-    m = semantic_model(fams, ("en", "es", "fr", "de"))
+    m = SemanticModel(fams, ("en", "es", "fr", "de"))  # trained here: its fit is at hand
+    assert m._fitted is not None
     low = [_read_words(x["text"]) for x in BENCH.lines("holdout")]
-    direct = m._clf.predict_proba(m._features(low))
+    direct = m._fitted.clf.predict_proba(m._fitted.features(low))
     assert abs(m.proba(low) - direct).max() < 1e-9
 
 

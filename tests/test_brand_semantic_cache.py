@@ -3,13 +3,28 @@ damaged or foreign file means train again, and the key follows what the model de
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conductor.brand import _semantic
-from conductor.brand._semantic import SemanticModel, cache_dir, load_or_train, model_key
+from conductor.brand._semantic import (
+    SemanticModel,
+    _char_grams,
+    _word_grams,
+    cache_dir,
+    load_or_train,
+    model_key,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FAMS = ("disease", "guarantee")
 LANGS = ("en",)
@@ -81,3 +96,47 @@ def test_cache_off_or_unwritable_still_gives_a_model(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the folder should be")
     assert isinstance(load_or_train(FAMS, LANGS, blocker / "sub"), SemanticModel)
+
+
+def test_a_cached_model_scores_in_a_process_without_scikit_learn(tmp_path: Path) -> None:
+    # `check-copy` loads the cached model: scoring must need numpy, not scikit-learn or
+    # scipy (seconds of imports), and give the same numbers as the model that trained.
+    trained = load_or_train(FAMS, LANGS, tmp_path)
+    low = [_semantic._read_words(x) for x in LINES]
+    probe = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from conductor.brand._semantic import load_or_train, _read_words\n"
+        f"m = load_or_train({FAMS!r}, {LANGS!r}, Path({str(tmp_path)!r}))\n"
+        f"p = m.proba([_read_words(x) for x in {LINES!r}])\n"
+        "print(json.dumps([p.tolist(), [n for n in ('sklearn', 'scipy', 'wordllama') "
+        "if n in sys.modules]]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    proba, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert loaded == []
+    np.testing.assert_array_equal(np.array(proba), trained.proba(low))
+
+
+_WORDS = st.lists(
+    st.sampled_from([*"abcxyz éçßΣΑİ0129_-'!.,#🚫\t\n ", "cure", "ΣΑΣ ", "  "]), max_size=40
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_WORDS)
+def test_the_gram_analysers_are_scikit_learns(text: str) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+    words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2)).build_analyzer()
+    assert sorted(_char_grams(text)) == sorted(chars(text))
+    assert sorted(_word_grams(text)) == sorted(words(text))

@@ -88,6 +88,24 @@ def test_validating_the_shipped_pipeline_loads_no_model_library(tmp_path: Path) 
     assert "scipy" not in loaded and "sklearn" not in loaded
 
 
+def test_checking_copy_with_a_cached_model_loads_no_model_library(tmp_path: Path) -> None:
+    # The first check trains the semantic model (scikit-learn) and keeps it; every later
+    # `check-copy` scores with numpy alone and loads no graph, database or fitting library.
+    brand = ROOT / "pipelines" / "brands" / "acme.yaml"
+    code = (
+        "import contextlib, io, os\n"
+        f"os.environ['CONDUCTOR_CACHE_DIR'] = {str(tmp_path / 'cache')!r}\n"
+        "from conductor.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    code = main(['check-copy', '--brand', {str(brand)!r}, '--channel', 'sms', "
+        "'Prices nobody can beat, hurry before it is gone forever. Reply STOP to opt out.'])\n"
+        "assert code == 1, (code, out.getvalue())\n"
+        "assert 'claims.semantic.urgency' in out.getvalue(), out.getvalue()"
+    )
+    assert "sklearn" in _loaded_after(code, tmp_path)  # first use: trained
+    assert _loaded_after(code, tmp_path) == []  # then: read from the cache
+
+
 def test_help_still_lists_every_command() -> None:
     from conductor.cli import app
 

@@ -27,12 +27,12 @@ disclosure (the pack's ``disclosures``: "results vary", "paid", "#ad", ...).
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
+import importlib.util
+import itertools
+import json
+import math
 import re
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from conductor._cache import cache_dir, digest, read_cached, write_cached
 from conductor._yaml import read_yaml, to_plain
 from conductor.brand._errors import brand_file_error
 from conductor.brand._text import _NORMALISE
@@ -203,16 +204,15 @@ class _Encoder:
     _MAX_CACHE = 200_000
 
     def __init__(self) -> None:
-        import wordllama
-        from safetensors import safe_open
         from tokenizers import Tokenizer
 
-        root = Path(wordllama.__file__).parent
+        root = _wordllama_folder()
         self._tok = Tokenizer.from_file(
             str(root / "tokenizers" / "l2_supercat_tokenizer_config.json")
         )
-        with safe_open(str(root / "weights" / "l2_supercat_256.safetensors"), framework="np") as f:
-            self._weights = np.ascontiguousarray(f.get_tensor("embedding.weight"), dtype=np.float32)
+        self._weights = _mapped_tensor(
+            root / "weights" / "l2_supercat_256.safetensors", "embedding.weight"
+        )
         self._ids: dict[str, list[int]] = {}
 
     def _word(self, word: str) -> list[int]:
@@ -234,6 +234,37 @@ class _Encoder:
         return out
 
 
+def _wordllama_folder() -> Path:
+    """The installed ``wordllama`` package's folder, found without importing it (its
+    ``__init__`` loads requests and pydantic models we do not use: ~0.2 s)."""
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or spec.origin is None:  # pragma: no cover - a declared dependency
+        raise ModuleNotFoundError("wordllama is not installed")
+    return Path(spec.origin).parent
+
+
+_SAFETENSORS_DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64}
+
+
+def _mapped_tensor(path: Path, name: str) -> np.ndarray:
+    """One tensor of a ``.safetensors`` file, memory-mapped (rows are read when used).
+
+    The format is an 8-byte little-endian header length, a JSON header naming each
+    tensor's dtype, shape and byte range after the header, then the bytes. Mapping
+    instead of reading the 16 MB table costs nothing per process; values are the same.
+    """
+    with path.open("rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(size))
+    info = header[name]
+    start, end = info["data_offsets"]
+    dtype = np.dtype(_SAFETENSORS_DTYPES[info["dtype"]]).newbyteorder("<")
+    shape = tuple(int(n) for n in info["shape"])
+    if end - start != dtype.itemsize * math.prod(shape):
+        raise ValueError(f"{path.name}: {name} does not fill its byte range")
+    return np.memmap(path, dtype=dtype, mode="r", offset=8 + size + start, shape=shape)
+
+
 @cache
 def _encoder() -> _Encoder:
     return _Encoder()
@@ -246,25 +277,67 @@ def _embed(texts: list[str]) -> np.ndarray:
 # --- the model --------------------------------------------------------------------------
 
 
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
+
+
+def _char_grams(text: str) -> list[str]:
+    """scikit-learn's ``char_wb`` analyser, lowercase, n-grams of 2 to 5 characters.
+
+    Each word is padded with a space on each side; a word no longer than ``n`` gives
+    itself once and stops the longer sizes. Written out here so that scoring a sentence
+    needs neither scikit-learn nor scipy (seconds of imports in every `check-copy`); a
+    test pins it to scikit-learn's own analyser.
+    """
+    out: list[str] = []
+    for word in text.lower().split():
+        w = f" {word} "
+        size = len(w)
+        for n in range(2, 6):
+            if size <= n:
+                out.append(w)
+                break
+            out.extend(w[i : i + n] for i in range(size - n + 1))
+    return out
+
+
+def _word_grams(text: str) -> list[str]:
+    """scikit-learn's ``word`` analyser, lowercase, words and pairs of words."""
+    tokens = _TOKEN.findall(text.lower())
+    return tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
+
+
 class _Grams:
     """One fitted TF-IDF vectorizer folded into the classifier's weights for its columns.
 
     The vectorizers are binary (a gram counts once per sentence), so a sentence's
     features are a set of columns. Character n-grams never cross a word (``char_wb``),
     so each word's columns are computed once and remembered, and a sentence's are the
-    union of its words'.
+    union of its words'. Only plain data is kept (the vocabulary, the weights, a
+    module-level analyser), so a pickled model loads with numpy alone.
     """
 
     _MAX_CACHE = 200_000
 
-    def __init__(self, vectorizer: Any, weights: np.ndarray, *, per_word: bool) -> None:
-        self._analyze = vectorizer.build_analyzer()
-        self._vocab: dict[str, int] = vectorizer.vocabulary_
-        idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+    def __init__(
+        self,
+        analyze: Callable[[str], list[str]],
+        vocabulary: Mapping[str, int],
+        idf: np.ndarray,
+        weights: np.ndarray,
+        *,
+        per_word: bool,
+    ) -> None:
+        self._analyze = analyze
+        self._vocab: dict[str, int] = {str(g): int(i) for g, i in vocabulary.items()}
+        idf = np.asarray(idf, dtype=np.float64)
         self._idf2 = idf * idf
         self._w = np.ascontiguousarray(weights.T * idf[:, None])  # (features, classes)
         self._per_word = per_word
         self._words: dict[str, frozenset[int]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The per-word memo is rebuilt on use; it is not part of the model.
+        return {**self.__dict__, "_words": {}}
 
     def _columns(self, text: str) -> frozenset[int]:
         vocab = self._vocab
@@ -290,6 +363,22 @@ class _Grams:
         return np.asarray(self._w[idx].sum(axis=0) / np.sqrt(self._idf2[idx].sum()))
 
 
+@dataclass(frozen=True)
+class _Fitted:
+    """What training fitted, kept by the process that trained (never pickled): the
+    classifier and the vectorizers, for the test that pins scoring to them."""
+
+    clf: LogisticRegression
+    chars: Any
+    words: Any
+
+    def features(self, low: list[str]) -> Any:
+        from scipy.sparse import csr_matrix, hstack
+
+        emb = csr_matrix(_embed(low))
+        return hstack([emb, self.chars.transform(low), self.words.transform(low)]).tocsr()
+
+
 class SemanticModel:
     """The classifier for one set of families and languages, trained on first use."""
 
@@ -301,11 +390,9 @@ class SemanticModel:
     ) -> None:
         """Train on the packs' lines in ``languages``, plus ``extra`` (text, label) pairs
         (used by benchmarks/brand_semantic.py to cross-validate on the tuning corpus)."""
-        from scipy.sparse import csr_matrix, hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        self._hstack, self._csr = hstack, csr_matrix
         texts: list[str] = []
         labels: list[str] = []
         self._exemplars: dict[str, tuple[list[str], np.ndarray]] = {}
@@ -337,30 +424,43 @@ class SemanticModel:
             texts.append(text)
             labels.append(label if label in families else "pass")
         low = [_read_words(t) for t in texts]
-        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), binary=True)
-        self._words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), binary=True)
-        self._chars.fit(low)
-        self._words.fit(low)
-        self._clf: LogisticRegression = LogisticRegression(C=10.0, max_iter=5000)
-        self._clf.fit(self._features(low), labels)
-        classes = [str(c) for c in self._clf.classes_]
-        self._families = [(i, c) for i, c in enumerate(classes) if c != "pass"]
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), binary=True)
+        words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), binary=True)
+        chars.fit(low)
+        words.fit(low)
+        clf = LogisticRegression(C=10.0, max_iter=5000)
+        self._fitted: _Fitted | None = _Fitted(clf, chars, words)
+        clf.fit(self._fitted.features(low), labels)
+        self._classes = [str(c) for c in clf.classes_]
+        self._families = [(i, c) for i, c in enumerate(self._classes) if c != "pass"]
         # Scoring goes through the fitted weights directly: the same arithmetic as
         # predict_proba (a test pins it), without scikit-learn's per-call validation,
-        # which costs ~10x the maths on one short sentence.
-        w = np.asarray(self._clf.coef_, dtype=np.float64)
+        # which costs ~10x the maths on one short sentence, and without its import.
+        w = np.asarray(clf.coef_, dtype=np.float64)
         if w.shape[0] == 1:  # two classes: one row for the second; softmax of (-z, z)/2
             w = np.vstack([-w / 2, w / 2])
-            bias = np.array([-1.0, 1.0]) * float(self._clf.intercept_[0]) / 2
+            bias = np.array([-1.0, 1.0]) * float(clf.intercept_[0]) / 2
         else:
-            bias = np.asarray(self._clf.intercept_, dtype=np.float64)
+            bias = np.asarray(clf.intercept_, dtype=np.float64)
         dim = _embed(["x"]).shape[1]
-        n_chars = len(self._chars.vocabulary_)
+        n_chars = len(chars.vocabulary_)
         self._bias, self._w_emb = bias, w[:, :dim]
         self._grams = [
-            _Grams(self._chars, w[:, dim : dim + n_chars], per_word=True),
-            _Grams(self._words, w[:, dim + n_chars :], per_word=False),
+            _Grams(
+                _char_grams,
+                chars.vocabulary_,
+                chars.idf_,
+                w[:, dim : dim + n_chars],
+                per_word=True,
+            ),
+            _Grams(
+                _word_grams, words.vocabulary_, words.idf_, w[:, dim + n_chars :], per_word=False
+            ),
         ]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The scikit-learn objects stay behind: a cached model loads with numpy alone.
+        return {**self.__dict__, "_fitted": None}
 
     def proba(self, low: list[str]) -> np.ndarray:
         """Class probabilities (columns in ``classes``) of each lowered sentence."""
@@ -374,11 +474,7 @@ class SemanticModel:
     @property
     def classes(self) -> list[str]:
         """The model's classes: the families it was trained on and ``pass``."""
-        return [str(c) for c in self._clf.classes_]
-
-    def _features(self, low: list[str]) -> Any:
-        emb = self._csr(_embed(low))
-        return self._hstack([emb, self._chars.transform(low), self._words.transform(low)]).tocsr()
+        return list(self._classes)
 
     def hits(
         self, text: str, thresholds: Mapping[str, float], *, raw: str | None = None
@@ -418,40 +514,26 @@ class SemanticModel:
 #
 # Training takes seconds (most of a one-line `check-copy`); the result depends only on the
 # exemplar files, this module's code, the families, the languages and the library
-# versions, so it is kept on disk under a key made of all of them and reused by the next
-# process. The file is a pickle in the user's own cache folder (never a shared or
-# downloaded one); anything wrong with it — unreadable, truncated, another version — and
-# the model is trained again and the file replaced.
+# versions, so it is kept in the user's cache folder (conductor._cache) under a key made
+# of all of them and reused by the next process.
 
-_CACHE_FORMAT = "semantic-model/1"
-_CACHE_OFF = {"", "0", "off", "no", "false", "none"}
-
-
-def cache_dir() -> Path | None:
-    """Where trained models are kept: ``$CONDUCTOR_CACHE_DIR`` (``off`` turns the cache
-    off), else ``$XDG_CACHE_HOME/conductor``, else ``~/.cache/conductor``."""
-    configured = os.environ.get("CONDUCTOR_CACHE_DIR")
-    if configured is not None:
-        return None if configured.strip().lower() in _CACHE_OFF else Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "conductor"
+_CACHE_FORMAT = "semantic-model/2"  # 2: plain arrays, no scikit-learn objects
 
 
 def model_key(families: tuple[str, ...], languages: tuple[str, ...]) -> str:
     """A hash of everything the trained model depends on."""
     from importlib.metadata import PackageNotFoundError, version
 
-    h = hashlib.sha256(_CACHE_FORMAT.encode())
-    h.update(Path(__file__).read_bytes())
+    parts: list[bytes | str] = [_CACHE_FORMAT, Path(__file__).read_bytes()]
     for f in sorted(SEMANTIC_DIR.glob("*.yaml")):
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
-    h.update(repr((families, languages)).encode())
+        parts += [f.name, f.read_bytes()]
+    parts.append(repr((families, languages)))
     for dist in ("scikit-learn", "numpy", "scipy", "wordllama"):
         try:
-            h.update(f"{dist}=={version(dist)}".encode())
+            parts.append(f"{dist}=={version(dist)}")
         except PackageNotFoundError:  # pragma: no cover - all are dependencies
-            h.update(dist.encode())
-    return h.hexdigest()[:32]
+            parts.append(dist)
+    return digest(*parts)
 
 
 def load_or_train(
@@ -462,27 +544,10 @@ def load_or_train(
     if folder is None:
         return SemanticModel(families, languages)
     path = folder / f"semantic-{model_key(families, languages)}.pickle"
-    try:
-        with path.open("rb") as fh:
-            model = pickle.load(fh)  # noqa: S301 - our own file in the user's cache folder
-        if isinstance(model, SemanticModel):
-            return model
-    except Exception:  # noqa: S110 - a missing or damaged cache means: train
-        pass
-    model = SemanticModel(families, languages)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # Write then rename: a process killed mid-write, or two writing at once, never
-        # leave a half file under the real name.
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".semantic-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            Path(tmp).replace(path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    except OSError:
-        pass  # a read-only or full disk costs speed, never the check
+    model = read_cached(path, SemanticModel)
+    if model is None:
+        model = SemanticModel(families, languages)
+        write_cached(path, model)
     return model
 
 

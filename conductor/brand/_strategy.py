@@ -14,7 +14,13 @@ from typing import Any
 
 from pydantic import PrivateAttr, ValidationError
 
-from conductor._yaml import check_yaml_limits, read_text_file, to_plain, yaml_position
+from conductor._yaml import (
+    cached_parse,
+    check_yaml_limits,
+    read_text_file,
+    to_plain,
+    yaml_position,
+)
 from conductor.brand._catalog import RULES
 from conductor.brand._engine import Engine
 from conductor.brand._errors import brand_file_error, schema_error
@@ -133,13 +139,15 @@ def parse_brand(text: str, *, source: str = "<brand>") -> BrandStrategy:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError, YAMLWarning
 
-    check_yaml_limits(text, file=source, error=brand_file_error)
-    yaml = YAML(typ="rt")
-    try:
+    def parse(text: str) -> Any:
+        check_yaml_limits(text, file=source, error=brand_file_error)
         with warnings.catch_warnings():
             # A reused anchor is a mistake in a brand file, not a note on stderr.
             warnings.simplefilter("error", YAMLWarning)
-            data = yaml.load(text)
+            return YAML(typ="rt").load(text)
+
+    try:
+        data = cached_parse(text, source, "parse_brand", parse)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(x) for x in (exc.context, exc.problem) if x)

@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from conductor._cache import cache_dir, digest, read_cached, write_cached
 from conductor._yaml import read_yaml, to_plain, yaml_position
 from conductor.brand._errors import brand_file_error, schema_error
 from conductor.brand._family import _entry, _Family, _Field
@@ -166,9 +167,46 @@ def builtin(name: str, folder: Path = VOCAB_DIR) -> PackFile:
             does not hold what the engine reads from it; located by line and column.
     """
     path = folder / f"{name}.yaml"
+    # Reading and checking the eight built-in files is a third of a `check-copy`; a file
+    # that checked once is kept, as checked, under a key of its bytes and the checking code.
+    entry = _cache_entry(name, path)
+    if entry is not None and (hit := read_cached(entry, PackFile)) is not None:
+        return hit  # type: ignore[no-any-return]
     pack, data = _read(path, PackFile)
     _check_builtin(name, pack, path, data)
+    if entry is not None:
+        write_cached(entry, pack)
     return pack
+
+
+_PACK_CACHE_FORMAT = "builtin-pack/1"
+
+
+@cache
+def _checking_code() -> bytes:
+    """The source of the code that reads and checks a pack, and pydantic's version."""
+    import inspect
+
+    import pydantic
+
+    files = (Path(__file__), Path(inspect.getfile(PackFile)), Path(inspect.getfile(read_yaml)))
+    return b"\0".join([pydantic.VERSION.encode(), *(f.read_bytes() for f in files)])
+
+
+def builtin_digest(name: str, folder: Path = VOCAB_DIR) -> str | None:
+    """A hash of the built-in pack file ``name`` and the code that checks it (None when
+    the file cannot be read): the cache key of what is derived from it."""
+    try:
+        raw = (folder / f"{name}.yaml").read_bytes()
+    except OSError:
+        return None  # reading it again says what is wrong
+    return digest(_PACK_CACHE_FORMAT, raw, _checking_code())
+
+
+def _cache_entry(name: str, path: Path) -> Path | None:
+    folder = cache_dir()
+    key = builtin_digest(name, path.parent)
+    return None if folder is None or key is None else folder / f"pack-{name}-{key}.pickle"
 
 
 def _check_builtin(name: str, pack: PackFile, path: Path, data: Any) -> None:
