@@ -19,9 +19,6 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from stdnum import iban as _iban
-from stdnum import luhn as _luhn
-
 __all__ = ["KINDS", "PiiHit", "find_pii", "mask", "redact"]
 
 Kind = Literal["email", "phone", "card", "iban", "national-id"]
@@ -78,8 +75,10 @@ def _digits(text: str) -> str:
 
 
 def _is_card(text: str) -> bool:
+    from stdnum import luhn  # imported when a number is found: ~10 ms of every start-up
+
     d = _digits(text)
-    return 13 <= len(d) <= 19 and _luhn.is_valid(d)
+    return 13 <= len(d) <= 19 and luhn.is_valid(d)
 
 
 def _is_ssn(m: re.Match[str]) -> bool:
@@ -90,10 +89,12 @@ def _is_ssn(m: re.Match[str]) -> bool:
 
 def _iban_span(m: re.Match[str]) -> tuple[int, int] | None:
     """The longest valid IBAN at the start of ``m`` (groups after it may be other words)."""
+    from stdnum import iban
+
     text = m.group()
     cuts = [len(text)] + [i for i in range(len(text) - 1, 4, -1) if text[i] == " "]
     for cut in cuts:
-        if _iban.is_valid(text[:cut]):
+        if iban.is_valid(text[:cut]):
             return m.start(), m.start() + cut
     return None
 

@@ -28,7 +28,6 @@ from conductor.cli._common import (
     parse_today,
     print_json,
 )
-from conductor.cli._progress import console_runner, finish_run
 from conductor.cli._show import (
     print_agents,
     print_audit,
@@ -190,6 +189,8 @@ def run(
     """Run a pipeline. Exit 0 done, 3 waiting for approval, 1 failed."""
     if file is None and plan_file is None:
         raise typer.BadParameter("give a pipeline file, or a saved plan with --plan")
+    from conductor.cli._progress import console_runner, finish_run
+
     runner, obs = console_runner(quiet)
     try:
         result = runner.run(
@@ -204,6 +205,8 @@ def run(
 @app.command()
 def resume(run_id: RunIdArg) -> None:
     """Continue a run after a crash or stop, or retry a failed one; finished steps are kept."""
+    from conductor.cli._progress import console_runner, finish_run
+
     runner, obs = console_runner()
     try:
         result = runner.resume(full_run_id(run_id, runner.store))
@@ -216,6 +219,8 @@ def resume(run_id: RunIdArg) -> None:
 def _decide(
     run_id: str, step: str, who: str, decision: str, comment: str, output: Any = None
 ) -> None:
+    from conductor.cli._progress import console_runner, finish_run
+
     runner, obs = console_runner()
     try:
         result = runner.decide(
