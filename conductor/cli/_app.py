@@ -28,6 +28,7 @@ from conductor.cli._common import (
     parse_today,
     print_json,
 )
+from conductor.cli._new import new_app
 from conductor.cli._progress import console_runner, finish_run
 from conductor.cli._show import (
     print_agents,
@@ -57,6 +58,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+app.add_typer(new_app)
 
 # --------------------------------------------------------------------------- commands
 
