@@ -282,14 +282,16 @@ def _render(path: Path, goal: str, steps: list[_Step], sources: dict[str, _Sourc
         for src in sources.values():
             for agent, need in src.readers:
                 kind = "read by" if need.required else "read when present by"
-                what = f": {_first_sentence(need.description)}" if need.description else ""
-                lines += _comment(f"{kind} {agent}{what}", "  # ", "  #   ")
+                what = _first_sentence(need.description)
+                if what[1:2].islower():  # "One row per ..." reads on after a colon
+                    what = what[0].lower() + what[1:]
+                what = f": {what}" if what else ""
+                lines += _comment(f"{kind} {agent}{what}", "  # ", "  # ")
                 if need.columns:
-                    lines += _comment(f"columns {_columns(need.columns)}", "  #   ", "  #     ")
+                    lines += _comment(f"columns: {_columns(need.columns)}", "  #   ", "  #     ")
                 if need.optional_columns:
-                    lines += _comment(
-                        f"optional columns {_columns(need.optional_columns)}", "  #   ", "  #     "
-                    )
+                    optional = f"optional: {_columns(need.optional_columns)}"
+                    lines += _comment(optional, "  #   ", "  #     ")
             note = "" if src.exists else "  # TODO: your file"
             lines.append(f"  {src.name}: {_yaml_value(src.path)}{note}")
     else:
