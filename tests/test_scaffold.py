@@ -8,8 +8,11 @@ and the agent used in a generated pipeline that ``conductor validate`` accepts.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -370,6 +373,40 @@ def test_the_scaffolded_agent_goes_into_a_pipeline(
     assert "#   channels: " in path.read_text(encoding="utf-8")
 
 
+def test_a_given_date_is_pinned_in_the_pipeline(tmp_path: Path) -> None:
+    path = new_pipeline(
+        tmp_path / "p.yaml",
+        ["budget_allocation"],
+        data_dir=DATA,
+        today=dt.date(2026, 12, 1),
+    )
+    pipeline = load_pipeline(path)
+    assert pipeline.today == dt.date(2026, 12, 1)
+    # "next quarter" from that day, as the commented parameters show it.
+    assert '#   period: "Q1 2027"' in path.read_text(encoding="utf-8")
+    assert validate_pipeline(path).ok
+
+
+def test_a_missing_data_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ScaffoldError) as caught:
+        new_pipeline(tmp_path / "p.yaml", ["journey_analytics"], data_dir=tmp_path / "nope")
+    assert caught.value.code == "new.no-data-folder"
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_the_templates_ship_in_the_wheel() -> None:
+    # Every template file matches the package-data globs in pyproject.toml (as globs:
+    # `*` stays within one folder, as setuptools reads them).
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    package = ROOT / "conductor"
+    shipped = {
+        f for g in meta["tool"]["setuptools"]["package-data"]["conductor"] for f in package.glob(g)
+    }
+    templates = [f for f in (package / "scaffold" / "templates").rglob("*") if f.is_file()]
+    assert len(templates) >= 6
+    assert [f for f in templates if f not in shipped] == []
+
+
 def test_an_existing_pipeline_file_is_never_overwritten(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("pipeline: mine\n", encoding="utf-8")
@@ -445,3 +482,33 @@ def test_cli_new_pipeline_says_what_validate_finds(cli: Cli, tmp_path: Path) -> 
     again = cli("new", "pipeline", "--agents", "journey_analytics", "--out", "a.yaml")
     assert again.returncode == 2
     assert "(new.exists)" in again.stderr
+
+
+def test_the_scaffold_installed_by_pip_runs_in_a_new_pipeline(cli: Cli, tmp_path: Path) -> None:
+    # What the README tells a plugin author, end to end: generate, install, list, write a
+    # pipeline for it, validate, run. pip installs into a folder of its own (no network,
+    # the shared environment untouched).
+    assert cli("new", "agent", "churn_risk").returncode == 0
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    installed = _run(
+        [*pip, "--no-build-isolation", "--no-index", "--target", str(site), "./churn_risk"],
+        tmp_path,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    cli.env["PYTHONPATH"] = os.pathsep.join([str(site), cli.env["PYTHONPATH"]])
+    cli.env.pop("CONDUCTOR_PLUGINS")  # found by its entry point alone
+    shutil.rmtree(tmp_path / "churn_risk")  # the installed copy is the one that runs
+
+    listed = cli("agents", "churn_risk")
+    assert listed.returncode == 0, listed.stderr
+    assert "ChurnRiskSpec" in listed.stdout
+    made = cli("new", "pipeline", "--agents", "churn_risk", "--data", str(DATA), "--out", "p.yaml")
+    assert made.returncode == 0, made.stderr
+    assert "finds no problem" in made.stdout
+    ran = cli("run", "p.yaml", "--run-id", "scaffold-run")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    result = json.loads((tmp_path / ".conductor/runs/scaffold-run/result.json").read_text())
+    out = result["steps"]["churn_risk"]["output"]
+    assert list(out["spend"]) == ["paid_search", "social", "email"]  # the goal's, largest first
+    assert out["leader"] == "paid_search"

@@ -80,13 +80,15 @@ def new_pipeline(
             output come after it).
         data_dir: A folder to look for the data files in.
         goal: The business goal in plain words.
-        today: The date the goal's relative horizon is planned from (default: today).
+        today: The date the goal's relative horizon is planned from, written as the
+            pipeline's ``today:`` (default: the real date, and the key left commented out).
 
     Returns:
         The file written.
 
     Raises:
-        ScaffoldError: ``new.exists``, ``new.no-agents``, ``new.unwritable``.
+        ScaffoldError: ``new.exists``, ``new.no-agents``, ``new.no-data-folder``,
+            ``new.unwritable``.
         AgentNotFound: An agent in ``agents`` is not installed.
         GoalError: ``goal`` cannot be read.
     """
@@ -99,13 +101,22 @@ def new_pipeline(
             code="new.no-agents",
             hint="install an agent package, or start one with `conductor new agent NAME`",
         )
+    folder = Path(data_dir) if data_dir is not None else None
+    if folder is not None and not folder.is_dir():
+        raise ScaffoldError(
+            "the data folder does not exist; nothing was written",
+            path=folder,
+            code="new.no-data-folder",
+            hint="name the folder that holds files such as events.parquet or spend.csv, "
+            "or leave --data out to write placeholder paths",
+        )
     steps = _ordered([_Step(agent=n, cls=get_agent(n)) for n in names])
     day = today or dt.date.today()
     parsed = parse_goal(goal, today=day)
     for step in steps:
         _plan(step, parsed, day, {s.agent: s for s in steps})
-    sources = _sources(steps, path.parent, Path(data_dir) if data_dir is not None else None)
-    text = _render(path, goal, steps, sources)
+    sources = _sources(steps, path.parent, folder)
+    text = _render(path, goal, today, steps, sources)
     write_all({path: text})
     return path
 
@@ -259,13 +270,21 @@ def _header(steps: list[_Step], sources: dict[str, _Source]) -> list[str]:
     if todo:
         lines.append("# Before it validates:")
         lines.extend(todo)
-    else:
+    elif sources:
         lines.append("# Every data path names a file that exists: `conductor validate` checks")
         lines.append("# their columns against what each agent needs.")
+    else:
+        lines.append("# None of these agents reads a data source.")
     return lines
 
 
-def _render(path: Path, goal: str, steps: list[_Step], sources: dict[str, _Source]) -> str:
+def _render(
+    path: Path,
+    goal: str,
+    today: dt.date | None,
+    steps: list[_Step],
+    sources: dict[str, _Source],
+) -> str:
     lines = _header(steps, sources)
     lines += [
         f"pipeline: {_pipeline_name(path)}",
@@ -273,7 +292,9 @@ def _render(path: Path, goal: str, steps: list[_Step], sources: dict[str, _Sourc
         '# The business goal in plain words (`conductor parse-goal "..."` shows how it is',
         "# read); the agents derive their budget, horizon, KPI and channels from it.",
         f"goal: {_yaml_value(goal)}",
-        '# today: 2027-06-01            # pin the date that "next quarter" resolves from',
+        f"today: {today.isoformat()}             # the date relative horizons resolve from"
+        if today is not None
+        else '# today: 2027-06-01            # pin the date that "next quarter" resolves from',
         "# brand: brands/acme.yaml      # a brand strategy: every step's artifacts are checked",
     ]
     if sources:
