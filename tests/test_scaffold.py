@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -338,10 +338,10 @@ class _Consumer(Agent[_CountSpec, _Counts]):
 
 
 @pytest.fixture
-def registered(monkeypatch: pytest.MonkeyPatch) -> Iterable[None]:
+def registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two agents above, registered in-process for one test."""
     for cls in (_Producer, _Consumer):
         monkeypatch.setitem(registry._LOCAL, cls.name, cls)
-    return [None]
 
 
 @pytest.mark.usefixtures("registered")
