@@ -24,6 +24,7 @@ from conductor.errors import (
     PlanError,
     RunError,
     RunLocked,
+    ScaffoldError,
     SpecError,
     StoreError,
 )
@@ -126,6 +127,7 @@ __all__ = [
     "RunLocked",
     "RunResult",
     "Runner",
+    "ScaffoldError",
     "Severity",
     "Span",
     "SpecError",

@@ -17,6 +17,7 @@ One hierarchy, one file. Each error carries a short stable ``code`` (documented 
      ├── PlanError            file, changes                (a saved plan: unreadable, or stale)
      ├── RunError             run                          (unknown run, run busy, bad state)
      │    └── RunLocked        run                         (another process is writing it)
+     ├── ScaffoldError        path                         (``conductor new``: bad name, file exists)
      ├── BudgetExceeded       run, limit                   (LLM cost or call cap hit)
      └── LLMError             model, attempt               (provider failed after retries)
 
@@ -45,6 +46,7 @@ __all__ = [
     "PlanError",
     "RunError",
     "RunLocked",
+    "ScaffoldError",
     "SpecError",
     "StoreError",
 ]
@@ -408,6 +410,28 @@ class RunLocked(RunError):
     """Another process is writing this run; runs have one writer at a time."""
 
     default_code = "run.locked"
+
+
+class ScaffoldError(ConductorError):
+    """``conductor new`` cannot write what was asked: a name that cannot be an agent's, or a
+    file or folder that is already there (a scaffold never overwrites anything)."""
+
+    default_code = "new.invalid"
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        code: str | None = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__(message, code=code, hint=hint)
+        self.path = str(path) if path is not None else None
+
+    def location(self) -> str:
+        return self.path or ""
 
 
 class StoreError(ConductorError):

@@ -48,7 +48,8 @@ def test_help_loads_no_heavy_library(tmp_path: Path) -> None:
         "from conductor.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['--help']) == 0\n"
-        "    assert main(['validate', '--help']) == 0"
+        "    assert main(['validate', '--help']) == 0\n"
+        "    assert main(['new', 'agent', '--help']) == 0"
     )
     assert _loaded_after(code, tmp_path) == []
 
@@ -111,6 +112,12 @@ def test_help_still_lists_every_command() -> None:
 
     names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
     assert {"validate", "run", "runs", "inbox", "check-copy", "demo"} <= set(names)
+    groups = [
+        g.name or (g.typer_instance.info.name if g.typer_instance else "")
+        for g in app.registered_groups
+    ]
+    assert "new" in groups
+    names += [str(g) for g in groups]
     proc = subprocess.run(
         [sys.executable, "-m", "conductor", "--help"],
         env={**os.environ, "PYTHONPATH": str(ROOT)},

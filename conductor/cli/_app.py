@@ -28,6 +28,7 @@ from conductor.cli._common import (
     parse_today,
     print_json,
 )
+from conductor.cli._new import new_app
 from conductor.cli._show import (
     print_agents,
     print_audit,
@@ -56,6 +57,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+app.add_typer(new_app)
 
 # --------------------------------------------------------------------------- commands
 
