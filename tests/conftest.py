@@ -20,6 +20,27 @@ PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 sys.path.insert(0, str(PLUGINS))
 
 
+def python_json(code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
+    """Run ``code`` in a fresh interpreter and return the JSON its last printed line holds.
+
+    For what only a new process shows: which modules a command imports, what a cache
+    written by another process gives back.
+    """
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env if env is not None else {**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def _postgres_up() -> bool:
     try:
         import psycopg

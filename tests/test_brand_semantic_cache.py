@@ -3,28 +3,23 @@ damaged or foreign file means train again, and the key follows what the model de
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import python_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conductor._cache import cache_dir
 from conductor.brand import _semantic
 from conductor.brand._semantic import (
     SemanticModel,
     _char_grams,
     _word_grams,
-    cache_dir,
     load_or_train,
     model_key,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
 
 FAMS = ("disease", "guarantee")
 LANGS = ("en",)
@@ -112,16 +107,7 @@ def test_a_cached_model_scores_in_a_process_without_scikit_learn(tmp_path: Path)
         "print(json.dumps([p.tolist(), [n for n in ('sklearn', 'scipy', 'wordllama') "
         "if n in sys.modules]]))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    proba, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    proba, loaded = python_json(probe)
     assert loaded == []
     np.testing.assert_array_equal(np.array(proba), trained.proba(low))
 

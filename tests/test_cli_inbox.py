@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import ROOT, Cli
+from conftest import ROOT, Cli, python_json
 
 from conductor.cli._show import artifact_lines
 
@@ -66,17 +64,7 @@ def test_inbox_reads_the_paused_run_file_without_the_graph(sqlite_cli: Cli, tmp_
         "print(json.dumps([len(items), [m for m in ('langgraph', 'agents', 'duckdb') "
         "if m in sys.modules]]))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=tmp_path,
-        env=sqlite_cli.env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    count, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    count, loaded = python_json(probe, env=sqlite_cli.env, cwd=tmp_path)
     assert count == 2  # spend (media lead) and stubborn (escalated to the brand manager)
     assert loaded == []
 

@@ -7,13 +7,13 @@ in ``sys.modules``; plugins are found by their metadata and imported only when u
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT, python_json
+
 HEAVY = ["langgraph", "duckdb", "scipy", "langchain_core", "sklearn", "agents"]
 
 
@@ -24,17 +24,7 @@ def _loaded_after(code: str, tmp_path: Path) -> list[str]:
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CONDUCTOR_HOME": str(tmp_path / "home")}
     env.pop("CONDUCTOR_PLUGINS", None)
-    proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    loaded: list[str] = json.loads(proc.stdout.strip().splitlines()[-1])
+    loaded: list[str] = python_json(probe, env=env, cwd=tmp_path)
     return loaded
 
 
