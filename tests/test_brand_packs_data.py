@@ -510,6 +510,7 @@ _WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=8)
 @settings(max_examples=60, deadline=None)
 @given(word=_WORD, before=st.lists(_WORD, max_size=4), after=st.lists(_WORD, max_size=4))
 @hypothesis_example(word="null", before=[], after=[])  # a YAML keyword, quoted in the pack
+@hypothesis_example(word="aaa", before=[], after=["one"])  # no other check speaks up
 def test_a_word_family_flags_exactly_its_whole_words(
     word: str, before: list[str], after: list[str]
 ) -> None:
@@ -536,12 +537,12 @@ def _brand_for_pack(pack_text: str) -> BrandStrategy:
 
     folder = Path(tempfile.mkdtemp(prefix="pack-"))
     (folder / "p.yaml").write_text(pack_text, encoding="utf-8")
-    return parse_brand(
-        _ALL_PACKS.replace("finance: {}, ", "").replace(
-            "{health: {}, endorsements: {}}", "{custom: p.yaml}"
-        ),
-        source=str(folder / "brand.yaml"),
+    # Only the pack's own rule is under test: the semantic check (which reads a lone
+    # fragment such as "one." as a superlative now and then) is left out.
+    text = _ALL_PACKS.replace("finance: {}, ", "").replace(
+        "{health: {}, endorsements: {}}", "{custom: p.yaml}"
     )
+    return parse_brand(text + "  semantic: {enabled: false}\n", source=str(folder / "brand.yaml"))
 
 
 # --- the docs ---------------------------------------------------------------------------

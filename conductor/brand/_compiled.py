@@ -36,6 +36,7 @@ from conductor.brand._text import (
     _lower,
     _lower_phrase,
     _norm_space,
+    factored,
 )
 from conductor.brand._vocab import BUILTIN, builtin, builtin_digest, family_matcher
 from conductor.specs import Allocation, Audience, Copy, Insight
@@ -230,9 +231,9 @@ class _CompiledBrand:
         phrases = packs.instruction_sources()
         at_start = [p[len(_LINE_START) :] for p in phrases if p.startswith(_LINE_START)]
         others = [p for p in phrases if not p.startswith(_LINE_START)]
-        joined = f"{_LINE_START}(?:{'|'.join(at_start)})|" if at_start else ""
+        joined = f"{_LINE_START}(?:{factored(at_start)})|" if at_start else ""
         self._injection = re.compile(
-            "|".join([_bounded(joined + "|".join(others)), *packs.instruction_markup()])
+            "|".join([_bounded(joined + factored(others)), *packs.instruction_markup()])
         )
         self._placeholder = re.compile("|".join(src("hygiene", "placeholders")))
         self._placeholder_cased = re.compile("|".join(src("hygiene", "cased-placeholders")))

@@ -16,7 +16,7 @@ from typing import Any
 
 from conductor.brand._canonical import Canonical
 from conductor.brand._safe_regex import bounded_source
-from conductor.brand._text import _FLAGS, _edges, _lower, _lower_phrase, _phrase
+from conductor.brand._text import _FLAGS, _edges, _lower, _lower_phrase, _phrase, factored
 from conductor.verdict import Violation
 
 
@@ -90,20 +90,26 @@ class _Family:
 
     def __init__(self, entries: Sequence[tuple[str, Any, str, bool]]):
         self.payloads: dict[str, Any] = {}
-        groups: dict[tuple[str, bool], list[str]] = {}
+        groups: dict[tuple[str, bool], list[tuple[str, str]]] = {}
         order = sorted(range(len(entries)), key=lambda i: -len(entries[i][0]))
         for i in order:
             src, payload, mode, left = entries[i]
             name = f"g{i}"
             self.payloads[name] = payload
-            groups.setdefault((mode, left), []).append(f"(?P<{name}>{src})")
+            groups.setdefault((mode, left), []).append((src, name))
+
+        def alternation(key: tuple[str, bool]) -> str:
+            found = groups.get(key, [])
+            return factored([s for s, _ in found], names=[n for _, n in found])
+
         flags = {"low": 0, "ci": _FLAGS, "cs": 0}
         self.regexes: list[tuple[bool, re.Pattern[str]]] = []
         for mode in ("low", "ci", "cs"):
             parts = []
             if groups.get((mode, True)):
-                parts.append(r"(?<!\w)(?:" + "|".join(groups[(mode, True)]) + ")")
-            parts += groups.get((mode, False), [])
+                parts.append(r"(?<!\w)(?:" + alternation((mode, True)) + ")")
+            if groups.get((mode, False)):
+                parts.append(alternation((mode, False)))
             if parts:
                 self.regexes.append((mode == "low", re.compile("|".join(parts), flags[mode])))
 
