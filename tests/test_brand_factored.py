@@ -9,10 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conductor.brand import _packs as packs
-from conductor.brand._text import _bounded, factored
+from conductor.brand._text import _bounded, factored, starts
 from conductor.brand._vocab import BUILTIN, builtin
 
 _PIECES = [
+    "(?:ab|ac)",
+    "x*",
+    "[ck]",
+    "(?<=a)",
+    "\\b",
     "a",
     "b",
     "c",
@@ -50,6 +55,21 @@ def test_factoring_keeps_every_match(branches: list[str], text: str, named: bool
     assert _matches(fast, text, flags) == _matches(plain, text, flags)
     # Inside the word-boundary wrapper the engine backtracks into the branches: same too.
     assert _matches(_bounded(fast), text, flags) == _matches(_bounded(plain), text, flags)
+    if not ci:  # the screen of leading letters is for lowered text, without flags
+        assert _matches(_bounded(fast, screen=True), text) == _matches(_bounded(plain), text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_BRANCH, min_size=1, max_size=6), _TEXT)
+def test_every_match_starts_with_one_of_its_screened_prefixes(
+    branches: list[str], text: str
+) -> None:
+    pattern = "|".join(branches)
+    head = starts(pattern)
+    if head is None:
+        return
+    for m in re.finditer(pattern, text):
+        assert any(text.startswith(h, m.start()) for h in head), (pattern, m)
 
 
 def test_leading_letters_are_shared() -> None:

@@ -233,7 +233,9 @@ class _CompiledBrand:
         others = [p for p in phrases if not p.startswith(_LINE_START)]
         joined = f"{_LINE_START}(?:{factored(at_start)})|" if at_start else ""
         self._injection = re.compile(
-            "|".join([_bounded(joined + factored(others)), *packs.instruction_markup()])
+            "|".join(
+                [_bounded(joined + factored(others), screen=True), *packs.instruction_markup()]
+            )
         )
         self._placeholder = re.compile("|".join(src("hygiene", "placeholders")))
         self._placeholder_cased = re.compile("|".join(src("hygiene", "cased-placeholders")))

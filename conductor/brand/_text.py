@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from conductor.brand._readability import SENTENCE_END, WORD
 
@@ -23,8 +24,12 @@ _WORD = WORD
 _NORMALISE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "})
 
 
-def _bounded(src: str) -> str:
-    return rf"(?<!\w)(?:{src})(?!\w)"
+def _bounded(src: str, *, screen: bool = False) -> str:
+    """``src`` on whole words; ``screen``: first test the letters every match starts with
+    (:func:`starts`), so most word starts are rejected before any branch is tried."""
+    head = starts(src) if screen else None
+    look = f"(?={factored(head)})" if head else ""
+    return rf"(?<!\w){look}(?:{src})(?!\w)"
 
 
 def _phrase(text: str) -> str:
@@ -67,7 +72,7 @@ def _lower(text: str) -> str:
 
 def _alternation(sources: Iterable[str]) -> re.Pattern[str]:
     """Built-in (lower-case) pattern sources as one word-bounded regex for lowered text."""
-    return re.compile(_bounded(factored(list(sources))))
+    return re.compile(_bounded(factored(list(sources)), screen=True))
 
 
 # --- alternations factored on their first letters ----------------------------------------
@@ -196,3 +201,86 @@ def _match_case(template: str, replacement: str) -> str:
     if template[:1].isupper():
         return replacement[:1].upper() + replacement[1:]
     return replacement
+
+
+# --- the letters a pattern's matches start with -------------------------------------------
+
+_STARTS_LEN = 3  # letters looked at: "rev" (reviewer) already rules out most words
+_STARTS_MAX = 400  # more prefixes than this and the screen costs what it saves
+_CLASS_MAX = 4  # a class of at most this many letters is spelt out ([ck] -> c, k)
+
+
+def starts(src: str) -> list[str] | None:
+    """Literal prefixes (up to three characters) one of which begins every match of ``src``.
+
+    A necessary condition, computed from the parsed pattern: ``(?=prefixes)`` in front of
+    ``src`` changes no match, and rejects a position at the cost of a trie walk. None when
+    some match could begin with something no short list names (a class, ``.``, an empty
+    match, a case-insensitive group) — then there is no screen.
+    """
+    import re._constants as C  # noqa: N812 - the regex engine's own names
+    import re._parser as sre
+
+    def seq(items: Any, k: int) -> set[tuple[str, bool]] | None:
+        cur: set[tuple[str, bool]] = {("", True)}
+        for item in items:
+            nxt: set[tuple[str, bool]] = set()
+            for text, open_ in cur:
+                if not open_ or len(text) >= k:
+                    nxt.add((text, False))
+                    continue
+                got = one(item, k - len(text))
+                if got is None:
+                    return None
+                nxt |= {(text + t, o) for t, o in got}
+            if len(nxt) > _STARTS_MAX:
+                return None
+            cur = nxt
+        return cur
+
+    def one(item: Any, k: int) -> set[tuple[str, bool]] | None:
+        op, av = item
+        if op is C.LITERAL:
+            return {(chr(av), True)}
+        if op is C.IN:
+            lits = [chr(v) for o, v in av if o is C.LITERAL]
+            if lits and len(lits) == len(av) and len(lits) <= _CLASS_MAX:
+                return {(c, True) for c in lits}
+            return {("", False)}
+        if op is C.SUBPATTERN:
+            _group, add_flags, _del, sub = av
+            if add_flags & (re.IGNORECASE | re.VERBOSE):
+                return None
+            return seq(sub, k)
+        if op is C.BRANCH:
+            out: set[tuple[str, bool]] = set()
+            for branch in av[1]:
+                got = seq(branch, k)
+                if got is None:
+                    return None
+                out |= got
+            return out
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            lo, hi, sub = av
+            once = seq(sub, k)
+            if once is None:
+                return None
+            # Taken once; when it may repeat, what follows it is not next for sure.
+            taken = {(t, o and hi == 1) for t, o in once}
+            return taken | ({("", True)} if lo == 0 else set())
+        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            return {("", True)}  # consumes nothing
+        return {("", False)}
+
+    try:
+        parsed = sre.parse(src)
+    except (re.error, RecursionError):
+        return None
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    found = seq(parsed, _STARTS_LEN)
+    if found is None or any(not text for text, _ in found):
+        return None
+    texts = sorted({text for text, _ in found})
+    # "ai" already admits "ai:": keep the shortest of each chain.
+    return [t for t in texts if not any(t != u and t.startswith(u) for u in texts)]
