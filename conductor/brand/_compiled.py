@@ -249,20 +249,24 @@ class _CompiledBrand:
         """Disease claims and structure/function claims (vocab/health.yaml)."""
 
         def alt(family: str) -> str:
-            return "|".join(packs.sources("health", family))
+            return factored(list(packs.sources("health", family)))
 
         extra = [_lower_phrase(c) for c in pack.extra_conditions]
-        conds = "|".join([*packs.sources("health", "conditions"), *extra])
+        conds = factored([*packs.sources("health", "conditions"), *extra])
         verbs, strong, noun_first = alt("disease-verbs"), alt("cures"), alt("condition-nouns")
         self._disease = re.compile(
             _bounded(
                 f"(?:{verbs}){packs.GAP}(?:{conds})"
                 f"|(?:{conds})(?:{packs.gap(2)}|-)(?:{noun_first})"
-                f"|{strong}"
+                f"|{strong}",
+                screen=True,
             )
         )
         self._sf = re.compile(
-            _bounded(f"(?:{alt('support-verbs')}){packs.gap(4)}(?:{alt('body-functions')})")
+            _bounded(
+                f"(?:{alt('support-verbs')}){packs.gap(4)}(?:{alt('body-functions')})",
+                screen=True,
+            )
         )
         self._health_disclaimer = _norm_space(pack.disclaimer)
 
@@ -276,11 +280,14 @@ class _CompiledBrand:
         # A past result: who performed, the verb (its own group, so a negation in front of
         # it can be found: "our fund did not beat the market"), then the figure.
         who, verb, figure = (
-            "|".join(src("finance", f))
+            factored(list(src("finance", f)))
             for f in ("performers", "performance-verbs", "performance-figures")
         )
         self._past_result = re.compile(
-            _bounded(f"(?:{who}){packs.gap(3)}(?P<verb>{verb}){packs.gap(4)}(?:{figure})")
+            _bounded(
+                f"(?:{who}){packs.gap(3)}(?P<verb>{verb}){packs.gap(4)}(?:{figure})",
+                screen=True,
+            )
         )
         self._forward_promise = _alternation(src("finance", "forward-promises"))
         terms = [*src("finance", "investment-terms")]
