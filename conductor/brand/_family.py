@@ -16,7 +16,15 @@ from typing import Any
 
 from conductor.brand._canonical import Canonical
 from conductor.brand._safe_regex import bounded_source
-from conductor.brand._text import _FLAGS, _edges, _lower, _lower_phrase, _phrase, factored
+from conductor.brand._text import (
+    _FLAGS,
+    _edges,
+    _lower,
+    _lower_phrase,
+    _phrase,
+    factored,
+    screen_of,
+)
 from conductor.verdict import Violation
 
 
@@ -107,7 +115,10 @@ class _Family:
         for mode in ("low", "ci", "cs"):
             parts = []
             if groups.get((mode, True)):
-                parts.append(r"(?<!\w)(?:" + alternation((mode, True)) + ")")
+                alts = alternation((mode, True))
+                # Lowered text, no flags: screened by the letters every match starts with.
+                look = screen_of(alts) if mode == "low" else ""
+                parts.append(r"(?<!\w)" + look + "(?:" + alts + ")")
             if groups.get((mode, False)):
                 parts.append(alternation((mode, False)))
             if parts:

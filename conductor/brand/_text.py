@@ -27,9 +27,14 @@ _NORMALISE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\u0
 def _bounded(src: str, *, screen: bool = False) -> str:
     """``src`` on whole words; ``screen``: first test the letters every match starts with
     (:func:`starts`), so most word starts are rejected before any branch is tried."""
-    head = starts(src) if screen else None
-    look = f"(?={factored(head)})" if head else ""
-    return rf"(?<!\w){look}(?:{src})(?!\w)"
+    return rf"(?<!\w){screen_of(src) if screen else ''}(?:{src})(?!\w)"
+
+
+def screen_of(src: str) -> str:
+    """A lookahead of the prefixes every match of ``src`` starts with (:func:`starts`),
+    or "" when there is none; for patterns run without flags on lowered text."""
+    head = starts(src)
+    return f"(?={factored(head)})" if head else ""
 
 
 def _phrase(text: str) -> str:
