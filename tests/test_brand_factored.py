@@ -33,9 +33,19 @@ _PIECES = [
     "(?!a)",
     "\\w",
     ".",
+    # Literal metacharacters: a screen built from prefixes must escape them.
+    "\\$",
+    "\\.",
+    "\\[",
+    "\\(",
+    "\\*",
+    "\\?",
+    "\\|",
+    "\\\\",
+    "\\{",
 ]
 _BRANCH = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=5).map("".join)
-_TEXT = st.text(alphabet="abcA .", max_size=30)
+_TEXT = st.text(alphabet="abcA .$[(*?|\\{", max_size=30)
 
 
 def _matches(pattern: str, text: str, flags: int = 0) -> list[tuple[tuple[int, int], str | None]]:

@@ -37,6 +37,8 @@ from conductor.brand._text import (
     _lower_phrase,
     _norm_space,
     factored,
+    screen_of,
+    screened,
 )
 from conductor.brand._vocab import BUILTIN, builtin, builtin_digest, family_matcher
 from conductor.specs import Allocation, Audience, Copy, Insight
@@ -176,7 +178,7 @@ class _CompiledBrand:
         approved += [p.risk_warning for p in (pk.finance,) if p]
         approved += [p.disclosure for p in (pk.endorsements,) if p]
         sources = sorted({_lower_phrase(t) for t in approved if t.strip()}, key=len, reverse=True)
-        self._approved = re.compile("|".join([*sources, self._opt_out_source()]))
+        self._approved = re.compile(screened("|".join([*sources, self._opt_out_source()])))
 
     @staticmethod
     def _opt_out_source() -> str:
@@ -222,7 +224,7 @@ class _CompiledBrand:
         sup = self.brand.claims.superlatives
         self._superlative = _alternation(src("superlatives", "superlatives")) if sup else None
         self._superlative_q = re.compile("|".join(src("superlatives", "sources")))
-        self._negators = re.compile(packs.negators())
+        self._negators = re.compile(screened(packs.negators()))
         self._clause_break = re.compile(packs.clause_break())
         self._not_negation = re.compile(packs.not_negation())
         # Phrases on whole words, every language; chat-model markup anywhere. The role
@@ -238,9 +240,12 @@ class _CompiledBrand:
             )
         )
         self._placeholder = re.compile("|".join(src("hygiene", "placeholders")))
-        self._placeholder_cased = re.compile("|".join(src("hygiene", "cased-placeholders")))
+        # Run on the text as written, without flags: its prefixes are exact, so screenable.
+        self._placeholder_cased = re.compile(
+            screened("|".join(src("hygiene", "cased-placeholders")))
+        )
         self._emoji = re.compile(packs.EMOJI)
-        self._opt_out = re.compile(self._opt_out_source())
+        self._opt_out = re.compile(screened(self._opt_out_source()))
         self._unsub = re.compile("|".join(src("hygiene", "unsubscribe-link")))
         self._unsub_url = _lower(self.brand.company.unsubscribe_url)
         self._postal = _norm_space(self.brand.company.postal_address)
@@ -304,7 +309,9 @@ class _CompiledBrand:
         reviews = "|".join(src("endorsements", "reviews"))
         glyphs = src("endorsements", "review-glyphs")
         # Star glyphs are not word characters, so they match without a word boundary.
-        self._review_claim = re.compile("|".join([f"(?<!\\w)(?:{reviews})", *glyphs]))
+        self._review_claim = re.compile(
+            "|".join([f"{screen_of(reviews)}(?<!\\w)(?:{reviews})", *glyphs])
+        )
         self._review_q = re.compile("|".join(src("endorsements", "review-sources")))
         self._disclosure = _norm_space(pack.disclosure)
 
@@ -407,7 +414,7 @@ class _CompiledBrand:
         blank = [m.span() for m in _URL.finditer(low)] if any(h in low for h in _URL_HINTS) else []
         hidden = canon.hidden
         if not approved and not blank and not hidden:
-            return _Field(name, text, text, low, canon=canon)
+            return _Field(name, text, text, low, canon=canon, visible=low)
         chars = list(text)
         notes: list[tuple[int, int, str]] = []
         for start, end in blank:

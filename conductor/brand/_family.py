@@ -118,7 +118,7 @@ class _Family:
                 alts = alternation((mode, True))
                 # Lowered text, no flags: screened by the letters every match starts with.
                 look = screen_of(alts) if mode == "low" else ""
-                parts.append(r"(?<!\w)" + look + "(?:" + alts + ")")
+                parts.append(look + r"(?<!\w)(?:" + alts + ")")
             if groups.get((mode, False)):
                 parts.append(alternation((mode, False)))
             if parts:

@@ -40,9 +40,13 @@ class BrandStrategy(BrandRules):
 
     def engine(self) -> Engine:
         """The compiled rule engine for this strategy (built once, then reused)."""
-        if self._engine is None:
-            self._engine = Engine(self)
-        return self._engine
+        # Read the private slot directly: pydantic's ``__getattr__`` for private
+        # attributes costs a few microseconds, and every check asks for the engine.
+        private = self.__pydantic_private__
+        engine = private.get("_engine") if private is not None else None
+        if engine is None:
+            engine = self._engine = Engine(self)
+        return engine
 
     def action_for(self, rule: str, severity: Severity) -> Action:
         """The review policy's action for a rule id at a severity."""
