@@ -48,7 +48,7 @@ _DETERMINISTIC = {
 
 
 def lines(part: str) -> list[dict[str, Any]]:
-    """The labelled lines of ``fresh``, ``holdout`` or ``tune``."""
+    """The labelled lines of ``third``, ``fresh``, ``holdout`` or ``tune``."""
     doc = yaml.safe_load((CORPUS / f"{part}.yaml").read_text(encoding="utf-8"))
     return list(doc["lines"])
 
@@ -139,11 +139,11 @@ def table(part: str, results: dict[str, dict[str, Any]]) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None, help="write the Markdown report here")
-    ap.add_argument("--part", choices=["holdout", "tune", "fresh", "both", "all"], default="all")
+    ap.add_argument("--part", choices=["holdout", "tune", "fresh", "third", "both", "all"], default="all")
     ap.add_argument("--misses", action="store_true", help="list the misses and false alarms")
     args = ap.parse_args()
     b = brands()
-    named = {"both": ["holdout", "tune"], "all": ["fresh", "holdout", "tune"]}
+    named = {"both": ["holdout", "tune"], "all": ["third", "fresh", "holdout", "tune"]}
     parts = named.get(args.part, [args.part])
     out = ["# Claims caught by meaning: recall / precision per family", ""]
     for part in parts:

@@ -94,7 +94,8 @@ def test_tuning_lines_are_the_tune_corpus_and_never_the_holdout() -> None:
         for xs in v.values()
         for x in xs
     }
-    assert not every & {x["text"] for x in BENCH.lines("holdout")}
+    for part in ("holdout", "fresh", "third"):  # the parts the check is judged on
+        assert not every & {x["text"] for x in BENCH.lines(part)}, part
 
 
 # --- the labelled corpus: regression guards, not the target ------------------------------
@@ -102,8 +103,8 @@ def test_tuning_lines_are_the_tune_corpus_and_never_the_holdout() -> None:
 # The target is recall >= 0.85 with precision >= 0.9 on copy the check was not
 # tuned on. The holdout's totals were looked at while the check was built and merged, so
 # it is a validation set (0.85 / 0.90 there); fresh.yaml, written by a second writer and
-# scored once, is the unseen test, and there the target is NOT met (0.65 / 0.84, see
-# benchmarks/README.md). These bounds only catch a regression below today's figures.
+# scored once, was the unseen test, and there the target is NOT met (0.65 / 0.84, see
+# benchmarks/README.md); third.yaml, by a third writer, scored once: 0.52 / 0.77. These bounds only catch a regression below today's figures.
 
 
 def test_holdout_recall_and_precision(bench_brands: Any) -> None:
@@ -124,6 +125,14 @@ def test_fresh_corpus_recall_and_precision(bench_brands: Any) -> None:
     print(f"fresh: both R={both['recall']:.2f} P={both['precision']:.2f}")
     assert both["recall"] >= 0.6
     assert both["precision"] >= 0.8
+
+
+def test_third_corpus_recall_and_precision(bench_brands: Any) -> None:
+    # third.yaml: a third writer, 150 lines, scored once unseen at 0.52 / 0.77 (target not met).
+    both = BENCH.score("third", "both", bench_brands)
+    print(f"third: both R={both['recall']:.2f} P={both['precision']:.2f}")
+    assert both["recall"] >= 0.48
+    assert both["precision"] >= 0.72
 
 
 # --- behaviour --------------------------------------------------------------------------
