@@ -139,7 +139,9 @@ def table(part: str, results: dict[str, dict[str, Any]]) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None, help="write the Markdown report here")
-    ap.add_argument("--part", choices=["holdout", "tune", "fresh", "third", "both", "all"], default="all")
+    ap.add_argument(
+        "--part", choices=["holdout", "tune", "fresh", "third", "both", "all"], default="all"
+    )
     ap.add_argument("--misses", action="store_true", help="list the misses and false alarms")
     args = ap.parse_args()
     b = brands()
