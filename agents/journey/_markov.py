@@ -326,16 +326,16 @@ def transition_counts(
     first = off[:-1]
     last = off[1:] - 1
     radix = n_channels + 1
-    code = vals.copy()
+    # Order 1 reads the ids as they are; higher orders build codes in a copy. (Every
+    # array here is a few MB: on this machine a fresh one costs page faults, not only
+    # arithmetic, so the order-1 path allocates as few as it can.)
+    code = vals.copy() if order > 1 else vals
     if order > 1:
         position = np.arange(vals.size) - np.repeat(first, lengths)
         for lag in range(1, order):
             shifted = np.zeros_like(vals)
             shifted[lag:] = vals[:-lag]
             code += np.where(position >= lag, shifted, 0) * radix**lag
-    prev = np.zeros_like(code)
-    prev[1:] = code[:-1]
-    prev[first] = START
     weight = np.repeat(conv + nul, lengths)
     has_conv = conv > 0
     has_null = nul > 0
@@ -345,7 +345,14 @@ def transition_counts(
         # Small state space: sum per edge with bincounts straight from the flat arrays,
         # without materialising one row per edge occurrence.
         size = width * width
-        inner = np.bincount(prev * width + (code + 2), weights=weight, minlength=size)
+        # The edge key prev * width + code + 2, built in one array: prev is the code
+        # before, START at a path's first touch.
+        key = np.empty_like(code)
+        np.multiply(code[:-1], width, out=key[1:])
+        key[first] = START * width
+        key += code
+        key += 2
+        inner = np.bincount(key, weights=weight, minlength=size)
         to_conv = ends[has_conv] * width + (CONVERSION + 2)
         to_null = ends[has_null] * width + (NULL + 2)
         c = inner
@@ -353,6 +360,9 @@ def transition_counts(
         c += np.bincount(to_null, weights=nul[has_null], minlength=size)
         v = np.bincount(to_conv, weights=rev[has_conv], minlength=size)
         return _edges_from_bins(c, v, width)
+    prev = np.empty_like(code)
+    prev[1:] = code[:-1]
+    prev[first] = START
     src = np.concatenate((prev, ends[has_conv], ends[has_null]))
     dst = np.concatenate(
         (
