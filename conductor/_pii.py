@@ -106,6 +106,19 @@ def _is_phone(text: str) -> bool:
     return text.startswith("+") or _DATE.match(text) is None
 
 
+# A currency sign or code right next to the digits: an amount ("2027 30 000 €": a year
+# then thirty thousand euros), never a phone number.
+_MONEY_AFTER = re.compile(r"\s?(?:[€$£¥%]|(?:EUR|USD|GBP|CHF|JPY)\b)")
+_MONEY_BEFORE = re.compile(r"(?:[€$£¥]|\b(?:EUR|USD|GBP|CHF|JPY))\s?$")
+
+
+def _is_money(text: str, start: int, end: int) -> bool:
+    return (
+        _MONEY_AFTER.match(text, end) is not None
+        or _MONEY_BEFORE.search(text, max(0, start - 5), start) is not None
+    )
+
+
 def find_pii(text: str) -> list[PiiHit]:
     """Every piece of personal data in ``text``, in text order, never overlapping.
 
@@ -142,7 +155,7 @@ def find_pii(text: str) -> list[PiiHit]:
         if m.group(1) not in _NINO_UNUSED:
             add("national-id", *m.span())
     for m in _PHONE.finditer(text):
-        if _is_phone(m.group()):
+        if _is_phone(m.group()) and not _is_money(text, *m.span()):
             add("phone", *m.span())
     hits.sort(key=lambda h: h.start)
     return hits

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import structlog
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from stdnum import iban as stdnum_iban
 
@@ -213,6 +213,10 @@ def test_each_kind_is_found(text: str, kind: str) -> None:
         "Model TX-2000, 3500 mAh, version 10.2.3.",
         "ISBN 978-3-16-148410-0.",
         "Hi {{first_name}}, we sent the link to {{email}}.",
+        # Digits in groups next to a currency: an amount (found by a goal-parser fuzz test).
+        "Raise average order value 7 percent in May 2027 30 000 €",
+        "Budget € 2027 30 000 for the quarter.",
+        "Spend 2027 30 000 EUR in total.",
     ],
 )
 def test_dates_orders_prices_and_postcodes_are_not_personal_data(text: str) -> None:
@@ -333,6 +337,10 @@ templates = st.sampled_from(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(item=personal, template=templates)
+# Found by CI: de-obfuscation read "DE87" as the word "DEBT", hiding the IBAN.
+@example(
+    item=("iban", "DE87 9443 4385 9879 8662 13"), template="Congrats {}, claim your prize today."
+)
 def test_any_generated_personal_data_is_flagged_and_redacted(
     item: tuple[str, str], template: str
 ) -> None:

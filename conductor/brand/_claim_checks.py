@@ -168,8 +168,19 @@ class _ClaimChecks(_CompiledBrand):
         raw = f.raw
         if _PERSONAL in self._disabled:
             return
-        hits = find_pii(raw)
-        if not hits:
+        found = [(h, raw) for h in find_pii(raw)]
+        canon = f.canon
+        if canon is not None and canon.starts is None and canon.original != raw:
+            # Same offsets, other letters: de-obfuscation may have read digits as letters
+            # ("DE87 9443 ..." -> "DEBT 9443 ..."), so the text as written is read too.
+            written = canon.original
+            found += [
+                (h, written)
+                for h in find_pii(written)
+                if not any(h.start < g.end and g.start < h.end for g, _ in found)
+            ]
+            found.sort(key=lambda hw: hw[0].start)
+        if not found:
             return
         raw_low = _lower(raw.translate(_NORMALISE))
         own = [m.span() for m in self._approved.finditer(raw_low)]
@@ -178,8 +189,8 @@ class _ClaimChecks(_CompiledBrand):
         while unsub and start >= 0:
             own.append((start, start + len(unsub)))
             start = raw_low.find(unsub, start + 1)
-        for h in hits:
-            value = raw[h.start : h.end]
+        for h, source in found:
+            value = source[h.start : h.end]
             if any(a <= h.start and h.end <= b for a, b in own) or self._own_contact(h.kind, value):
                 continue
             what = KINDS[h.kind][0]
