@@ -43,7 +43,8 @@ def screened(src: str) -> str:
 
 def screen_of(src: str) -> str:
     """A lookahead of the prefixes every match of ``src`` starts with (:func:`starts`),
-    or "" when there is none; for patterns run without flags on lowered text."""
+    or "" when there is none; only for patterns compiled without flags, whose prefixes are
+    exact characters (lowered text, or the text as written for the cased placeholders)."""
     head = starts(src)
     # The prefixes are literal text ("$1", "[i", "p.s"): escaped, or a "$" or "[" in one
     # would be read as regex syntax and reject (or break) the very matches it screens.
