@@ -8,7 +8,7 @@ grouped pass over the events and no window over the whole table.
 
 Tables created on the step's cursor (temporary, dropped by :meth:`JourneyTables.drop`):
 
-``_journey_conv``      one row per (customer, conversion time): count and revenue
+``_journey_conv``      one row per (customer hash, conversion time): count and revenue
 ``_journey_dict``      raw (event_type, channel) of touches -> channel id 1..n
 ``_journey_raw``       one row per journey: path of channel ids, touch times, stage flags
 ``_journey_j``         view: journeys after the lookback window, with ages and days
@@ -204,9 +204,10 @@ def build_journeys(
     conv_in = _in_list(vocab.et_raw.get(CONVERSION, []))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _journey_conv AS
-            SELECT cid, ts, count(*)::BIGINT AS n, coalesce(sum(rev), 0)::DOUBLE AS rev
+            SELECT hash(cid) AS cust, ts, count(*)::BIGINT AS n,
+                   coalesce(sum(rev), 0)::DOUBLE AS rev
             FROM _journey_events WHERE et IN {conv_in} AND ts IS NOT NULL AND cid IS NOT NULL
-            GROUP BY cid, ts"""
+            GROUP BY hash(cid), ts"""
     )
     _channel_dictionary(con, vocab, mapping, channels)
     tables.packing = _journey_raw(con, vocab, channels, stage_flags, conv_in)
@@ -364,9 +365,21 @@ def _journey_raw(
     conv_in: str,
 ) -> tuple[int, int]:
     """``_journey_raw``, one row per journey; returns the touches' packing (radix, start)."""
+    # Each event carries only what the journey needs through the ASOF join's sort: the
+    # customer's hash, the time, the packed touch and one bit per funnel stage (the
+    # sort's payload is most of its cost: strings made it 10-15% slower).
+    mask = (
+        "CASE "
+        + " ".join(
+            f"WHEN e.et IN {_in_list(vocab.et_raw.get(s, []))} THEN {1 << i}"
+            for i, s in enumerate(stage_flags)
+        )
+        + " ELSE 0 END"
+        if stage_flags
+        else "0"
+    )
     flags = "".join(
-        f", bool_or(e.et IN {_in_list(vocab.et_raw.get(s, []))}) AS {col}"
-        for s, col in stage_flags.items()
+        f", (bit_or(e.m) & {1 << i}) <> 0 AS {col}" for i, col in enumerate(stage_flags.values())
     )
     # A touch is packed into one BIGINT, (microseconds since the first event) * radix +
     # channel id, so sorting the plain list orders by time then channel: far cheaper
@@ -377,28 +390,31 @@ def _journey_raw(
     start_us = _epoch_us(period[0]) if period[0] is not None else 0
     span_us = _epoch_us(period[1]) - start_us if period[1] is not None else 0
     if (span_us + 1) * radix < 2**62:
-        touches = (
-            f"list_sort(list((epoch_us(e.ts) - {start_us}) * {radix} + d.id) "
-            "FILTER (WHERE d.id IS NOT NULL))"
-        )
+        code = f"(epoch_us(e.ts) - {start_us}) * {radix} + d.id"
+        touches = "list_sort(list(e.code) FILTER (WHERE e.code IS NOT NULL))"
     else:
-        touches = (
-            f"list((epoch_us(e.ts) - {start_us})::HUGEINT * {radix} + d.id ORDER BY e.ts, d.id) "
-            "FILTER (WHERE d.id IS NOT NULL)"
-        )
+        code = f"(epoch_us(e.ts) - {start_us})::HUGEINT * {radix} + d.id"
+        touches = "list(e.code ORDER BY e.code) FILTER (WHERE e.code IS NOT NULL)"
+    # Customers are keyed by their 64-bit hash: joining and grouping on an integer is
+    # about a quarter faster than on the id strings. Two customers would share journeys
+    # only on a hash collision, about 1 in 4 million for 3 million customers.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _journey_raw AS
+        WITH ev AS (
+            SELECT hash(e.cid) AS cust, e.ts, {code} AS code, ({mask})::UINTEGER AS m
+            FROM _journey_events e
+            LEFT JOIN _journey_dict d ON e.et = d.et AND e.ch = d.ch
+            WHERE e.ts IS NOT NULL AND e.cid IS NOT NULL AND e.et NOT IN {conv_in}
+        )
         SELECT c.ts AS cts,
-               hash(e.cid) AS cust,
+               e.cust,
                coalesce(any_value(c.n), 0)::BIGINT AS n_conv,
                coalesce(any_value(c.rev), 0)::DOUBLE AS rev,
                coalesce({touches}, []) AS touches
                {flags}
-        FROM _journey_events e
-        LEFT JOIN _journey_dict d ON e.et = d.et AND e.ch = d.ch
-        ASOF LEFT JOIN _journey_conv c ON e.cid = c.cid AND e.ts <= c.ts
-        WHERE e.ts IS NOT NULL AND e.cid IS NOT NULL AND e.et NOT IN {conv_in}
-        GROUP BY e.cid, c.ts"""
+        FROM ev e
+        ASOF LEFT JOIN _journey_conv c ON e.cust = c.cust AND e.ts <= c.ts
+        GROUP BY e.cust, c.ts"""
     )
     return radix, start_us
 
@@ -492,7 +508,7 @@ def _facts(t: JourneyTables) -> None:
     # conversions (64-bit hashes: a collision among millions of ids is ~1e-7 likely).
     (customers,) = con.execute(
         "SELECT count(DISTINCT cust) FROM ("
-        "SELECT cust FROM _journey_raw UNION ALL SELECT hash(cid) FROM _journey_conv)"
+        "SELECT cust FROM _journey_raw UNION ALL SELECT cust FROM _journey_conv)"
     ).fetchone()
     t.customers = int(customers)
     conv, rev, groups = con.execute(
