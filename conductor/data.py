@@ -10,6 +10,7 @@ raised before any agent runs.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import zoneinfo
@@ -476,6 +477,81 @@ class _Check(NamedTuple):
     hint: str
 
 
+_DUCKDB_ENV = {
+    # environment variable -> (DuckDB setting, example for the hint)
+    "CONDUCTOR_DUCKDB_MEMORY_LIMIT": ("memory_limit", "8GB"),
+    "CONDUCTOR_DUCKDB_TEMP_DIRECTORY": ("temp_directory", "/data/conductor-spill"),
+    "CONDUCTOR_DUCKDB_THREADS": ("threads", "4"),
+}
+
+
+def duckdb_resource_settings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """DuckDB ``SET`` clauses for the memory limit, spill folder and threads.
+
+    Read from ``CONDUCTOR_DUCKDB_MEMORY_LIMIT`` (e.g. ``8GB``; DuckDB's default is 80%
+    of RAM), ``CONDUCTOR_DUCKDB_TEMP_DIRECTORY`` (where sorts, joins and aggregates
+    spill when they outgrow the limit; DuckDB's default for an in-memory database is
+    ``.tmp`` in the working folder) and ``CONDUCTOR_DUCKDB_THREADS``. Each value is
+    checked by DuckDB itself, so a wrong one is refused here with the variable's name,
+    not later in the middle of a step.
+
+    Raises:
+        DataError: A value DuckDB does not accept (code ``data.bad-duckdb-setting``).
+    """
+    env = os.environ if environ is None else environ
+    out: list[str] = []
+    probe = None
+    try:
+        for var, (setting, example) in _DUCKDB_ENV.items():
+            value = env.get(var, "").strip()
+            if not value:
+                continue
+            clause = f"{setting}={_sql_str(value)}"
+            if setting == "temp_directory":
+                Path(value).expanduser().mkdir(parents=True, exist_ok=True)
+            probe = probe or duckdb.connect(":memory:")
+            try:
+                probe.execute(f"SET {clause}")
+            except duckdb.Error as exc:
+                raise DataError(
+                    f"{var}={value!r}: {_first_line(exc)}",
+                    code="data.bad-duckdb-setting",
+                    hint=f"set {var} to a value like {example}, or unset it for DuckDB's default",
+                ) from None
+            out.append(clause)
+    except OSError as exc:
+        raise DataError(
+            f"CONDUCTOR_DUCKDB_TEMP_DIRECTORY: cannot create the folder: {exc.strerror}",
+            code="data.bad-duckdb-setting",
+            hint="point it at a writable folder with room to spill (several GB)",
+        ) from None
+    finally:
+        if probe is not None:
+            probe.close()
+    return out
+
+
+def resource_error(exc: BaseException) -> DataError | None:
+    """DuckDB running out of memory or spill space, as a :class:`DataError` that says
+    which setting to change; None for any other exception."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return DataError(
+            f"DuckDB ran out of memory: {_first_line(exc)}",
+            code="data.out-of-memory",
+            hint=(
+                "raise CONDUCTOR_DUCKDB_MEMORY_LIMIT (e.g. 16GB), or point "
+                "CONDUCTOR_DUCKDB_TEMP_DIRECTORY at a folder with room so DuckDB can spill"
+            ),
+        )
+    if isinstance(exc, duckdb.IOException) and "space" in str(exc).lower():
+        return DataError(
+            f"DuckDB could not spill to disk: {_first_line(exc)}",
+            code="data.out-of-disk",
+            hint="point CONDUCTOR_DUCKDB_TEMP_DIRECTORY at a folder on a disk with more room",
+        )
+    return None
+
+
 class DataCatalog:
     """The run's data sources as DuckDB views, one per name.
 
@@ -508,7 +584,7 @@ class DataCatalog:
         # machine's by default: pin it so results never depend on where a run happens.
         # GLOBAL too, so every cursor (a session of its own) gets them: a view over
         # read_csv('data/x.csv') is bound again in the session that reads it.
-        settings = ["TimeZone='UTC'"]
+        settings = ["TimeZone='UTC'", *duckdb_resource_settings()]
         if base_dir is not None:
             settings.append(f"file_search_path={_sql_str(str(base_dir))}")
         for setting in settings:

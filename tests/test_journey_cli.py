@@ -111,3 +111,27 @@ def test_the_files_own_column_names_are_mapped_under_columns(folder: Path, tmp_p
     ).fetchall()
     assert mine["conversions"] == conversions > 0
     assert mine["channels"] == [*sorted(GOAL_CHANNELS), "other"]
+
+
+def test_duckdb_limits_come_from_the_environment(folder: Path) -> None:
+    env = make_env(folder)
+    bad = Cli(cwd=folder, env={**env, "CONDUCTOR_DUCKDB_MEMORY_LIMIT": "lots"})
+    r = bad("run", "journeys.yaml", "--run-id", "j-bad-limit")
+    assert r.returncode == 2, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "CONDUCTOR_DUCKDB_MEMORY_LIMIT='lots'" in r.stderr
+    assert "data.bad-duckdb-setting" in r.stderr and "Traceback" not in r.stderr
+    spill = folder / "spill"
+    ok = Cli(
+        cwd=folder,
+        env={
+            **env,
+            "CONDUCTOR_DUCKDB_MEMORY_LIMIT": "1GB",
+            "CONDUCTOR_DUCKDB_TEMP_DIRECTORY": str(spill),
+            "CONDUCTOR_DUCKDB_THREADS": "1",
+        },
+    )
+    r = ok("run", "journeys.yaml", "--run-id", "j-limits")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert spill.is_dir()
+    result = json.loads((folder / ".conductor" / "runs" / "j-limits" / "result.json").read_text())
+    assert result["status"] == "done"

@@ -30,7 +30,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, RetryPolicy, interrupt
 
 from conductor.agents import Agent, Inputs, RunContext, get_agent
-from conductor.data import DataCatalog
+from conductor.data import DataCatalog, resource_error
 from conductor.errors import BudgetExceeded, ConductorError, LLMError
 from conductor.goals import BusinessGoal
 from conductor.pipeline import Pipeline, StepPlan
@@ -367,6 +367,7 @@ class _Step:
     ) -> dict[str, Any]:
         """The agent's error as the step's failure: logged, audited, the run goes on."""
         sid = self.sid
+        exc = resource_error(exc) or exc  # the machine's limits, not a bug in the agent
         if isinstance(exc, ConductorError):
             err = exc.to_dict()
             log.error("step failed", error=str(exc))
