@@ -70,8 +70,36 @@ def journey_chain(seed: int = 7) -> np.ndarray:
     return m
 
 
+CHUNK_ROWS = 10_000_000
+
+
 def generate_events(n_rows: int, seed: int, path: Path) -> dict[str, float]:
     """Write about ``n_rows`` seeded events to a Parquet file and return facts about them.
+
+    Above 10M rows the file is written in 10M-row slices of disjoint customers (each its
+    own seed), so generating 100M events needs the memory of 10M.
+    """
+    if n_rows <= CHUNK_ROWS:
+        table, facts = _event_table(n_rows, seed, 0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, row_group_size=1_000_000)
+        return facts
+    path.parent.mkdir(parents=True, exist_ok=True)
+    total: dict[str, float] = {}
+    offset = 0
+    with pq.ParquetWriter(path, _event_table(10, seed, 0)[0].schema) as writer:
+        for k, start in enumerate(range(0, n_rows, CHUNK_ROWS)):
+            table, facts = _event_table(min(CHUNK_ROWS, n_rows - start), seed + k, offset)
+            writer.write_table(table, row_group_size=1_000_000)
+            offset += int(facts["customers"]) + 1000
+            for key, v in facts.items():
+                total[key] = total.get(key, 0.0) + v
+            print(f"  generated {start + table.num_rows:,} of {n_rows:,} rows", file=sys.stderr)
+    return total
+
+
+def _event_table(n_rows: int, seed: int, id_offset: int) -> tuple[pa.Table, dict[str, float]]:
+    """About ``n_rows`` seeded events of customers numbered from ``id_offset``.
 
     Customers live journeys drawn from :func:`journey_chain`; a converter starts another
     journey with probability 0.3. Each touch may lead to a visit; a journey's last touch
@@ -171,7 +199,7 @@ def generate_events(n_rows: int, seed: int, path: Path) -> dict[str, float]:
     table = pa.table(
         {
             "customer_id": pa.array(
-                np.char.add("c", e_cust.astype(str)).astype(object), pa.string()
+                np.char.add("c", (e_cust + id_offset).astype(str)).astype(object), pa.string()
             ),
             "timestamp": pa.array(((epoch + e_t) * 1e6).astype(np.int64), pa.timestamp("us")),
             "channel": pa.array(["", *CHANNELS], pa.string()).take(pa.array(e_ch)),
@@ -179,9 +207,7 @@ def generate_events(n_rows: int, seed: int, path: Path) -> dict[str, float]:
             "revenue": pa.array(revenue, pa.float64(), mask=e_kind != 4),
         }
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, row_group_size=1_000_000)
-    return {
+    return table, {
         "rows": float(e_cust.size),
         "customers": float(keep_cust.sum()),
         "touches": float((e_kind == 0).sum()),
