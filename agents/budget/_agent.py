@@ -11,9 +11,14 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from agents.budget._bounds import history_range_notes, infeasible, plan_bounds
+from agents.budget._bounds import history_range_notes, infeasible, nearest_within, plan_bounds
 from agents.budget._data import channel_matcher, load_history, norm_channel
-from agents.budget._guards import holdout_caveat, kpi_from_goal, run_rate_caveat
+from agents.budget._guards import (
+    current_mix_caveat,
+    holdout_caveat,
+    kpi_from_goal,
+    run_rate_caveat,
+)
 from agents.budget._lift import SOURCE as LIFT_SOURCE
 from agents.budget._lift import load_lift_tests
 from agents.budget._model import Fit, fit_model
@@ -23,7 +28,9 @@ from agents.budget._schema import (
     BudgetPlan,
     BudgetSpec,
     LiftCheck,
+    Validation,
 )
+from agents.budget._validate import validate
 from conductor import (
     Agent,
     AgentError,
@@ -169,6 +176,7 @@ class _Run:
         self.warnings: list[str] = []
         self.caveats: list[str] = []  # warnings that put the plan in doubt: they lead
         self.lift_checks: list[LiftCheck] = []
+        self.validation: Validation | None = None
 
     def fail(self, message: str, code: str, hint: str) -> AgentError:
         return AgentError(message, step=self.ctx.step, agent=self.agent.name, code=code, hint=hint)
@@ -272,6 +280,21 @@ class _Run:
                 f"the model explains little of the KPI's variation (R² {fit.r2:.2f}); "
                 "treat the curves and the plan with caution"
             )
+        if spec.cv_folds > 0:
+            ctx.progress("validating out of sample", 0, None)
+            self.validation = validate(
+                history,
+                folds=spec.cv_folds,
+                logistic=spec.saturation == "logistic",
+                order=order,
+                lifts=lifts,
+            )
+            if self.validation is None:
+                self.warnings.append(
+                    f"{n_weeks} weeks are too few for the out-of-sample check (each test "
+                    "window needs at least half the history before it): the plan is not "
+                    "checked against a baseline without media"
+                )
         return self._optimise(fit, scope, excluded)
 
     def _align(self, data_channels: Sequence[str]) -> None:
@@ -403,19 +426,29 @@ class _Run:
                 x, price, certified = self._within_return(solve, media, r, label, float(lo.sum()), float(x.sum()), names, lo, lo_why)  # fmt: skip
 
         decision = "point"
-        if spec.decision == "resampled" and spec.mode == "budget" and bound is None and fit.draws:
+        reference = cur_weekly
+        v = self.validation
+        if v is not None and not v.beats_baseline:
+            # The curves forecast no better than no media at all: moving money on them
+            # would be a guess. The current mix, moved only as far as the constraints
+            # demand, is both the plan and what its (zero) uplift is measured against.
+            x = nearest_within(mix * float(x.sum()), lo, np.minimum(hi, total))
+            decision, reference = "current_mix", x / w
+            self.caveats.insert(0, current_mix_caveat(v, spec.kpi))
+        elif spec.decision == "resampled" and spec.mode == "budget" and bound is None and fit.draws:
             x = self._resampled(fit, model_idx, total, lo, hi)
             decision = "resampled"
         self.warnings += history_range_notes(spec, names, x, bounds)
         solved = Solved(
             names=names, model_idx=model_idx, curves=curves, x=x, previous=previous,
-            cur_weekly=cur_weekly, bounds=bounds, price=price, certified=certified, total=total,
+            cur_weekly=reference, bounds=bounds, price=price, certified=certified, total=total,
             baseline=baseline, other_media=other_media, horizon=horizon, frac=frac, target=target,
             decision=decision,
         )  # fmt: skip
         return build_plan(
-            spec, fit, solved, self.warnings, self.lift_checks, ctx.out_dir, self.caveats
-        )
+            spec, fit, solved, self.warnings, self.lift_checks, ctx.out_dir, self.caveats,
+            validation=v,
+        )  # fmt: skip
 
     def _spendable(self) -> float:
         """The budget, capped by ``max_total_spend`` (with a note when the cap binds)."""

@@ -31,6 +31,7 @@ from agents.budget._schema import (
     Estimate,
     FitDiagnostics,
     LiftCheck,
+    Validation,
 )
 from conductor import Allocation, Insight
 
@@ -45,7 +46,8 @@ class Solved:
         curves: The planned channels' response curves (weekly).
         x: The split.
         previous: The current mix applied to the budget.
-        cur_weekly: Each channel's recent weekly spend.
+        cur_weekly: The mix the uplift is measured against, weekly: each channel's recent
+            spend (with ``decision`` 'current_mix', the plan itself).
         bounds: Per-channel bounds and their reasons.
         price: The marginal return at the optimum.
         certified: Whether the split is proven global.
@@ -55,7 +57,7 @@ class Solved:
         horizon: The weeks the plan covers.
         frac: Share of those weeks' baseline that falls in the horizon.
         target: The KPI target, if any.
-        decision: How the split was chosen ('point' or 'resampled').
+        decision: How the split was chosen ('point', 'resampled' or 'current_mix').
     """
 
     names: list[str]
@@ -97,6 +99,7 @@ def build_plan(
     lift_checks: list[LiftCheck],
     out_dir: Path,
     caveats: Sequence[str] = (),
+    validation: Validation | None = None,
 ) -> BudgetPlan:
     """The typed plan: per-channel amounts, ROI and curves with bootstrap intervals, the
     expected KPI and uplift, diagnostics, the ``Allocation`` artifact and insights.
@@ -109,6 +112,7 @@ def build_plan(
         lift_checks: How the fit reads each lift test.
         out_dir: Where the fit table is written.
         caveats: Warnings that put the whole plan in doubt: they open ``warnings``.
+        validation: The out-of-sample scores (None: the check was off or impossible).
     """
     w = spec.horizon_weeks
     est = _Interval((1 - spec.interval) / 2 * 100, (1 + spec.interval) / 2 * 100)
@@ -128,6 +132,8 @@ def build_plan(
         k.media - k.current, [m - cc for m, cc in zip(k.draw_media, k.draw_current, strict=True)]
     )
     insights = _insights(spec, channels, uplift, k.current, s.price, s.target, expected)
+    if s.decision == "current_mix":
+        insights[0] = _kept_mix_insight(spec, validation)
     files = _write_files(fit, out_dir, warnings)
     target = s.target
     return BudgetPlan(
@@ -146,6 +152,7 @@ def build_plan(
         marginal_price=float(s.price),
         certified=s.certified,
         decision=s.decision,
+        validation=validation,
         target=target,
         target_met=None if target is None else expected.value >= target - 1e-6 * abs(target),
         diagnostics=_diagnostics(fit, lift_checks),
@@ -315,6 +322,26 @@ def _diagnostics(fit: Fit, lift_checks: list[LiftCheck]) -> FitDiagnostics:
         bootstrap=len(fit.draws),
         seasonality=fit.order,
         lift_tests=lift_checks,
+    )
+
+
+def _kept_mix_insight(spec: BudgetSpec, v: Validation | None) -> Insight:
+    """The headline when the media model lost to the baseline out of sample."""
+    ev: dict[str, float] = {"uplift": 0.0, "uplift_low": 0.0, "uplift_high": 0.0}
+    if v is not None:
+        ev |= {
+            "crps_media": round(v.media.crps, 2),
+            "crps_baseline": round(v.baseline.crps, 2),
+            "crps_gain": round(v.crps_gain, 4),
+        }
+    return Insight(
+        id="budget/uplift",
+        statement=(
+            f"The plan keeps the current mix over {spec.horizon_weeks:.3g} weeks and claims "
+            f"no gain in {spec.kpi}: out of sample the response model forecasts no better "
+            "than a baseline without media."
+        ),
+        evidence=ev,
     )
 
 
