@@ -131,6 +131,8 @@ def build_plan(
     uplift = est(
         k.media - k.current, [m - cc for m, cc in zip(k.draw_media, k.draw_current, strict=True)]
     )
+    if s.decision == "current_mix":  # the plan is its own reference: exactly no gain
+        uplift = Estimate(value=0.0, low=0.0, high=0.0)
     insights = _insights(spec, channels, uplift, k.current, s.price, s.target, expected)
     if s.decision == "current_mix":
         insights[0] = _kept_mix_insight(spec, validation)
