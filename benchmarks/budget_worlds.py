@@ -199,7 +199,9 @@ class SeedResult:
     roi_err: list[float] = field(default_factory=list)
 
 
-def run_seed(world: str, seed: int, cv_folds: int | None) -> SeedResult:
+def run_seed(
+    world: str, seed: int, cv_folds: int | None, decision: str | None = None
+) -> SeedResult:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         wd = WORLDS[world](tmp, seed)
@@ -211,6 +213,8 @@ def run_seed(world: str, seed: int, cv_folds: int | None) -> SeedResult:
         params: dict[str, object] = {"horizon_weeks": HORIZON}
         if cv_folds is not None:
             params["cv_folds"] = cv_folds
+        if decision is not None:
+            params["decision"] = decision
         spec = agent.plan(
             PlanContext(step="budget", goal=goal, params=params, spec_type=BudgetSpec)
         )
@@ -280,9 +284,10 @@ def summary(results: list[SeedResult]) -> dict[str, float]:
     }
 
 
-def markdown(world: str, cv: int | None, results: list[SeedResult]) -> str:
+def markdown(world: str, cv: int | None, results: list[SeedResult], decision: str | None) -> str:
     s = summary(results)
     label = "default (cv_folds 3)" if cv is None else f"cv_folds {cv}"
+    label += f", decision {decision or 'resampled (default)'}"
     lines = [
         f"### {world}, {label}",
         "",
@@ -317,6 +322,7 @@ def main() -> None:
         default="default,0",
         help="comma-separated cv_folds settings ('default' = the agent's default)",
     )
+    ap.add_argument("--decision", help="the step's `decision:` (default: the agent's)")
     ap.add_argument("--out", type=Path, help="write the per-seed tables here (markdown)")
     args = ap.parse_args()
     worlds = list(WORLDS) if args.world == "both" else [args.world]
@@ -324,17 +330,18 @@ def main() -> None:
     parts = []
     for world in worlds:
         for cv in settings:
-            results = [run_seed(world, seed, cv) for seed in range(args.seeds)]
+            results = [run_seed(world, seed, cv, args.decision) for seed in range(args.seeds)]
             s = summary(results)
             print(
-                f"{world:8s} cv={'default' if cv is None else cv}: {s['seeds']} seeds, share "
+                f"{world:8s} cv={'default' if cv is None else cv} decision="
+                f"{args.decision or 'default'}: {s['seeds']} seeds, share "
                 f"mean {s['share_mean']:.1%} min {s['share_min']:.1%}, worse {s['worse']}, "
                 f"current_mix {s['current_mix']}, coverage ROI {s['roi_cov']:.0%} uplift "
                 f"{s['uplift_cov']:.0%} KPI {s['kpi_cov']:.0%}, run median "
                 f"{s['seconds_median']:.2f} s",
                 flush=True,
             )
-            parts.append(markdown(world, cv, results))
+            parts.append(markdown(world, cv, results, args.decision))
     if args.out:
         args.out.write_text("\n".join(parts), encoding="utf-8")
 

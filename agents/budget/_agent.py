@@ -435,9 +435,13 @@ class _Run:
             x = nearest_within(mix * float(x.sum()), lo, np.minimum(hi, total))
             decision, reference = "current_mix", x / w
             self.caveats.insert(0, current_mix_caveat(v, spec.kpi))
-        elif spec.decision == "resampled" and spec.mode == "budget" and bound is None and fit.draws:
+        elif spec.decision != "point" and spec.mode == "budget" and bound is None and fit.draws:
             x = self._resampled(fit, model_idx, total, lo, hi)
             decision = "resampled"
+            if spec.decision == "guarded":
+                start = nearest_within(mix * total, lo, np.minimum(hi, total))
+                x = self._guarded(fit, model_idx, start, x, mix * total)
+                decision = "guarded"
         self.warnings += history_range_notes(spec, names, x, bounds)
         solved = Solved(
             names=names, model_idx=model_idx, curves=curves, x=x, previous=previous,
@@ -512,6 +516,42 @@ class _Run:
             splits.append(maximise(c, total / w, lo / w, np.minimum(hi, total) / w).x)
             self.ctx.progress("optimising the budget split", i + 1, len(fit.draws))
         return np.asarray(np.mean(splits, axis=0) * w, dtype=np.float64)
+
+    def _guarded(
+        self,
+        fit: Fit,
+        model_idx: npt.NDArray[np.intp],
+        start: FloatArray,
+        goal: FloatArray,
+        current: FloatArray,
+    ) -> FloatArray:
+        """The largest step from ``start`` (the current mix within the bounds) towards
+        ``goal`` (the resampled split) whose share of refits doing worse than ``current``
+        (the current mix) is at most ``max_loss_probability``.
+
+        Each point of the segment meets the bounds and sums to the budget (both ends do,
+        and the constraints are a box and a sum). The share is a step function of the
+        step length, so the steps are searched on a grid, longest first.
+        """
+        w, bound = self.spec.horizon_weeks, self.spec.max_loss_probability
+        per_draw = [planned_curves(fit, model_idx, p) for p in fit.draws]
+        base = np.array([float(c.value(current / w).sum()) for c in per_draw])
+        for step in np.linspace(1.0, 0.0, 21):
+            x = start + step * (goal - start)
+            gains = np.array([float(c.value(x / w).sum()) for c in per_draw]) - base
+            if float(np.mean(gains < 0)) <= bound:
+                if step < 1.0:
+                    self.warnings.append(
+                        f"decision guarded: the plan moves {step:.0%} of the way from the "
+                        f"current mix to the resampled split, the furthest at which at most "
+                        f"{bound:.0%} of the refits do worse than the current mix"
+                    )
+                return np.asarray(x, dtype=np.float64)
+        self.warnings.append(
+            "decision guarded: even the current mix within the constraints does worse than "
+            f"the current mix in more than {bound:.0%} of the refits; the plan keeps it"
+        )
+        return start
 
     def _horizon_weeks(self, last: dt.date) -> list[dt.date]:
         start = self.spec.horizon_start

@@ -131,9 +131,12 @@ def build_plan(
     uplift = est(
         k.media - k.current, [m - cc for m, cc in zip(k.draw_media, k.draw_current, strict=True)]
     )
+    gains = [m - cc for m, cc in zip(k.draw_media, k.draw_current, strict=True)]
+    chance = float(np.mean([g > 0 for g in gains])) if gains else None
     if s.decision == "current_mix":  # the plan is its own reference: exactly no gain
         uplift = Estimate(value=0.0, low=0.0, high=0.0)
-    insights = _insights(spec, channels, uplift, k.current, s.price, s.target, expected)
+        chance = None
+    insights = _insights(spec, channels, uplift, k.current, s.price, s.target, expected, chance)
     if s.decision == "current_mix":
         insights[0] = _kept_mix_insight(spec, validation)
     files = _write_files(fit, out_dir, warnings)
@@ -151,6 +154,7 @@ def build_plan(
         media_kpi=est(k.media, k.draw_media),
         current_media_kpi=est(k.current, k.draw_current),
         uplift=uplift,
+        uplift_probability=chance,
         marginal_price=float(s.price),
         certified=s.certified,
         decision=s.decision,
@@ -355,26 +359,35 @@ def _insights(
     price: float,
     target: float | None,
     expected: Estimate,
+    chance: float | None = None,
 ) -> list[Insight]:
     cur, kpi = spec.currency, spec.kpi
     out: list[Insight] = []
     pct = uplift.value / cur_pt if cur_pt > 0 else 0.0
-    out.append(
-        Insight(
-            id="budget/uplift",
-            statement=(
-                f"The recommended split adds {uplift.value:,.0f} {kpi} ({pct:+.1%}) over "
-                f"{spec.horizon_weeks:.3g} weeks vs the current mix at the same spend "
-                f"({spec.interval:.0%} interval {uplift.low:,.0f} to {uplift.high:,.0f})."
-            ),
-            evidence={
-                "uplift": round(uplift.value, 2),
-                "uplift_low": round(uplift.low, 2),
-                "uplift_high": round(uplift.high, 2),
-                "uplift_pct": round(pct, 4),
-            },
+    odds = f"; it beats the current mix in {chance:.0%} of the refits" if chance is not None else ""
+    band = f"{spec.interval:.0%} interval {uplift.low:,.0f} to {uplift.high:,.0f}"
+    if uplift.low > 0 or uplift.value <= 0:
+        verb = "adds" if uplift.value >= 0 else "changes"
+        statement = (
+            f"The recommended split {verb} {uplift.value:,.0f} {kpi} ({pct:+.1%}) over "
+            f"{spec.horizon_weeks:.3g} weeks vs the current mix at the same spend "
+            f"({band}{odds})."
         )
-    )
+    else:  # an interval that reaches zero: no gain is claimed
+        statement = (
+            f"The recommended split is expected to change {kpi} by {uplift.value:+,.0f} "
+            f"({pct:+.1%}) over {spec.horizon_weeks:.3g} weeks vs the current mix at the "
+            f"same spend, but its {band} includes zero: not a demonstrated gain{odds}."
+        )
+    evidence = {
+        "uplift": round(uplift.value, 2),
+        "uplift_low": round(uplift.low, 2),
+        "uplift_high": round(uplift.high, 2),
+        "uplift_pct": round(pct, 4),
+    }
+    if chance is not None:
+        evidence["uplift_probability"] = round(chance, 4)
+    out.append(Insight(id="budget/uplift", statement=statement, evidence=evidence))
     for c in channels:
         if c.history_spend <= 0:
             continue

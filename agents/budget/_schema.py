@@ -103,12 +103,24 @@ class BudgetSpec(TaskSpec):
     bootstrap: int = Field(
         default=30, ge=0, le=1000, description="Bootstrap refits for the uncertainty intervals."
     )
-    decision: Literal["resampled", "point"] = Field(
+    decision: Literal["resampled", "point", "guarded"] = Field(
         default="resampled",
         description=(
             "resampled: the split is the average of the best splits on every bootstrap "
             "refit of the curves, which is robust to the curves' estimation error; point: "
-            "the best split on the fitted curves alone. Target and CPA/ROAS plans are point."
+            "the best split on the fitted curves alone; guarded: the largest step from the "
+            "current mix towards the resampled split whose probability of doing worse than "
+            "the current mix, over the refits, is at most `max_loss_probability`. Target "
+            "and CPA/ROAS plans are point."
+        ),
+    )
+    max_loss_probability: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description=(
+            "With `decision: guarded`, the largest share of the bootstrap refits in which "
+            "the plan may do worse than the current mix (0.1: P(uplift < 0) <= 10%)."
         ),
     )
     interval: float = Field(
@@ -275,9 +287,18 @@ class BudgetPlan(AgentOutput):
         default="point",
         description=(
             "How the split was chosen: 'point' (the fitted curves' optimum), 'resampled' "
-            "(the average of the optima over the bootstrap refits) or 'current_mix' (the "
+            "(the average of the optima over the bootstrap refits), 'guarded' (a step from "
+            "the current mix towards that average, as far as the loss bound allows) or "
+            "'current_mix' (the "
             "media model did not forecast better than a baseline without media out of "
             "sample, so the plan keeps the current mix within the constraints)."
+        ),
+    )
+    uplift_probability: float | None = Field(
+        default=None,
+        description=(
+            "Share of the bootstrap refits in which the plan beats the current mix "
+            "(None without refits, or when the plan is the current mix)."
         ),
     )
     validation: Validation | None = Field(
@@ -324,11 +345,16 @@ class BudgetPlan(AgentOutput):
                 f"{self.expected_kpi.value:,.0f} [{self.expected_kpi.low:,.0f}-"
                 f"{self.expected_kpi.high:,.0f}], +0 [0, 0] vs the current mix"
             )
+        u, p = self.uplift, self.uplift_probability
+        odds = f", P(gain) {p:.0%}" if p is not None else ""
+        # An uplift whose interval reaches zero is not called a gain.
+        unsure = "; not a demonstrated gain" if u.low <= 0 < u.value else ""
         return (
             f"{self.spend:,.0f} {self.currency} over {self.horizon_weeks:.3g} weeks across "
             f"{funded} channel(s): expected {self.kpi} {self.expected_kpi.value:,.0f} "
             f"[{self.expected_kpi.low:,.0f}-{self.expected_kpi.high:,.0f}], "
-            f"{self.uplift.value:+,.0f} vs the current mix{pct}"
+            f"{u.value:+,.0f} [{u.low:+,.0f}, {u.high:+,.0f}] vs the current mix{pct}{odds}"
+            f"{unsure}"
         )
 
     def _validation_table(self) -> str:
