@@ -119,13 +119,23 @@ FIRST = dt.date(2024, 1, 1)
 WEEKS = 104
 
 
+def _season(dates: list[dt.date]) -> np.ndarray:
+    doy = np.array([d.timetuple().tm_yday for d in dates])
+    return np.cos(2 * np.pi * (doy - 340) / 365.25)
+
+
+def base_kpi(dates: list[dt.date]) -> np.ndarray:
+    """The KPI without media or noise in the given weeks (the history's and after it)."""
+    t = np.array([(d - FIRST).days / 7 for d in dates])
+    return 175000 * (1 + 0.06 * t / 52) * (1 + 0.12 * _season(dates))
+
+
 def history(tmp: Path, seed: int, tests: int = 0) -> tuple[dict[str, float], dict[str, float]]:
     """Write spend.csv/outcomes.csv (and ``tests`` lift tests per channel in lifts.csv);
     return the true ROI and the last quarter's weekly spend."""
     rng = np.random.default_rng(seed)
     dates = [FIRST + dt.timedelta(weeks=i) for i in range(WEEKS)]
-    doy = np.array([d.timetuple().tm_yday for d in dates])
-    season = np.cos(2 * np.pi * (doy - 340) / 365.25)
+    season = _season(dates)
     media = np.zeros(WEEKS)
     spend, roi, current = {}, {}, {}
     for name, (decay, k, s, beta, mean, sd) in CHANNELS.items():
@@ -141,8 +151,7 @@ def history(tmp: Path, seed: int, tests: int = 0) -> tuple[dict[str, float], dic
         spend[name] = x
         roi[name] = float(contrib.sum() / x.sum())
         current[name] = float(x[-13:].mean())
-    base = 175000 * (1 + 0.06 * np.arange(WEEKS) / 52) * (1 + 0.12 * season)
-    y = base + media + rng.normal(0, 4500, WEEKS)
+    y = base_kpi(dates) + media + rng.normal(0, 4500, WEEKS)
     with (tmp / "spend.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["date", "channel", "spend"])

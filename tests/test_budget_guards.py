@@ -8,10 +8,12 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT, Cli, make_env
 from test_budget import FIRST, TRUE, _rewrite, goal, plan, run, write
 
+from agents.budget import History
 from agents.budget._data import load_history
 from agents.budget._guards import holdout_caveat, run_rate_caveat
 from conductor import DataCatalog, DataError, DataSource, Kpi, SpecError
@@ -82,6 +84,65 @@ def test_a_repeated_outcomes_week_is_refused(tmp_path: Path) -> None:
     assert "1 date key(s)" in info.value.message
 
 
+def _kpi_on_every_row(paths: dict[str, Path], campaigns: bool = False) -> dict[str, Path]:
+    """The long spend table with the KPI joined onto every channel's row (no outcomes)."""
+    kpi = dict(list(csv.reader(paths["outcomes"].open()))[1:])
+    rows = list(csv.reader(paths["spend"].open()))[1:]
+    with paths["spend"].open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["date", "channel", "spend", "revenue", *(["campaign"] * campaigns)])
+        for d, ch, s in rows:
+            if campaigns:
+                half = f"{float(s) / 2:.3f}"
+                w.writerows([[d, ch, half, kpi[d], "a"], [d, ch, half, kpi[d], "b"]])
+            else:
+                w.writerow([d, ch, s, kpi[d]])
+    return {"spend": paths["spend"]}
+
+
+def _load(paths: dict[str, Path]) -> History:
+    cat = DataCatalog({k: DataSource(path=v) for k, v in paths.items()})
+    try:
+        return load_history(cat.cursor(), "revenue", "outcomes" in paths)[0]
+    finally:
+        cat.close()
+
+
+@pytest.mark.parametrize("campaigns", [False, True])
+def test_a_long_export_with_the_kpi_on_every_row_reads_it_once_per_date(
+    tmp_path: Path, campaigns: bool
+) -> None:
+    # Once refused with `data.missing-source` ("no 'revenue' column") although it had one.
+    paths = write(tmp_path, weeks=30)
+    separate = _load(paths)
+    joined = _load(_kpi_on_every_row(paths, campaigns))
+    assert joined.channels == separate.channels
+    np.testing.assert_allclose(joined.kpi, separate.kpi)  # not three (or six) times it
+    np.testing.assert_allclose(joined.spend, separate.spend, rtol=1e-6)
+
+
+def test_a_repeated_kpi_that_disagrees_within_a_date_is_refused(tmp_path: Path) -> None:
+    paths = _kpi_on_every_row(write(tmp_path, weeks=30))
+    _rewrite(
+        paths["spend"],
+        lambda rows: [[*rows[1][:3], "1.00"] if i == 1 else r for i, r in enumerate(rows)],
+    )
+    with pytest.raises(DataError) as info:
+        history(paths)
+    err = info.value
+    assert err.code == "data.kpi-disagrees" and err.source == "spend" and err.column == "revenue"
+    assert f"disagree within 1 date(s), e.g. {FIRST.isoformat()}: 1.00 to " in err.message
+    assert "one revenue per date" in err.hint
+
+
+def test_a_long_export_without_the_kpi_still_asks_for_outcomes(tmp_path: Path) -> None:
+    paths = write(tmp_path, weeks=30)
+    with pytest.raises(DataError) as info:
+        history({"spend": paths["spend"]})
+    assert info.value.code == "data.missing-source"
+    assert "`spend` has no 'revenue' column" in info.value.message
+
+
 # ------------------------------------------------------------------ the goal's KPI
 
 
@@ -150,7 +211,10 @@ def test_caveats_lead_the_warnings_and_the_summary(tmp_path: Path) -> None:
         lambda rows: [[d, f"{float(v) * 1.6:.2f}"] if i >= len(rows) - 7 else [d, v]
                       for i, (d, v) in enumerate(rows)],
     )  # fmt: skip
-    out = run(tmp_path, plan(goal(), {**FAST, "budget": 20_000}), paths)
+    # cv_folds 0: the jump fails the out-of-sample check too (whose caveat would lead);
+    # this test is about the pace and hold-out caveats (tests/test_budget_validation.py).
+    params = {**FAST, "budget": 20_000, "cv_folds": 0}
+    out = run(tmp_path, plan(goal(), params), paths)
     assert out.diagnostics.holdout_weeks == 7 and (out.diagnostics.holdout_r2 or 0) < 0
     assert len(out.caveats) == 2
     pace, fit = out.caveats

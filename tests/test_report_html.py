@@ -198,6 +198,20 @@ def test_lift_tests_behind_the_budget_fit_are_shown(full: dict[str, Any]) -> Non
     assert "Calibrated with 1 lift test(s): email measured -4,900 per week, fitted -4,712" in budget
 
 
+def test_the_budget_fit_is_validated_out_of_sample_in_the_report(full: dict[str, Any]) -> None:
+    doc = copy.deepcopy(full)
+    v = doc["steps"]["budget"]["output"]["validation"]
+    assert v is not None and v["folds"] >= 1  # every run validates by default
+    budget = section(render_html(doc), "budget")
+    assert "Out of sample" in budget and "<td>baseline, no media</td>" in budget
+    assert f"{v['folds']} rolling test windows of {v['test_weeks']} weeks" in budget
+    v["beats_baseline"] = False
+    kept = section(render_html(doc), "budget")
+    assert "does not beat the baseline" in kept and "the plan keeps the current mix" in kept
+    doc["steps"]["budget"]["output"]["validation"] = None
+    assert "Out of sample" not in section(render_html(doc), "budget")
+
+
 def test_report_is_self_contained(full_html: str) -> None:
     from plotly.offline import get_plotlyjs
 

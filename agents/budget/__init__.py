@@ -14,8 +14,11 @@ from agents.budget._schema import (
     CurveParams,
     Estimate,
     FitDiagnostics,
+    ForecastScores,
     LiftCheck,
+    Validation,
 )
+from agents.budget._validate import validate
 
 __all__ = [
     "BudgetAllocationAgent",
@@ -26,6 +29,7 @@ __all__ = [
     "Estimate",
     "Fit",
     "FitDiagnostics",
+    "ForecastScores",
     "History",
     "InfeasibleBounds",
     "LiftCheck",
@@ -33,6 +37,8 @@ __all__ = [
     "Params",
     "ResponseCurves",
     "Solution",
+    "Validation",
     "fit_model",
     "maximise",
+    "validate",
 ]

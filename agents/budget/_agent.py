@@ -11,9 +11,14 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from agents.budget._bounds import history_range_notes, infeasible, plan_bounds
+from agents.budget._bounds import history_range_notes, infeasible, nearest_within, plan_bounds
 from agents.budget._data import channel_matcher, load_history, norm_channel
-from agents.budget._guards import holdout_caveat, kpi_from_goal, run_rate_caveat
+from agents.budget._guards import (
+    current_mix_caveat,
+    holdout_caveat,
+    kpi_from_goal,
+    run_rate_caveat,
+)
 from agents.budget._lift import SOURCE as LIFT_SOURCE
 from agents.budget._lift import load_lift_tests
 from agents.budget._model import Fit, fit_model
@@ -23,7 +28,9 @@ from agents.budget._schema import (
     BudgetPlan,
     BudgetSpec,
     LiftCheck,
+    Validation,
 )
+from agents.budget._validate import validate
 from conductor import (
     Agent,
     AgentError,
@@ -169,6 +176,7 @@ class _Run:
         self.warnings: list[str] = []
         self.caveats: list[str] = []  # warnings that put the plan in doubt: they lead
         self.lift_checks: list[LiftCheck] = []
+        self.validation: Validation | None = None
 
     def fail(self, message: str, code: str, hint: str) -> AgentError:
         return AgentError(message, step=self.ctx.step, agent=self.agent.name, code=code, hint=hint)
@@ -272,6 +280,21 @@ class _Run:
                 f"the model explains little of the KPI's variation (R² {fit.r2:.2f}); "
                 "treat the curves and the plan with caution"
             )
+        if spec.cv_folds > 0:
+            ctx.progress("validating out of sample", 0, None)
+            self.validation = validate(
+                history,
+                folds=spec.cv_folds,
+                logistic=spec.saturation == "logistic",
+                order=order,
+                lifts=lifts,
+            )
+            if self.validation is None:
+                self.warnings.append(
+                    f"{n_weeks} weeks are too few for the out-of-sample check (each test "
+                    "window needs at least half the history before it): the plan is not "
+                    "checked against a baseline without media"
+                )
         return self._optimise(fit, scope, excluded)
 
     def _align(self, data_channels: Sequence[str]) -> None:
@@ -403,19 +426,33 @@ class _Run:
                 x, price, certified = self._within_return(solve, media, r, label, float(lo.sum()), float(x.sum()), names, lo, lo_why)  # fmt: skip
 
         decision = "point"
-        if spec.decision == "resampled" and spec.mode == "budget" and bound is None and fit.draws:
+        reference = cur_weekly
+        v = self.validation
+        if v is not None and not v.beats_baseline:
+            # The curves forecast no better than no media at all: moving money on them
+            # would be a guess. The current mix, moved only as far as the constraints
+            # demand, is both the plan and what its (zero) uplift is measured against.
+            x = nearest_within(mix * float(x.sum()), lo, np.minimum(hi, total))
+            decision, reference = "current_mix", x / w
+            self.caveats.insert(0, current_mix_caveat(v, spec.kpi))
+        elif spec.decision != "point" and spec.mode == "budget" and bound is None and fit.draws:
             x = self._resampled(fit, model_idx, total, lo, hi)
             decision = "resampled"
+            if spec.decision == "guarded":
+                start = nearest_within(mix * total, lo, np.minimum(hi, total))
+                x = self._guarded(fit, model_idx, start, x, mix * total)
+                decision = "guarded"
         self.warnings += history_range_notes(spec, names, x, bounds)
         solved = Solved(
             names=names, model_idx=model_idx, curves=curves, x=x, previous=previous,
-            cur_weekly=cur_weekly, bounds=bounds, price=price, certified=certified, total=total,
+            cur_weekly=reference, bounds=bounds, price=price, certified=certified, total=total,
             baseline=baseline, other_media=other_media, horizon=horizon, frac=frac, target=target,
             decision=decision,
         )  # fmt: skip
         return build_plan(
-            spec, fit, solved, self.warnings, self.lift_checks, ctx.out_dir, self.caveats
-        )
+            spec, fit, solved, self.warnings, self.lift_checks, ctx.out_dir, self.caveats,
+            validation=v,
+        )  # fmt: skip
 
     def _spendable(self) -> float:
         """The budget, capped by ``max_total_spend`` (with a note when the cap binds)."""
@@ -479,6 +516,42 @@ class _Run:
             splits.append(maximise(c, total / w, lo / w, np.minimum(hi, total) / w).x)
             self.ctx.progress("optimising the budget split", i + 1, len(fit.draws))
         return np.asarray(np.mean(splits, axis=0) * w, dtype=np.float64)
+
+    def _guarded(
+        self,
+        fit: Fit,
+        model_idx: npt.NDArray[np.intp],
+        start: FloatArray,
+        goal: FloatArray,
+        current: FloatArray,
+    ) -> FloatArray:
+        """The largest step from ``start`` (the current mix within the bounds) towards
+        ``goal`` (the resampled split) whose share of refits doing worse than ``current``
+        (the current mix) is at most ``max_loss_probability``.
+
+        Each point of the segment meets the bounds and sums to the budget (both ends do,
+        and the constraints are a box and a sum). The share is a step function of the
+        step length, so the steps are searched on a grid, longest first.
+        """
+        w, bound = self.spec.horizon_weeks, self.spec.max_loss_probability
+        per_draw = [planned_curves(fit, model_idx, p) for p in fit.draws]
+        base = np.array([float(c.value(current / w).sum()) for c in per_draw])
+        for step in np.linspace(1.0, 0.0, 21):
+            x = start + step * (goal - start)
+            gains = np.array([float(c.value(x / w).sum()) for c in per_draw]) - base
+            if float(np.mean(gains < 0)) <= bound:
+                if step < 1.0:
+                    self.warnings.append(
+                        f"decision guarded: the plan moves {step:.0%} of the way from the "
+                        f"current mix to the resampled split, the furthest at which at most "
+                        f"{bound:.0%} of the refits do worse than the current mix"
+                    )
+                return np.asarray(x, dtype=np.float64)
+        self.warnings.append(
+            "decision guarded: even the current mix within the constraints does worse than "
+            f"the current mix in more than {bound:.0%} of the refits; the plan keeps it"
+        )
+        return start
 
     def _horizon_weeks(self, last: dt.date) -> list[dt.date]:
         start = self.spec.horizon_start

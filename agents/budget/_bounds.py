@@ -144,6 +144,31 @@ def _history_range(
             b.tighten(int(i), float(g_lo[i]), why[i], upper=False)
 
 
+def nearest_within(target: FloatArray, lo: FloatArray, hi: FloatArray) -> FloatArray:
+    """The split nearest ``target`` (least squares) with the same total within the bounds.
+
+    ``clip(target + t, lo, hi)`` for the shift ``t`` that keeps the total (its sum grows
+    with ``t``, so a bisection finds it); a target already within the bounds is kept.
+    The total must lie between ``lo.sum()`` and ``hi.sum()``; outside, the nearest end.
+    """
+    total = float(target.sum())
+    hi = np.maximum(hi, lo)
+    if np.all(target >= lo) and np.all(target <= hi):
+        return target.copy()
+    a = float(np.min(lo - target)) - 1.0
+    b = float(np.max(np.where(np.isfinite(hi), hi, target + total) - target)) + 1.0
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        if float(np.clip(target + mid, lo, hi).sum()) < total:
+            a = mid
+        else:
+            b = mid
+        if b - a <= 1e-9 * max(1.0, total):
+            break
+    out: FloatArray = np.clip(target + b, lo, hi)
+    return out
+
+
 def history_range_notes(spec: BudgetSpec, names: list[str], x: FloatArray, b: Bounds) -> list[str]:
     """Where the plan stops at the edge of the spends the history has seen."""
     w, cur = spec.horizon_weeks, spec.currency

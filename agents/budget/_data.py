@@ -1,8 +1,10 @@
 """Read the `spend` and `outcomes` sources into a weekly history, with DuckDB SQL.
 
-Long form: `spend(date, channel, spend)` plus `outcomes(date, <kpi>...)`. Wide form: one
-table with `date`, one spend column per channel and the KPI column(s) (the KPI may also
-come from `outcomes`). Daily or weekly rows are summed into Monday-starting weeks.
+Long form: `spend(date, channel, spend)` plus `outcomes(date, <kpi>...)`, or the KPI as a
+column of the long table itself, repeated on every row of its date (read once per date).
+Wide form: one table with `date`, one spend column per channel and the KPI column(s) (the
+KPI may also come from `outcomes`). Daily or weekly rows are summed into Monday-starting
+weeks.
 """
 
 from __future__ import annotations
@@ -99,13 +101,15 @@ def load_history(
     if date_col is None:
         raise DataError("required column is missing", source="spend", column="date",
                         code="data.missing-column", hint=f"the table has: {', '.join(cols)}")  # fmt: skip
-    long_sql, kpi_in_spend, summed = _long_spend_sql(con, cols, date_col, kpi, has_outcomes)
+    long_sql, kpi_in_spend, summed, repeated = _long_spend_sql(
+        con, cols, date_col, kpi, has_outcomes
+    )
     _check_dates(con, "spend", date_col)
     check_duplicate_rows(con, "spend", list(cols), date_col, summed)
     con.execute(f"CREATE OR REPLACE TEMP VIEW _budget_long AS {long_sql}")
     _check_spend_values(con)
     weeks, channels_raw, spend = _weekly_spend(con, notes, taxonomy or {})
-    kpi_by_week = _load_kpi(con, kpi, has_outcomes, kpi_in_spend, date_col)
+    kpi_by_week = _load_kpi(con, kpi, has_outcomes, kpi_in_spend, date_col, repeated)
     missing = [w for w in weeks if w not in kpi_by_week]
     if missing:
         src = "outcomes" if has_outcomes and kpi_in_spend is None else "spend"
@@ -121,9 +125,10 @@ def load_history(
 
 def _long_spend_sql(
     con: Any, cols: dict[str, str], date_col: str, kpi: str, has_outcomes: bool
-) -> tuple[str, str | None, list[str]]:
+) -> tuple[str, str | None, list[str], bool]:
     """SQL reading `spend` as (d, ch, s, raw) rows, long or wide, the KPI column
-    `spend` itself holds (None in long form), and the columns summed per week."""
+    `spend` itself holds (None if none), the columns summed per week, and whether that
+    KPI is repeated on every row of a date (long form) rather than given once."""
     ch_col, sp_col = _find(cols, "channel"), _find(cols, "spend")
     if ch_col and sp_col:
         long_sql = (
@@ -132,7 +137,12 @@ def _long_spend_sql(
             f"{finite_number(quote_ident(sp_col))} AS s, "
             f"CAST({quote_ident(sp_col)} AS VARCHAR) AS raw FROM spend"
         )
-        return long_sql, None, [sp_col]  # a KPI beside long-form rows would repeat per channel
+        # Exports that join the KPI onto the spend rows repeat it on every channel's row
+        # of a date: it is read once per date (see _kpi_rows), never summed over channels.
+        kpi_col = _find(cols, kpi)
+        if kpi_col is not None and not _numeric(cols[kpi_col]):
+            kpi_col = None
+        return long_sql, kpi_col, [sp_col, *([kpi_col] if kpi_col else [])], True
     spend_cols = _wide_spend_columns(cols, date_col, kpi, con if has_outcomes else None)
     if not spend_cols:
         raise DataError(
@@ -150,7 +160,7 @@ def _long_spend_sql(
         for ch, col in spend_cols.items()
     )
     kpi_col = _find(cols, kpi)
-    return long_sql, kpi_col, [*spend_cols.values(), *([kpi_col] if kpi_col else [])]
+    return long_sql, kpi_col, [*spend_cols.values(), *([kpi_col] if kpi_col else [])], False
 
 
 def _check_spend_values(con: Any) -> None:
@@ -257,7 +267,12 @@ def _wide_spend_columns(
 
 
 def _load_kpi(
-    con: Any, kpi: str, has_outcomes: bool, kpi_in_spend: str | None, spend_date: str
+    con: Any,
+    kpi: str,
+    has_outcomes: bool,
+    kpi_in_spend: str | None,
+    spend_date: str,
+    repeated: bool = False,
 ) -> dict[dt.date, float]:
     if kpi_in_spend is not None and not has_outcomes:
         source, date_col, col = "spend", spend_date, kpi_in_spend
@@ -292,11 +307,14 @@ def _load_kpi(
     _check_dates(con, source, date_col)
     if source == "outcomes":  # a KPI in `spend` was checked with the spend
         check_duplicate_rows(con, source, list(_cols(con, source)), date_col, [col])
+    table = quote_ident(source)
+    if source == "spend" and repeated:
+        table = _once_per_date(con, date_col, col)
     rows = con.execute(
         f"SELECT date_trunc('week', TRY_CAST({quote_ident(date_col)} AS DATE))::DATE AS w, "
         f"sum({finite_number(quote_ident(col))}), "
         f"count(*) FILTER (WHERE {finite_number(quote_ident(col))} IS NULL) "
-        f"FROM {quote_ident(source)} GROUP BY ALL"
+        f"FROM {table} GROUP BY ALL"
     ).fetchall()
     out: dict[dt.date, float] = {}
     for w, total, nulls in rows:
@@ -308,6 +326,37 @@ def _load_kpi(
             )  # fmt: skip
         out[w] = float(total)
     return out
+
+
+def _once_per_date(con: Any, date_col: str, col: str) -> str:
+    """A subquery with the long spend table's KPI once per date.
+
+    The KPI repeated on every channel's row must be one value per date: rows that
+    disagree are two different numbers for one date, and no choice between them is safe.
+
+    Raises:
+        DataError: ``data.kpi-disagrees`` naming the first dates whose rows disagree.
+    """
+    d, v = quote_ident(date_col), finite_number(quote_ident(col))
+    per_date = (
+        f"SELECT TRY_CAST({d} AS DATE) AS {d}, count(DISTINCT {v}) AS n, min({v}) AS lo, "
+        f"max({v}) AS hi, count(*) FILTER (WHERE {v} IS NULL) AS nulls, "
+        f"any_value({v}) AS {quote_ident(col)} FROM spend GROUP BY 1"
+    )
+    bad = con.execute(
+        f"SELECT {d}, lo, hi, count(*) OVER () FROM ({per_date}) WHERE n > 1 ORDER BY 1 LIMIT 3"
+    ).fetchall()
+    if bad:
+        examples = "; ".join(f"{r[0]}: {r[1]:,.2f} to {r[2]:,.2f}" for r in bad)
+        raise DataError(
+            f"the {col!r} column of `spend` repeats the KPI on every channel's row, but its "
+            f"rows disagree within {int(bad[0][3]):,} date(s), e.g. {examples}",
+            source="spend", column=col, code="data.kpi-disagrees",
+            hint=f"give one {col} per date (the same on every row of the date), or move "
+            f"{col} to an `outcomes` source (date, {col})",
+        )  # fmt: skip
+    # A date whose rows all lack the KPI keeps a NULL, which the caller reports.
+    return f"(SELECT {d}, CASE WHEN nulls > 0 THEN NULL ELSE {quote_ident(col)} END AS {quote_ident(col)} FROM ({per_date}))"
 
 
 def _check_dates(con: Any, table: str, date_col: str) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agents.budget._schema import Validation
 from conductor import DataError, Kpi, SpecError
 from conductor.data import quote_ident
 
 __all__ = [
     "GOAL_KPIS",
     "check_duplicate_rows",
+    "current_mix_caveat",
     "holdout_caveat",
     "kpi_from_goal",
     "run_rate_caveat",
@@ -150,4 +152,18 @@ def holdout_caveat(holdout_r2: float | None, holdout_weeks: int) -> str | None:
         f"their average (hold-out R² {holdout_r2:.2f}): the plan's gain over the current "
         "mix is not supported by the data; test the split (e.g. a geo or flighting test) "
         "before moving the budget"
+    )
+
+
+def current_mix_caveat(v: Validation, kpi: str) -> str:
+    """Why the plan keeps the current mix: the media model lost to the baseline."""
+    weeks = f"{v.folds} rolling test windows of {v.test_weeks} weeks"
+    return (
+        f"the plan keeps the current mix: out of sample ({weeks} from {v.first_test_week}) "
+        f"the response model forecasts {kpi} no better than a baseline without media "
+        f"(CRPS {v.media.crps:,.0f} against {v.baseline.crps:,.0f}, where 5% lower and a "
+        f"lower squared error are needed; R² {v.media.r2:.2f} against "
+        f"{v.baseline.r2:.2f}), so the data do not support moving money between channels "
+        "and no gain is claimed; test the channels (e.g. a geo or go-dark test) to learn "
+        "their effect (`cv_folds: 0` turns the check off)"
     )

@@ -31,6 +31,7 @@ from agents.budget._schema import (
     Estimate,
     FitDiagnostics,
     LiftCheck,
+    Validation,
 )
 from conductor import Allocation, Insight
 
@@ -45,7 +46,8 @@ class Solved:
         curves: The planned channels' response curves (weekly).
         x: The split.
         previous: The current mix applied to the budget.
-        cur_weekly: Each channel's recent weekly spend.
+        cur_weekly: The mix the uplift is measured against, weekly: each channel's recent
+            spend (with ``decision`` 'current_mix', the plan itself).
         bounds: Per-channel bounds and their reasons.
         price: The marginal return at the optimum.
         certified: Whether the split is proven global.
@@ -55,7 +57,7 @@ class Solved:
         horizon: The weeks the plan covers.
         frac: Share of those weeks' baseline that falls in the horizon.
         target: The KPI target, if any.
-        decision: How the split was chosen ('point' or 'resampled').
+        decision: How the split was chosen ('point', 'resampled' or 'current_mix').
     """
 
     names: list[str]
@@ -97,6 +99,7 @@ def build_plan(
     lift_checks: list[LiftCheck],
     out_dir: Path,
     caveats: Sequence[str] = (),
+    validation: Validation | None = None,
 ) -> BudgetPlan:
     """The typed plan: per-channel amounts, ROI and curves with bootstrap intervals, the
     expected KPI and uplift, diagnostics, the ``Allocation`` artifact and insights.
@@ -109,6 +112,7 @@ def build_plan(
         lift_checks: How the fit reads each lift test.
         out_dir: Where the fit table is written.
         caveats: Warnings that put the whole plan in doubt: they open ``warnings``.
+        validation: The out-of-sample scores (None: the check was off or impossible).
     """
     w = spec.horizon_weeks
     est = _Interval((1 - spec.interval) / 2 * 100, (1 + spec.interval) / 2 * 100)
@@ -127,7 +131,14 @@ def build_plan(
     uplift = est(
         k.media - k.current, [m - cc for m, cc in zip(k.draw_media, k.draw_current, strict=True)]
     )
-    insights = _insights(spec, channels, uplift, k.current, s.price, s.target, expected)
+    gains = [m - cc for m, cc in zip(k.draw_media, k.draw_current, strict=True)]
+    chance = float(np.mean([g > 0 for g in gains])) if gains else None
+    if s.decision == "current_mix":  # the plan is its own reference: exactly no gain
+        uplift = Estimate(value=0.0, low=0.0, high=0.0)
+        chance = None
+    insights = _insights(spec, channels, uplift, k.current, s.price, s.target, expected, chance)
+    if s.decision == "current_mix":
+        insights[0] = _kept_mix_insight(spec, validation)
     files = _write_files(fit, out_dir, warnings)
     target = s.target
     return BudgetPlan(
@@ -143,9 +154,11 @@ def build_plan(
         media_kpi=est(k.media, k.draw_media),
         current_media_kpi=est(k.current, k.draw_current),
         uplift=uplift,
+        uplift_probability=chance,
         marginal_price=float(s.price),
         certified=s.certified,
         decision=s.decision,
+        validation=validation,
         target=target,
         target_met=None if target is None else expected.value >= target - 1e-6 * abs(target),
         diagnostics=_diagnostics(fit, lift_checks),
@@ -318,6 +331,26 @@ def _diagnostics(fit: Fit, lift_checks: list[LiftCheck]) -> FitDiagnostics:
     )
 
 
+def _kept_mix_insight(spec: BudgetSpec, v: Validation | None) -> Insight:
+    """The headline when the media model lost to the baseline out of sample."""
+    ev: dict[str, float] = {"uplift": 0.0, "uplift_low": 0.0, "uplift_high": 0.0}
+    if v is not None:
+        ev |= {
+            "crps_media": round(v.media.crps, 2),
+            "crps_baseline": round(v.baseline.crps, 2),
+            "crps_gain": round(v.crps_gain, 4),
+        }
+    return Insight(
+        id="budget/uplift",
+        statement=(
+            f"The plan keeps the current mix over {spec.horizon_weeks:.3g} weeks and claims "
+            f"no gain in {spec.kpi}: out of sample the response model forecasts no better "
+            "than a baseline without media."
+        ),
+        evidence=ev,
+    )
+
+
 def _insights(
     spec: BudgetSpec,
     channels: list[ChannelPlan],
@@ -326,26 +359,35 @@ def _insights(
     price: float,
     target: float | None,
     expected: Estimate,
+    chance: float | None = None,
 ) -> list[Insight]:
     cur, kpi = spec.currency, spec.kpi
     out: list[Insight] = []
     pct = uplift.value / cur_pt if cur_pt > 0 else 0.0
-    out.append(
-        Insight(
-            id="budget/uplift",
-            statement=(
-                f"The recommended split adds {uplift.value:,.0f} {kpi} ({pct:+.1%}) over "
-                f"{spec.horizon_weeks:.3g} weeks vs the current mix at the same spend "
-                f"({spec.interval:.0%} interval {uplift.low:,.0f} to {uplift.high:,.0f})."
-            ),
-            evidence={
-                "uplift": round(uplift.value, 2),
-                "uplift_low": round(uplift.low, 2),
-                "uplift_high": round(uplift.high, 2),
-                "uplift_pct": round(pct, 4),
-            },
+    odds = f"; it beats the current mix in {chance:.0%} of the refits" if chance is not None else ""
+    band = f"{spec.interval:.0%} interval {uplift.low:,.0f} to {uplift.high:,.0f}"
+    if uplift.low > 0 or uplift.value <= 0:
+        verb = "adds" if uplift.value >= 0 else "changes"
+        statement = (
+            f"The recommended split {verb} {uplift.value:,.0f} {kpi} ({pct:+.1%}) over "
+            f"{spec.horizon_weeks:.3g} weeks vs the current mix at the same spend "
+            f"({band}{odds})."
         )
-    )
+    else:  # an interval that reaches zero: no gain is claimed
+        statement = (
+            f"The recommended split is expected to change {kpi} by {uplift.value:+,.0f} "
+            f"({pct:+.1%}) over {spec.horizon_weeks:.3g} weeks vs the current mix at the "
+            f"same spend, but its {band} includes zero: not a demonstrated gain{odds}."
+        )
+    evidence = {
+        "uplift": round(uplift.value, 2),
+        "uplift_low": round(uplift.low, 2),
+        "uplift_high": round(uplift.high, 2),
+        "uplift_pct": round(pct, 4),
+    }
+    if chance is not None:
+        evidence["uplift_probability"] = round(chance, 4)
+    out.append(Insight(id="budget/uplift", statement=statement, evidence=evidence))
     for c in channels:
         if c.history_spend <= 0:
             continue

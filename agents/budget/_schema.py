@@ -103,16 +103,40 @@ class BudgetSpec(TaskSpec):
     bootstrap: int = Field(
         default=30, ge=0, le=1000, description="Bootstrap refits for the uncertainty intervals."
     )
-    decision: Literal["resampled", "point"] = Field(
+    decision: Literal["resampled", "point", "guarded"] = Field(
         default="resampled",
         description=(
             "resampled: the split is the average of the best splits on every bootstrap "
             "refit of the curves, which is robust to the curves' estimation error; point: "
-            "the best split on the fitted curves alone. Target and CPA/ROAS plans are point."
+            "the best split on the fitted curves alone; guarded: the largest step from the "
+            "current mix towards the resampled split whose probability of doing worse than "
+            "the current mix, over the refits, is at most `max_loss_probability`. Target "
+            "and CPA/ROAS plans are point."
+        ),
+    )
+    max_loss_probability: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description=(
+            "With `decision: guarded`, the largest share of the bootstrap refits in which "
+            "the plan may do worse than the current mix (0.1: P(uplift < 0) <= 10%)."
         ),
     )
     interval: float = Field(
         default=0.9, gt=0, lt=1, description="Probability mass of the reported intervals."
+    )
+    cv_folds: int = Field(
+        default=3,
+        ge=0,
+        le=8,
+        description=(
+            "Rolling-origin cross-validation folds (the last blocks of the history as "
+            "successive test windows) that score the media model against a baseline-only "
+            "model out of sample; when the media model does not forecast better (CRPS at "
+            "least 5% lower and a lower squared error), the plan keeps the current mix. "
+            "0 turns the check off."
+        ),
     )
 
 
@@ -202,6 +226,37 @@ class FitDiagnostics(_Model):
     )
 
 
+class ForecastScores(_Model):
+    """One model's out-of-sample forecast scores, pooled over the test windows."""
+
+    r2: float = Field(description="1 - SSE / the test weeks' sum of squares around their mean.")
+    mape: float = Field(description="Mean absolute percentage error.")
+    nrmse: float = Field(description="Root mean squared error / the test weeks' mean KPI.")
+    crps: float = Field(
+        description=(
+            "Mean continuous ranked probability score of a Gaussian predictive (the "
+            "forecast with the fold fit's residual sd), in KPI units; lower is better."
+        )
+    )
+    sse: float = Field(description="Sum of squared forecast errors.")
+
+
+class Validation(_Model):
+    """Out-of-sample check: the media model against a baseline-only model."""
+
+    folds: int = Field(description="Rolling-origin test windows (the last blocks of the history).")
+    test_weeks: int = Field(description="Weeks in each test window.")
+    first_test_week: dt.date = Field(description="First week (Monday) of the first window.")
+    media: ForecastScores = Field(description="The response model (baseline + media).")
+    baseline: ForecastScores = Field(
+        description="Intercept, trend and seasonality alone, no media."
+    )
+    crps_gain: float = Field(description="1 - media CRPS / baseline CRPS (0.1 = 10% better).")
+    beats_baseline: bool = Field(
+        description="CRPS at least 5% lower and a lower squared error: the plan may move money."
+    )
+
+
 class BudgetPlan(AgentOutput):
     """The recommended budget split with its expected effect and the model behind it."""
 
@@ -231,9 +286,24 @@ class BudgetPlan(AgentOutput):
     decision: str = Field(
         default="point",
         description=(
-            "How the split was chosen: 'point' (the fitted curves' optimum) or 'resampled' "
-            "(the average of the optima over the bootstrap refits)."
+            "How the split was chosen: 'point' (the fitted curves' optimum), 'resampled' "
+            "(the average of the optima over the bootstrap refits), 'guarded' (a step from "
+            "the current mix towards that average, as far as the loss bound allows) or "
+            "'current_mix' (the "
+            "media model did not forecast better than a baseline without media out of "
+            "sample, so the plan keeps the current mix within the constraints)."
         ),
+    )
+    uplift_probability: float | None = Field(
+        default=None,
+        description=(
+            "Share of the bootstrap refits in which the plan beats the current mix "
+            "(None without refits, or when the plan is the current mix)."
+        ),
+    )
+    validation: Validation | None = Field(
+        default=None,
+        description="Out-of-sample scores of the media and baseline-only models (None: off).",
     )
     target: float | None = Field(description="KPI total to reach, if any.")
     target_met: bool | None = Field(description="Whether the plan's expected KPI reaches it.")
@@ -256,17 +326,51 @@ class BudgetPlan(AgentOutput):
 
     def summary(self) -> str:
         """Budget, horizon, expected KPI and uplift vs the current mix, after a line for
-        each caveat (so nobody reads the plan's gain without them)."""
+        each caveat (so nobody reads the plan's gain without them), then the
+        out-of-sample scores of the media and baseline-only models."""
+        lead = "".join(f"⚠ {c}\n" for c in self.caveats)
+        return lead + self._headline() + self._validation_table()
+
+    def _headline(self) -> str:
         pct = (
             f" ({self.uplift.value / self.current_media_kpi.value:+.1%} media {self.kpi})"
             if self.current_media_kpi.value > 0
             else ""
         )
         funded = sum(1 for c in self.channels if c.amount > 0)
-        lead = "".join(f"⚠ {c}\n" for c in self.caveats)
-        return lead + (
+        if self.decision == "current_mix":
+            return (
+                f"{self.spend:,.0f} {self.currency} over {self.horizon_weeks:.3g} weeks across "
+                f"{funded} channel(s), kept in the current mix: expected {self.kpi} "
+                f"{self.expected_kpi.value:,.0f} [{self.expected_kpi.low:,.0f}-"
+                f"{self.expected_kpi.high:,.0f}], +0 [0, 0] vs the current mix"
+            )
+        u, p = self.uplift, self.uplift_probability
+        odds = f", P(gain) {p:.0%}" if p is not None else ""
+        # An uplift whose interval reaches zero is not called a gain.
+        unsure = "; not a demonstrated gain" if u.low <= 0 < u.value else ""
+        return (
             f"{self.spend:,.0f} {self.currency} over {self.horizon_weeks:.3g} weeks across "
             f"{funded} channel(s): expected {self.kpi} {self.expected_kpi.value:,.0f} "
             f"[{self.expected_kpi.low:,.0f}-{self.expected_kpi.high:,.0f}], "
-            f"{self.uplift.value:+,.0f} vs the current mix{pct}"
+            f"{u.value:+,.0f} [{u.low:+,.0f}, {u.high:+,.0f}] vs the current mix{pct}{odds}"
+            f"{unsure}"
         )
+
+    def _validation_table(self) -> str:
+        v = self.validation
+        if v is None:
+            return ""
+        head = f"out of sample, {v.folds} x {v.test_weeks} weeks"
+        rows = [f"\n{head:<30s}{'CRPS':>10s}  {'R²':>6s}  {'MAPE':>6s}  {'NRMSE':>6s}"]
+        for label, s in (("media model", v.media), ("baseline, no media", v.baseline)):
+            rows.append(
+                f"  {label:<28s}{s.crps:>10,.0f}  {s.r2:>6.2f}  {s.mape:>6.1%}  {s.nrmse:>6.1%}"
+            )
+        verdict = "beats" if v.beats_baseline else "does not beat"
+        way = "lower" if v.crps_gain >= 0 else "higher"
+        rows.append(
+            f"  the media model {verdict} the baseline (CRPS {abs(v.crps_gain):.1%} {way}; "
+            "it needs 5% lower and a lower squared error)"
+        )
+        return "\n".join(rows)
