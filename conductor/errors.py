@@ -331,11 +331,20 @@ class ApprovalError(ConductorError):
         who: str | None = None,
         code: str | None = None,
         hint: str = "",
+        violations: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         super().__init__(message, code=code, hint=hint)
         self.run = run
         self.step = step
         self.who = who
+        # An edit that still breaks the brand rules: each violation, for a form to show.
+        self.violations = [dict(v) for v in violations]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.violations:
+            data["violations"] = self.violations
+        return data
 
     def location(self) -> str:
         parts = []

@@ -15,7 +15,12 @@ from conductor.logging import configure_logging_once
 # Each name loads its module on first use: `conductor inbox` reads the store and needs
 # the approvals, not LangGraph (which _compile and _runner bring, ~2 s on a small VM).
 if TYPE_CHECKING:
-    from conductor.runtime._approvals import audit_digest, pending_approvals, prepare_edit
+    from conductor.runtime._approvals import (
+        audit_digest,
+        pending_approvals,
+        prepare_edit,
+        prepare_edit_data,
+    )
     from conductor.runtime._compile import (
         RunObserver,
         RunState,
@@ -27,7 +32,9 @@ if TYPE_CHECKING:
     from conductor.runtime._runner import Runner, RunResult, load_brand_for
 
 _LAZY: dict[str, str] = {
-    **dict.fromkeys(("audit_digest", "pending_approvals", "prepare_edit"), "_approvals"),
+    **dict.fromkeys(
+        ("audit_digest", "pending_approvals", "prepare_edit", "prepare_edit_data"), "_approvals"
+    ),
     **dict.fromkeys(
         ("RunObserver", "RunState", "Services", "build_graph", "initial_state"), "_compile"
     ),
@@ -59,4 +66,5 @@ __all__ = [
     "parse_goal_billed",
     "pending_approvals",
     "prepare_edit",
+    "prepare_edit_data",
 ]

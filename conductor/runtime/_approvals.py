@@ -13,26 +13,31 @@ from conductor.errors import ApprovalError
 from conductor.specs import Allocation, Artifact, Audience, Copy, Insight
 from conductor.store import RunRecord, open_store
 
-__all__ = ["audit_digest", "pending_approvals", "prepare_edit"]
+__all__ = ["audit_digest", "pending_approvals", "prepare_edit", "prepare_edit_data"]
 
 
-def pending_approvals() -> list[dict[str, Any]]:
+def pending_approvals(store: Any = None) -> list[dict[str, Any]]:
     """Every sign-off request waiting across all runs in the store.
 
     Each waiting run is read from its ``result.json`` when that file is the one written
     at this pause (:func:`_from_result`): the inbox then needs the run index and a JSON
     file, not the graph, the pipeline or the agents (seconds of imports and planning).
     Any other run is rebuilt from its checkpoint, as before.
+
+    Args:
+        store: The store to read (default: the environment's, opened and closed here).
     """
-    store = open_store()
+    own = store is None
+    store = open_store() if own else store
     try:
         waiting = [rec for rec in store.list_runs(limit=1000) if rec.status == "waiting"]
     finally:
-        store.close()
+        if own:
+            store.close()
     by_run = {rec.run_id: quick for rec in waiting if (quick := _from_result(rec)) is not None}
     slow = [rec for rec in waiting if rec.run_id not in by_run]
     if slow:
-        by_run |= {rec.run_id: items for rec, items in _rebuilt(slow)}
+        by_run |= {rec.run_id: items for rec, items in _rebuilt(slow, None if own else store)}
     return [item for rec in waiting for item in by_run[rec.run_id]]  # the index's order
 
 
@@ -84,11 +89,13 @@ def _from_result(rec: RunRecord) -> list[dict[str, Any]] | None:
     return items
 
 
-def _rebuilt(records: list[RunRecord]) -> list[tuple[RunRecord, list[dict[str, Any]]]]:
+def _rebuilt(
+    records: list[RunRecord], store: Any = None
+) -> list[tuple[RunRecord, list[dict[str, Any]]]]:
     """Inbox items of waiting runs rebuilt from their checkpoints (graph and pipeline)."""
     from conductor.runtime._runner import Runner
 
-    runner = Runner()
+    runner = Runner(store)
     found: list[tuple[RunRecord, list[dict[str, Any]]]] = []
     try:
         for rec in records:
@@ -135,7 +142,8 @@ def _rebuilt(records: list[RunRecord]) -> list[tuple[RunRecord, list[dict[str, A
                     }
                 )
     finally:
-        runner.close()
+        if store is None:
+            runner.close()
     return found
 
 
@@ -182,42 +190,80 @@ def _artifact_file_error(
 def prepare_edit(
     run_id: str, step: str, artifact_file: Path, *, who: str | None = None
 ) -> dict[str, Any]:
-    """Load an amended artifact, check it with the brand rules, return the amended output.
+    """Load an amended artifact from a file, check it with the brand rules, return the
+    amended output (:func:`prepare_edit_data` on the file's content).
+
+    Raises:
+        ApprovalError: the file is missing or unreadable (``approval.artifact-file``), or
+            anything :func:`prepare_edit_data` raises.
+    """
+    from conductor.pipeline import read_yaml
+
+    if who is not None:
+        _check_editor(None, run_id, step, who)
+    raw, _ = read_yaml(Path(artifact_file), error=_artifact_file_error)
+    return prepare_edit_data(run_id, step, raw, source=str(artifact_file))
+
+
+def _check_editor(store: Any, run_id: str, step: str, who: str) -> None:
+    from conductor.runtime._runner import Runner
+
+    checker = Runner(store)
+    try:
+        checker.check_decider(run_id, step, who=who, decision="edit")
+    finally:
+        if store is None:
+            checker.close()
+
+
+def prepare_edit_data(
+    run_id: str,
+    step: str,
+    artifact: Any,
+    *,
+    who: str | None = None,
+    store: Any = None,
+    source: str = "the edited artifact",
+) -> dict[str, Any]:
+    """Check an amended artifact (JSON data) with the brand rules, return the amended output.
 
     Who may decide is checked before what they decided: with ``who`` given, someone who
     may not sign off the step gets ``approval.not-allowed`` (audited as a refused
-    sign-off), never the brand's verdict on their text.
+    sign-off), never the brand's verdict on their text. The CLI's ``edit`` and the
+    service's edit both come here.
+
+    Args:
+        run_id: The run.
+        step: The step waiting for sign-off.
+        artifact: One artifact as JSON data (the same id as the one it replaces).
+        who: The person editing (checked first), or None when already checked.
+        store: The store (default: the environment's).
+        source: What to call the artifact in messages (the file's name for the CLI).
 
     Raises:
-        ApprovalError: ``who`` may not sign off the step, the step is not waiting, the file
-            is missing or unreadable (``approval.artifact-file``), names no artifact of
-            the step, or the amended artifact still breaks a brand rule (the run keeps
-            waiting).
+        ApprovalError: ``who`` may not sign off the step, the step is not waiting, the
+            data is not an artifact (``approval.bad-edit``), names no artifact of the
+            step, or still breaks a brand rule (``approval.edit-violates``, with the
+            violations in ``violations``; the run keeps waiting).
     """
     from conductor.agents import get_agent
-    from conductor.pipeline import read_yaml
     from conductor.runtime._runner import Runner
 
     if who is not None:
-        checker = Runner()
-        try:
-            checker.check_decider(run_id, step, who=who, decision="edit")
-        finally:
-            checker.close()
-    raw, _ = read_yaml(Path(artifact_file), error=_artifact_file_error)
-    data = json.loads(json.dumps(raw, default=str))
+        _check_editor(store, run_id, step, who)
+    data = json.loads(json.dumps(artifact, default=str))
     try:
-        artifact = _ARTIFACT.validate_python(data)
+        parsed = _ARTIFACT.validate_python(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ApprovalError(
-            f"{artifact_file}: not a valid artifact: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+            f"{source}: not a valid artifact: {'.'.join(map(str, first['loc']))}: {first['msg']}",
             run=run_id,
             step=step,
             code="approval.bad-edit",
             hint="start from the artifact shown by `conductor inbox --json` and change its text",
         ) from None
-    runner = Runner()
+    runner = Runner(store)
     try:
         state = runner.state(run_id)
         rec = runner.store.get_run(run_id)
@@ -226,7 +272,8 @@ def prepare_edit(
 
         brand = load_brand_for(load_pipeline(rec.pipeline_file))
     finally:
-        runner.close()
+        if store is None:
+            runner.close()
     if step not in state.get("outputs", {}):
         raise ApprovalError(
             "the step has no output to edit", run=run_id, step=step, code="approval.bad-edit"
@@ -234,26 +281,27 @@ def prepare_edit(
     cls = get_agent(state["plans"][step]["agent"])
     output = cls.output_type.model_validate(state["outputs"][step])
     try:
-        amended = output.replace_artifact(artifact)
+        amended = output.replace_artifact(parsed)
     except KeyError:
         ids = ", ".join(a.id for a in output.artifacts())
         raise ApprovalError(
-            f"step {step!r} has no {artifact.kind} artifact with id {artifact.id!r}",
+            f"step {step!r} has no {parsed.kind} artifact with id {parsed.id!r}",
             run=run_id,
             step=step,
             code="approval.bad-edit",
             hint=f"artifact ids in this step: {ids}",
         ) from None
     if brand is not None:
-        verdict = brand.review([artifact], step=step)
+        verdict = brand.review([parsed], step=step)
         if not verdict.passed:
             found = "; ".join(f"{v.rule}: {v.message}" for v in verdict.violations)
             raise ApprovalError(
-                f"the edited {artifact.kind} still breaks the brand rules: {found}",
+                f"the edited {parsed.kind} still breaks the brand rules: {found}",
                 run=run_id,
                 step=step,
                 code="approval.edit-violates",
                 hint="fix the text and try again; the run is still waiting",
+                violations=[v.model_dump(mode="json") for v in verdict.violations],
             )
     return amended.model_dump(mode="json")
 

@@ -7,7 +7,7 @@ import json
 import os
 import secrets
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +62,7 @@ __all__ = ["RunResult", "Runner"]
 
 log = structlog.get_logger("conductor.run")
 
-TERMINAL = ("done", "failed", "blocked", "rejected")
+TERMINAL = ("done", "failed", "blocked", "rejected", "cancelled")
 
 
 @dataclass
@@ -112,6 +112,10 @@ class Runner:
         store: The run store (default: from the environment, see :func:`open_store`).
         observer: Receives progress events (the CLI renders them).
         llm: A LangChain chat model, or None (deterministic everywhere).
+        stop_requested: Asked with the run id after each saved checkpoint; True stops the
+            run there as ``cancelled`` (the service's cancel). Default: never.
+        owner: Recorded as ``info.owner`` on the runs this runner starts (the service
+            marks its own, so it resumes them after a restart); kept through the run.
     """
 
     def __init__(
@@ -120,11 +124,15 @@ class Runner:
         *,
         observer: RunObserver | None = None,
         llm: Any = None,
+        stop_requested: Callable[[str], bool] | None = None,
+        owner: str | None = None,
     ) -> None:
         configure_logging_once()
         self.store = store or open_store()
         self.observer = observer or _NullObserver()
         self.llm = llm
+        self.stop_requested = stop_requested or (lambda _run_id: False)
+        self.owner = owner
 
     def close(self) -> None:
         """Close the store."""
@@ -352,6 +360,7 @@ class Runner:
                 updated=now,
                 out_dir=str(out),
                 info={"today": day.isoformat()}
+                | ({"owner": self.owner} if self.owner else {})
                 | (
                     {"plan": str(plan_file.resolve()) if plan_file else "(in memory)"}
                     if saved
@@ -604,6 +613,40 @@ class Runner:
                 svc, plans, goal, Command(resume={interrupt_id: payload}), graph=graph
             )
 
+    def cancel(self, run_id: str, *, who: str, reason: str = "") -> RunResult:
+        """Stop a run that is not executing for good: it ends ``cancelled``, not resumable.
+
+        For a run waiting for sign-off, stopped or interrupted. A run another process is
+        executing raises :class:`RunLocked`; the process executing it stops it at its next
+        checkpoint through ``stop_requested`` instead (the service's cancel does).
+
+        Raises:
+            RunError: ``run.finished`` when the run already ended; ``run.locked`` (above).
+        """
+        rec = self.store.get_run(run_id)
+        if rec.status in TERMINAL or rec.status == "failed-planning":
+            raise RunError(
+                f"the run has already finished ({rec.status})",
+                run=run_id,
+                code="run.finished",
+                hint="only a running, waiting or stopped run can be cancelled",
+            )
+        svc, plans, goal = self._rebuild(rec)
+        with self._locked(run_id, Path(rec.out_dir)):
+            snap = self._graph(plans, goal, svc).get_state(self._config(run_id))
+            values: RunState = dict(snap.values)  # type: ignore[assignment]
+            self._flush(svc, values, self._audited(run_id))
+            svc.audit(
+                kind="run", actor=who, detail={"event": "cancelled", "reason": redact_text(reason)}
+            )
+            self._write_outputs(
+                svc, values, status="cancelled", waiting=[], checkpoint=_checkpoint_id(snap)
+            )
+            self.store.update_run(
+                run_id, status="cancelled", waiting_on=[], info=rec.info | {"cancelled_by": who}
+            )
+        return RunResult(run_id=run_id, status="cancelled", out_dir=svc.out_dir, state=dict(values))
+
     def check_decider(self, run_id: str, step: str, *, who: str, decision: str) -> None:
         """Raise the error :meth:`decide` would for ``who`` deciding on ``step`` now.
 
@@ -813,11 +856,15 @@ class Runner:
         self._flush(svc, graph.get_state(config).values, seen)
         self.store.update_run(svc.run_id, status="running", waiting_on=[])
         error: dict[str, Any] | None = None
+        cancelled = False
         try:
             # "checkpoints" events arrive once each checkpoint is saved (durability
             # "sync"): the nodes' audit events are copied to the log then, not before.
             for saved in graph.stream(start, config, durability="sync", stream_mode="checkpoints"):
                 self._flush(svc, saved["values"], seen)
+                if self.stop_requested(svc.run_id):
+                    cancelled = True  # at a saved checkpoint: nothing half-done
+                    break
         except BudgetExceeded as exc:
             error = exc.to_dict()
             status_override = "stopped"
@@ -848,6 +895,9 @@ class Runner:
         statuses = values.get("status", {})
         if status_override:
             status = status_override
+        elif cancelled:
+            status = "cancelled"
+            waiting = []
         elif waiting:
             status = "waiting"
         elif statuses and all(v in STEP_TERMINAL for v in statuses.values()):
@@ -866,9 +916,10 @@ class Runner:
         usage = llm_usage(logged or values.get("llm_calls", []))
         usage.pop("detail")
         info: dict[str, Any] = {"today": svc.today.isoformat(), "llm": usage}
-        saved_plan = self.store.get_run(svc.run_id).info.get("plan")
-        if saved_plan:  # the run came from `run --plan`: keep saying which
-            info["plan"] = saved_plan
+        before = self.store.get_run(svc.run_id).info
+        for key in ("plan", "owner"):  # a saved plan's file, the service that owns it
+            if before.get(key):
+                info[key] = before[key]
         if error:
             info["error"] = error
         # The order makes a kill anywhere here harmless: files first (result.json last), the

@@ -31,7 +31,8 @@ class RunRecord(BaseModel):
     pipeline_file: str = Field(description="Absolute path of the pipeline file.")
     status: str = Field(
         description=(
-            "running, waiting, done, failed, blocked, rejected, stopped, or failed-planning "
+            "running, waiting, done, failed, blocked, rejected, stopped, cancelled, or "
+            "failed-planning "
             "(model requests were paid for, then planning failed: nothing ran)"
         ),
     )
