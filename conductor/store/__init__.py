@@ -13,15 +13,24 @@ by accident. A full disk, a read-only file system or a lost connection is a
 from conductor.store._errors import resource_error
 from conductor.store._open import conductor_home, open_store
 from conductor.store._postgres import PostgresStore
-from conductor.store._records import AuditEvent, RunRecord, Store, resolve_run_id
+from conductor.store._records import (
+    AuditEvent,
+    RunPage,
+    RunRecord,
+    Store,
+    Submission,
+    resolve_run_id,
+)
 from conductor.store._sqlite import SQLiteStore
 
 __all__ = [
     "AuditEvent",
     "PostgresStore",
+    "RunPage",
     "RunRecord",
     "SQLiteStore",
     "Store",
+    "Submission",
     "conductor_home",
     "open_store",
     "resolve_run_id",

@@ -16,15 +16,30 @@ from conductor.store._points import with_kill_points
 from conductor.store._records import (
     _RUN_COLS,
     AuditEvent,
+    RunPage,
     RunRecord,
+    Submission,
     _like_prefix,
     _now,
     _row_to_event,
     _row_to_run,
+    _row_to_submission,
     _unknown_run,
+    decode_cursor,
+    encode_cursor,
 )
 
 __all__ = ["PostgresStore"]
+
+
+# What the service keeps: the runs it was asked for, before they start (idempotency).
+_SERVICE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conductor_submissions (
+    key TEXT PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, pipeline_file TEXT NOT NULL,
+    request_hash TEXT NOT NULL, owner TEXT NOT NULL, by TEXT NOT NULL,
+    created TIMESTAMPTZ NOT NULL, params JSONB NOT NULL);
+CREATE INDEX IF NOT EXISTS conductor_runs_started ON conductor_runs(started DESC, run_id DESC);
+"""
 
 
 class PostgresStore:
@@ -70,6 +85,7 @@ class PostgresStore:
                         FOR EACH ROW EXECUTE FUNCTION conductor_audit_append_only();
                     """
                 )
+                self._con.execute(_SERVICE_SCHEMA)
             finally:
                 self._con.execute("SELECT pg_advisory_unlock(7423001)")
         self._saver: Any = None
@@ -140,6 +156,61 @@ class PostgresStore:
                 "SELECT * FROM conductor_runs ORDER BY started DESC LIMIT %s", [limit]
             ).fetchall()
         return [_row_to_run(r) for r in rows]
+
+    def page_runs(
+        self,
+        limit: int = 50,
+        *,
+        status: str | None = None,
+        pipeline: str | None = None,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs newest first, filtered, ``limit`` at a time (keyset pagination)."""
+        q, args = "SELECT * FROM conductor_runs WHERE TRUE", list[Any]()
+        if status:
+            q += " AND status = %s"
+            args.append(status)
+        if pipeline:
+            q += " AND pipeline = %s"
+            args.append(pipeline)
+        if cursor:
+            started, run_id = decode_cursor(cursor)
+            q += " AND (started, run_id) < (%s, %s)"
+            args += [started, run_id]
+        with self._db_lock:
+            rows = self._con.execute(
+                q + " ORDER BY started DESC, run_id DESC LIMIT %s", [*args, limit + 1]
+            ).fetchall()
+        runs = [_row_to_run(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return RunPage(runs=runs, next_cursor=encode_cursor(runs[-1]) if more else None)
+
+    def add_submission(self, sub: Submission) -> Submission:
+        """Record ``sub`` unless its key is known; return the one recorded (first wins)."""
+        from psycopg.types.json import Jsonb
+
+        d = sub.model_dump(mode="json")
+        d["params"] = Jsonb(d["params"])
+        cols = list(d)
+        with self._db_lock:
+            self._con.execute(
+                f"INSERT INTO conductor_submissions ({', '.join(cols)}) "
+                f"VALUES ({', '.join('%s' for _ in cols)}) ON CONFLICT (key) DO NOTHING",
+                [d[c] for c in cols],
+            )
+            row = self._con.execute(
+                "SELECT * FROM conductor_submissions WHERE key = %s", [sub.key]
+            ).fetchone()
+        return _row_to_submission(row)
+
+    def submissions(self, owner: str | None = None) -> list[Submission]:
+        q, args = "SELECT * FROM conductor_submissions", list[Any]()
+        if owner:
+            q += " WHERE owner = %s"
+            args.append(owner)
+        with self._db_lock:
+            rows = self._con.execute(q + " ORDER BY created", args).fetchall()
+        return [_row_to_submission(r) for r in rows]
 
     def run_ids(self, prefix: str) -> list[str]:
         with self._db_lock:

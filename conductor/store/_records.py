@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from conductor.errors import RunError
 from conductor.logging import redact_data
 
-__all__ = ["AuditEvent", "RunRecord", "Store"]
+__all__ = ["AuditEvent", "RunPage", "RunRecord", "Store", "Submission"]
 
 
 def _now() -> dt.datetime:
@@ -74,6 +74,33 @@ class AuditEvent(BaseModel):
         return dict(redact_data(v))
 
 
+class Submission(BaseModel):
+    """A run asked for over the service, recorded before it starts (``Idempotency-Key``).
+
+    The row exists from the moment the request is accepted, before the run's own record
+    (which is written once planning is done): a retried request finds it and gets the
+    same run, and a server that restarts starts the submissions whose run never began.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(description="The Idempotency-Key (or a generated one).")
+    run_id: str = Field(description="The run this request starts.")
+    pipeline_file: str = Field(description="Absolute path of the pipeline file.")
+    request_hash: str = Field(description="Hash of the request: a reused key must match it.")
+    owner: str = Field(description="The service that accepted it.")
+    by: str = Field(description="The person who asked.")
+    created: dt.datetime = Field(default_factory=_now, description="When (UTC).")
+    params: dict[str, Any] = Field(default_factory=dict, description="today, out_dir, ...")
+
+
+class RunPage(BaseModel):
+    """One page of the run index, newest first, and the cursor of the next."""
+
+    runs: list[RunRecord]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for more.")
+
+
 class Store(Protocol):
     """What the runtime needs from a backend."""
 
@@ -84,6 +111,16 @@ class Store(Protocol):
     def update_run(self, run_id: str, **fields: Any) -> None: ...
     def get_run(self, run_id: str) -> RunRecord: ...
     def list_runs(self, limit: int = 100) -> list[RunRecord]: ...
+    def page_runs(
+        self,
+        limit: int = 50,
+        *,
+        status: str | None = None,
+        pipeline: str | None = None,
+        cursor: str | None = None,
+    ) -> RunPage: ...
+    def add_submission(self, sub: Submission) -> Submission: ...
+    def submissions(self, owner: str | None = None) -> list[Submission]: ...
     def run_ids(self, prefix: str) -> list[str]: ...
     def append_audit(self, event: AuditEvent) -> None: ...
     def audit_events(
@@ -155,3 +192,35 @@ def resolve_run_id(store: Store, ref: str) -> str:
 def _like_prefix(prefix: str) -> str:
     """A LIKE pattern matching ids that start with ``prefix`` (``\\`` escapes ``%`` and ``_``)."""
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def encode_cursor(rec: RunRecord) -> str:
+    """The cursor after ``rec`` in the index's order (started, then run id, descending)."""
+    import base64
+
+    raw = json.dumps([rec.started.isoformat(), rec.run_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    """(started, run id) from :func:`encode_cursor`; a damaged cursor is a RunError."""
+    import base64
+
+    try:
+        started, run_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return dt.datetime.fromisoformat(started), str(run_id)
+    except (ValueError, TypeError) as exc:
+        raise RunError(
+            f"the cursor {cursor[:40]!r} is not one this server gave out ({exc})",
+            code="run.bad-cursor",
+            hint="start again without a cursor and follow `next_cursor`",
+        ) from None
+
+
+def _row_to_submission(row: Mapping[str, Any]) -> Submission:
+    data = dict(row)
+    if isinstance(data["params"], str):
+        data["params"] = json.loads(data["params"])
+    if isinstance(data["created"], str):
+        data["created"] = dt.datetime.fromisoformat(data["created"])
+    return Submission.model_validate(data)

@@ -12,21 +12,40 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from conductor._crash import point
 from conductor.errors import RunLocked
 from conductor.store._points import with_kill_points
 from conductor.store._records import (
     _RUN_COLS,
     AuditEvent,
+    RunPage,
     RunRecord,
+    Submission,
     _like_prefix,
     _now,
     _row_to_event,
     _row_to_run,
+    _row_to_submission,
     _unknown_run,
+    decode_cursor,
+    encode_cursor,
 )
 
 __all__ = ["SQLiteStore"]
+
+
+_JSON_TIME: TypeAdapter[dt.datetime] = TypeAdapter(dt.datetime)
+
+# What the service keeps: the runs it was asked for, before they start (idempotency).
+_SERVICE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    key TEXT PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, pipeline_file TEXT NOT NULL,
+    request_hash TEXT NOT NULL, owner TEXT NOT NULL, by TEXT NOT NULL, created TEXT NOT NULL,
+    params TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started DESC, run_id DESC);
+"""
 
 
 class SQLiteStore:
@@ -61,6 +80,7 @@ class SQLiteStore:
                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
             """
         )
+        self._con.executescript(_SERVICE_SCHEMA)
         self._saver: Any = None
         self._saver_con: sqlite3.Connection | None = None
         self._locks: dict[str, Any] = {}
@@ -117,6 +137,59 @@ class SQLiteStore:
                 "SELECT * FROM runs ORDER BY started DESC LIMIT ?", [limit]
             ).fetchall()
         return [_row_to_run(r) for r in rows]
+
+    def page_runs(
+        self,
+        limit: int = 50,
+        *,
+        status: str | None = None,
+        pipeline: str | None = None,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs newest first, filtered, ``limit`` at a time (keyset pagination)."""
+        q, args = "SELECT * FROM runs WHERE 1=1", list[Any]()
+        if status:
+            q += " AND status = ?"
+            args.append(status)
+        if pipeline:
+            q += " AND pipeline = ?"
+            args.append(pipeline)
+        if cursor:
+            started, run_id = decode_cursor(cursor)
+            # Compared as text: spelled as the rows are (pydantic's JSON form of a time).
+            when = _JSON_TIME.dump_python(started, mode="json")
+            q += " AND (started < ? OR (started = ? AND run_id < ?))"
+            args += [when, when, run_id]
+        with self._db_lock:
+            rows = self._con.execute(
+                q + " ORDER BY started DESC, run_id DESC LIMIT ?", [*args, limit + 1]
+            ).fetchall()
+        runs = [_row_to_run(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return RunPage(runs=runs, next_cursor=encode_cursor(runs[-1]) if more else None)
+
+    def add_submission(self, sub: Submission) -> Submission:
+        """Record ``sub`` unless its key is known; return the one recorded (first wins)."""
+        d = sub.model_dump(mode="json")
+        d["params"] = json.dumps(d["params"])
+        cols = list(d)
+        with self._db_lock:
+            self._con.execute(
+                f"INSERT OR IGNORE INTO submissions ({', '.join(cols)}) "
+                f"VALUES ({', '.join('?' for _ in cols)})",
+                [d[c] for c in cols],
+            )
+            row = self._con.execute("SELECT * FROM submissions WHERE key = ?", [sub.key]).fetchone()
+        return _row_to_submission(row)
+
+    def submissions(self, owner: str | None = None) -> list[Submission]:
+        q, args = "SELECT * FROM submissions", list[Any]()
+        if owner:
+            q += " WHERE owner = ?"
+            args.append(owner)
+        with self._db_lock:
+            rows = self._con.execute(q + " ORDER BY created", args).fetchall()
+        return [_row_to_submission(r) for r in rows]
 
     def run_ids(self, prefix: str) -> list[str]:
         with self._db_lock:
