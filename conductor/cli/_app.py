@@ -111,15 +111,9 @@ def _preview(pipeline: Any, rows: int) -> None:
 
 
 def _planned(file: Path, today: str | None) -> tuple[Any, Any, Any]:
-    from conductor.pipeline import check_pipeline, plan_pipeline, resolve_goal
-    from conductor.runtime import load_brand_for
+    from conductor.runtime import planned
 
-    day = parse_today(today)
-    pipeline = check_pipeline(file, today=day)
-    day = day or pipeline.today or dt.date.today()
-    goal = resolve_goal(pipeline, day)
-    plans = plan_pipeline(pipeline, goal, brand=load_brand_for(pipeline), today=day)
-    return pipeline, goal, plans
+    return planned(file, today=parse_today(today))
 
 
 @app.command()
@@ -156,7 +150,7 @@ def graph(
     ] = False,
 ) -> None:
     """Print the pipeline's steps and what each needs as Mermaid (``--internal``: all nodes)."""
-    from conductor.cli._show import step_mermaid
+    from conductor.pipeline import step_mermaid
     from conductor.runtime import Services, build_graph
 
     pipeline, goal, plans = _planned(file, today)

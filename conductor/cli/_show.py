@@ -27,7 +27,6 @@ __all__ = [
     "print_runs",
     "print_status",
     "print_verdict",
-    "step_mermaid",
 ]
 
 
@@ -36,23 +35,9 @@ def print_plan(
 ) -> None:
     """The typed goal, then every step's spec with where each value came from."""
     if as_json:
-        print_json(
-            {
-                "pipeline": pipeline.name,
-                "goal": goal.model_dump(mode="json"),
-                "steps": {
-                    sid: {
-                        "agent": pl.agent,
-                        "needs": pl.needs,
-                        "spec": pl.spec.model_dump(mode="json"),
-                        "spec_hash": pl.spec_hash,
-                        "provenance": pl.provenance,
-                        "approve": pl.approve,
-                    }
-                    for sid, pl in plans.items()
-                },
-            }
-        )
+        from conductor.pipeline import plan_document
+
+        print_json(plan_document(pipeline, goal, plans))
         return
     print_goal(goal)
     for sid, pl in plans.items():
@@ -104,24 +89,6 @@ def print_goal(goal: Any) -> None:
     out.print(t)
     for w in goal.warnings:
         out.print(f"[yellow]warning:[/] {escape(w)}")
-
-
-def step_mermaid(plans: dict[str, Any]) -> str:
-    """The pipeline's steps as a Mermaid flowchart: one node per step (its agent, and who
-    signs it off), an edge per ``needs``; no internal gate nodes or retry loops."""
-
-    def node(sid: str) -> str:
-        return "s_" + "".join(c if c.isalnum() else "_" for c in sid)
-
-    lines = ["graph TD;"]
-    for sid, pl in plans.items():
-        label = f"{sid}<br/>{pl.agent}" + (
-            f"<br/>sign-off: {', '.join(pl.approve)}" if pl.approve else ""
-        )
-        lines.append(f'\t{node(sid)}["{label.replace(chr(34), "#quot;")}"]')
-    for sid, pl in plans.items():
-        lines.extend(f"\t{node(need)} --> {node(sid)};" for need in pl.needs)
-    return "\n".join(lines) + "\n"
 
 
 def print_runs(recs: list[Any], *, as_json: bool) -> None:

@@ -35,6 +35,7 @@ from conductor.pipeline._saved import (
     write_plan,
 )
 from conductor.pipeline._validation import ValidationReport, check_pipeline, validate_pipeline
+from conductor.pipeline._views import plan_document, step_mermaid
 
 __all__ = [
     "Limits",
@@ -50,11 +51,13 @@ __all__ = [
     "bind_slots",
     "check_pipeline",
     "load_pipeline",
+    "plan_document",
     "plan_pipeline",
     "read_plan",
     "read_yaml",
     "resolve_goal",
     "save_plan",
+    "step_mermaid",
     "to_plain",
     "validate_pipeline",
     "write_plan",

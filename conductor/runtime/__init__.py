@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         pending_approvals,
         prepare_edit,
         prepare_edit_data,
+        run_approvals,
     )
     from conductor.runtime._compile import (
         RunObserver,
@@ -29,17 +30,18 @@ if TYPE_CHECKING:
         initial_state,
     )
     from conductor.runtime._goal_parse import parse_goal_billed
-    from conductor.runtime._runner import Runner, RunResult, load_brand_for
+    from conductor.runtime._runner import Runner, RunResult, load_brand_for, new_run_id, planned
 
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
-        ("audit_digest", "pending_approvals", "prepare_edit", "prepare_edit_data"), "_approvals"
+        ("audit_digest", "pending_approvals", "prepare_edit", "prepare_edit_data", "run_approvals"),
+        "_approvals",
     ),
     **dict.fromkeys(
         ("RunObserver", "RunState", "Services", "build_graph", "initial_state"), "_compile"
     ),
     "parse_goal_billed": "_goal_parse",
-    **dict.fromkeys(("Runner", "RunResult", "load_brand_for"), "_runner"),
+    **dict.fromkeys(("Runner", "RunResult", "load_brand_for", "new_run_id", "planned"), "_runner"),
 }
 
 
@@ -63,8 +65,11 @@ __all__ = [
     "configure_logging_once",
     "initial_state",
     "load_brand_for",
+    "new_run_id",
     "parse_goal_billed",
     "pending_approvals",
+    "planned",
     "prepare_edit",
     "prepare_edit_data",
+    "run_approvals",
 ]

@@ -13,7 +13,13 @@ from conductor.errors import ApprovalError
 from conductor.specs import Allocation, Artifact, Audience, Copy, Insight
 from conductor.store import RunRecord, open_store
 
-__all__ = ["audit_digest", "pending_approvals", "prepare_edit", "prepare_edit_data"]
+__all__ = [
+    "audit_digest",
+    "pending_approvals",
+    "prepare_edit",
+    "prepare_edit_data",
+    "run_approvals",
+]
 
 
 def pending_approvals(store: Any = None) -> list[dict[str, Any]]:
@@ -39,6 +45,14 @@ def pending_approvals(store: Any = None) -> list[dict[str, Any]]:
     if slow:
         by_run |= {rec.run_id: items for rec, items in _rebuilt(slow, None if own else store)}
     return [item for rec in waiting for item in by_run[rec.run_id]]  # the index's order
+
+
+def run_approvals(rec: RunRecord, store: Any = None) -> list[dict[str, Any]]:
+    """The inbox items of one run (empty unless it is waiting), read as the inbox reads them."""
+    if rec.status != "waiting":
+        return []
+    quick = _from_result(rec)
+    return quick if quick is not None else _rebuilt([rec], store)[0][1]
 
 
 def _from_result(rec: RunRecord) -> list[dict[str, Any]] | None:
