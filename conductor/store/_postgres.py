@@ -201,6 +201,7 @@ class PostgresStore:
             row = self._con.execute(
                 "SELECT * FROM conductor_submissions WHERE key = %s", [sub.key]
             ).fetchone()
+        assert row is not None  # inserted above, or there already
         return _row_to_submission(row)
 
     def submissions(self, owner: str | None = None) -> list[Submission]:

@@ -180,6 +180,7 @@ class SQLiteStore:
                 [d[c] for c in cols],
             )
             row = self._con.execute("SELECT * FROM submissions WHERE key = ?", [sub.key]).fetchone()
+        assert row is not None  # inserted above, or there already
         return _row_to_submission(row)
 
     def submissions(self, owner: str | None = None) -> list[Submission]:
