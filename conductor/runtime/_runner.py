@@ -600,6 +600,7 @@ class Runner:
         # email, phone or card number in it (as in the run log).
         comment = redact_text(comment)
         rec = self.store.get_run(run_id)
+        _refuse_cancelled(rec, step, who)
         svc, plans, goal = self._rebuild(rec)
         with self._locked(run_id, Path(rec.out_dir)):
             graph = self._graph(plans, goal, svc)
@@ -671,6 +672,7 @@ class Runner:
             ApprovalError: ``approval.not-waiting`` or ``approval.not-allowed``.
         """
         rec = self.store.get_run(run_id)
+        _refuse_cancelled(rec, step, who)
         svc, plans, goal = self._rebuild(rec)
         snap = self._graph(plans, goal, svc).get_state(self._config(run_id))
         self._decider(svc, snap, step, who=who, decision=decision)
@@ -985,6 +987,19 @@ class Runner:
             )
         except OSError as exc:
             log.error("could not write run files", error=str(exc))
+
+
+def _refuse_cancelled(rec: RunRecord, step: str, who: str) -> None:
+    """A cancelled run's checkpoint still holds its pause: no sign-off may reopen it."""
+    if rec.status == "cancelled":
+        raise ApprovalError(
+            f"step {step!r} is not waiting for sign-off: the run was cancelled",
+            run=rec.run_id,
+            step=step,
+            who=who,
+            code="approval.not-waiting",
+            hint="start a new run with `conductor run`",
+        )
 
 
 def _checkpoint_id(snap: Any) -> str | None:
