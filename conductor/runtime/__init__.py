@@ -3,8 +3,9 @@
 :func:`build_graph` compiles a planned pipeline (``_compile``); :class:`Runner` runs,
 resumes and signs off runs against the store, writing the run's files at the end
 (``_runner``); ``_approvals`` reads the sign-off inbox, prepares an approver's edit and
-digests the audit log. The CLI, the Python API and (later) the service all go through
-the :class:`Runner`.
+digests the audit log; ``_hosted`` plans a pipeline into a graph for a host that keeps
+its own checkpoints (the LangGraph server). The CLI, the Python API and (later) the
+service all go through the :class:`Runner`.
 """
 
 import importlib
@@ -17,6 +18,7 @@ from conductor.logging import configure_logging_once
 if TYPE_CHECKING:
     from conductor.runtime._approvals import audit_digest, pending_approvals, prepare_edit
     from conductor.runtime._compile import (
+        PLAN_NODE,
         RunObserver,
         RunState,
         Services,
@@ -24,14 +26,17 @@ if TYPE_CHECKING:
         initial_state,
     )
     from conductor.runtime._goal_parse import parse_goal_billed
+    from conductor.runtime._hosted import PlannedPipeline, hosted_graph, plan_offline
     from conductor.runtime._runner import Runner, RunResult, load_brand_for
 
 _LAZY: dict[str, str] = {
     **dict.fromkeys(("audit_digest", "pending_approvals", "prepare_edit"), "_approvals"),
     **dict.fromkeys(
-        ("RunObserver", "RunState", "Services", "build_graph", "initial_state"), "_compile"
+        ("PLAN_NODE", "RunObserver", "RunState", "Services", "build_graph", "initial_state"),
+        "_compile",
     ),
     "parse_goal_billed": "_goal_parse",
+    **dict.fromkeys(("PlannedPipeline", "hosted_graph", "plan_offline"), "_hosted"),
     **dict.fromkeys(("Runner", "RunResult", "load_brand_for"), "_runner"),
 }
 
@@ -46,6 +51,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "PLAN_NODE",
+    "PlannedPipeline",
     "RunObserver",
     "RunResult",
     "RunState",
@@ -54,9 +61,11 @@ __all__ = [
     "audit_digest",
     "build_graph",
     "configure_logging_once",
+    "hosted_graph",
     "initial_state",
     "load_brand_for",
     "parse_goal_billed",
     "pending_approvals",
+    "plan_offline",
     "prepare_edit",
 ]
