@@ -3,8 +3,9 @@
 :func:`build_graph` compiles a planned pipeline (``_compile``); :class:`Runner` runs,
 resumes and signs off runs against the store, writing the run's files at the end
 (``_runner``); ``_approvals`` reads the sign-off inbox, prepares an approver's edit and
-digests the audit log. The CLI, the Python API and (later) the service all go through
-the :class:`Runner`.
+digests the audit log; ``_hosted`` plans a pipeline into a graph for a host that keeps
+its own checkpoints (the LangGraph server). The CLI, the Python API and (later) the
+service all go through the :class:`Runner`.
 """
 
 import importlib
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
         run_approvals,
     )
     from conductor.runtime._compile import (
+        PLAN_NODE,
         RunObserver,
         RunState,
         Services,
@@ -30,7 +32,8 @@ if TYPE_CHECKING:
         initial_state,
     )
     from conductor.runtime._goal_parse import parse_goal_billed
-    from conductor.runtime._runner import Runner, RunResult, load_brand_for, new_run_id, planned
+    from conductor.runtime._hosted import PlannedPipeline, hosted_graph, plan_offline, planned
+    from conductor.runtime._runner import Runner, RunResult, load_brand_for, new_run_id
 
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
@@ -38,10 +41,12 @@ _LAZY: dict[str, str] = {
         "_approvals",
     ),
     **dict.fromkeys(
-        ("RunObserver", "RunState", "Services", "build_graph", "initial_state"), "_compile"
+        ("PLAN_NODE", "RunObserver", "RunState", "Services", "build_graph", "initial_state"),
+        "_compile",
     ),
     "parse_goal_billed": "_goal_parse",
-    **dict.fromkeys(("Runner", "RunResult", "load_brand_for", "new_run_id", "planned"), "_runner"),
+    **dict.fromkeys(("PlannedPipeline", "hosted_graph", "plan_offline", "planned"), "_hosted"),
+    **dict.fromkeys(("Runner", "RunResult", "load_brand_for", "new_run_id"), "_runner"),
 }
 
 
@@ -55,6 +60,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "PLAN_NODE",
+    "PlannedPipeline",
     "RunObserver",
     "RunResult",
     "RunState",
@@ -63,11 +70,13 @@ __all__ = [
     "audit_digest",
     "build_graph",
     "configure_logging_once",
+    "hosted_graph",
     "initial_state",
     "load_brand_for",
     "new_run_id",
     "parse_goal_billed",
     "pending_approvals",
+    "plan_offline",
     "planned",
     "prepare_edit",
     "prepare_edit_data",

@@ -16,6 +16,7 @@ verdicts), so any process can resume a run.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import operator
 import time
@@ -37,7 +38,7 @@ from conductor.pipeline import Pipeline, StepPlan
 from conductor.specs import AgentOutput
 from conductor.verdict import Action, Verdict, Violation
 
-__all__ = ["RunObserver", "RunState", "Services", "build_graph"]
+__all__ = ["PLAN_NODE", "RunObserver", "RunState", "Services", "build_graph"]
 
 log = structlog.get_logger("conductor.run")
 
@@ -173,15 +174,40 @@ def initial_state(run_id: str, plans: Mapping[str, StepPlan], goal: BusinessGoal
     }
 
 
-def build_graph(plans: Mapping[str, StepPlan], goal: BusinessGoal, svc: Services) -> StateGraph:  # type: ignore[type-arg]
+PLAN_NODE = "conductor.plan"
+"""The node :func:`build_graph` puts first when it is given the planned input (step ids
+hold no dot, so no step or gate node can be called so)."""
+
+
+def build_graph(
+    plans: Mapping[str, StepPlan],
+    goal: BusinessGoal,
+    svc: Services,
+    *,
+    planned_input: Mapping[str, Any] | None = None,
+) -> StateGraph:  # type: ignore[type-arg]
     """The run as an uncompiled ``StateGraph`` (compile it with a checkpointer).
 
     One node per step (agent run + brand review) and one approval-gate node per step.
     A step is triggered whenever one of its ``needs`` finishes and starts work only
     once all of them have, so joins need no barrier nodes and a plain chain costs the
     same number of supersteps as a hand-written LangGraph graph.
+
+    Args:
+        plans: The planned steps.
+        goal: The run's goal.
+        svc: What the nodes need that is not state.
+        planned_input: The run's input (:func:`initial_state`) for a host that starts
+            runs with an empty state, as LangGraph Studio does: a first node,
+            :data:`PLAN_NODE`, writes it when the state holds no plans and passes a run
+            given its input through. The runner always gives the input: None, no node.
     """
     g: StateGraph = StateGraph(RunState)  # type: ignore[type-arg]
+    entry = START
+    if planned_input is not None:
+        g.add_node(PLAN_NODE, _PlannedInput(planned_input))
+        g.add_edge(START, PLAN_NODE)
+        entry = PLAN_NODE
     agents: dict[str, Agent[Any, Any]] = {sid: get_agent(pl.agent)() for sid, pl in plans.items()}
     downstream: dict[str, list[str]] = {sid: [] for sid in plans}
     for sid, pl in plans.items():
@@ -190,8 +216,20 @@ def build_graph(plans: Mapping[str, StepPlan], goal: BusinessGoal, svc: Services
     for sid, pl in plans.items():
         _Step(sid, pl, agents[sid], goal, svc, downstream[sid]).add_to(g)
         if not pl.needs:
-            g.add_edge(START, sid)
+            g.add_edge(entry, sid)
     return g
+
+
+class _PlannedInput:
+    """The :data:`PLAN_NODE`: the planned input, written only into an empty start."""
+
+    def __init__(self, planned: Mapping[str, Any]) -> None:
+        self.planned = dict(planned)
+
+    def __call__(self, state: RunState) -> dict[str, Any]:
+        # A run given its input (the runner's, a Studio user's) keeps it: only an empty
+        # start is filled, so the node never replaces a spec someone chose.
+        return {} if state.get("plans") else copy.deepcopy(self.planned)
 
 
 class _Step:

@@ -58,7 +58,7 @@ from conductor.store import (
     resource_error,
 )
 
-__all__ = ["RunResult", "Runner", "load_brand_for", "new_run_id", "planned"]
+__all__ = ["RunResult", "Runner", "load_brand_for", "new_run_id"]
 
 log = structlog.get_logger("conductor.run")
 
@@ -97,20 +97,6 @@ def load_brand_for(pipeline: Pipeline) -> Any:
     from conductor.brand import load_brand
 
     return load_brand(pipeline.resolve(pipeline.brand))
-
-
-def planned(
-    path: str | Path, *, today: dt.date | None = None
-) -> tuple[Pipeline, BusinessGoal, dict[str, StepPlan]]:
-    """Validate and plan a pipeline without running it (``conductor plan``, the service).
-
-    Raises:
-        PipelineInvalid: every problem in the file; GoalError, SpecError as planning finds.
-    """
-    pipeline = check_pipeline(path, today=today)
-    day = today or pipeline.today or dt.date.today()
-    goal = resolve_goal(pipeline, day)
-    return pipeline, goal, plan_pipeline(pipeline, goal, brand=load_brand_for(pipeline), today=day)
 
 
 def new_run_id(pipeline: str) -> str:
