@@ -6,12 +6,13 @@ recorded once per idempotency key — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 
 import conductor_test_agents  # noqa: F401  (registers the test agents)
 import pytest
-from conftest import PG_URL
+from conftest import PG_URL, Cli
 
 from conductor.errors import ApprovalError, RunError
 from conductor.store import PostgresStore, RunRecord, SQLiteStore, Submission
@@ -155,3 +156,20 @@ def test_a_submission_is_recorded_once_per_key(store: object) -> None:
     assert (kept.run_id, kept.request_hash, kept.by) == (f"r-{key}", "h1", "dana")
     assert [s.key for s in store.submissions(owner)] == [key]  # type: ignore[attr-defined]
     assert store.submissions(owner + "-nobody") == []  # type: ignore[attr-defined]
+
+
+def test_cancel_from_the_cli_then_nothing_can_reopen_it(sqlite_cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(GATED)
+    rid = f"x-{uuid.uuid4().hex[:8]}"
+    assert sqlite_cli("run", "p.yaml", "--run-id", rid).returncode == 3
+    done = sqlite_cli("cancel", rid[:6], "--as", "lee", "--reason", "dropped")
+    assert done.returncode == 0, done.stderr
+    assert f"run {rid} cancelled by lee" in done.stdout
+    status = json.loads(sqlite_cli("status", rid, "--json").stdout)["run"]
+    assert (status["status"], status["info"]["cancelled_by"]) == ("cancelled", "lee")
+    again = sqlite_cli("cancel", rid, "--as", "lee")
+    assert again.returncode == 2 and "already finished (cancelled)" in again.stderr
+    assert "Traceback" not in again.stderr
+    approve = sqlite_cli("approve", rid, "b", "--as", "dana")
+    assert approve.returncode == 2 and "cancelled" in approve.stderr
+    assert "cancelled" in (Path(status["out_dir"]) / "result.json").read_text()

@@ -278,6 +278,23 @@ def edit(
 
 
 @app.command()
+def cancel(
+    run_id: RunIdArg,
+    who: Annotated[str, typer.Option("--as", help="Your name (recorded in the audit log).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "",
+) -> None:
+    """Stop a waiting or stopped run for good: it ends `cancelled` and cannot be resumed."""
+    from conductor.runtime import Runner
+
+    runner = Runner()
+    try:
+        result = runner.cancel(full_run_id(run_id, runner.store), who=who, reason=reason)
+    finally:
+        runner.close()
+    out.print(f"run {escape(result.run_id)} cancelled by {escape(who)}")
+
+
+@app.command()
 def runs(as_json: JsonOpt = False) -> None:
     """List runs: id, pipeline, status, started, waiting on."""
     from conductor.store import open_store
