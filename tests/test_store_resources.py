@@ -75,7 +75,9 @@ def test_the_cli_reports_a_full_store_as_an_error_not_a_bug(tmp_path: Path) -> N
 
 def test_a_store_that_fills_mid_run_stops_the_run_resumably(tmp_path: Path) -> None:
     env = make_env(tmp_path)
-    full = dict(env, CONDUCTOR_TEST_SPARE_PAGES="6")
+    # Room for the schema (runs, audit, submissions and their indexes) and the run's first
+    # writes, not for all of them: the store fills after the run started.
+    full = dict(env, CONDUCTOR_TEST_SPARE_PAGES="10")
     full["CONDUCTOR_PLUGINS"] += ",conductor_test_full_disk"
     (tmp_path / "p.yaml").write_text(PIPELINE)
     r = Cli(cwd=tmp_path, env=full)("run", "p.yaml", "--run-id", "full-2")
